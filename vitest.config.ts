@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Suites start real servers (ZooKeeper, Dubbo peers) on loopback ports; two workers suit a 2-core machine.
+    pool: "forks",
+    maxWorkers: 2,
+  },
+});
