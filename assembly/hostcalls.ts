@@ -1,6 +1,14 @@
-// Raw proxy-wasm host calls that the SDK wraps badly (its log() writes through WASI fd_write, and its
-// wrappers throw on any non-Ok status). Everything here only uses imports Envoy provides.
+// Raw proxy-wasm host calls, in one place (the SDK's wrappers throw on any non-Ok status and its log()
+// writes through WASI fd_write). Every function here returns the host's status instead of throwing, and
+// takes or returns managed buffers: the filter code above never touches a pointer.
+//
+// Everything here only uses imports Envoy provides (ABI 0.2.1). Which callback may use what:
+//   proxy_log, proxy_get_log_level, metrics, properties, foreign functions: any callback;
+//   DownstreamData / UpstreamData buffers: only inside on_downstream_data / on_upstream_data;
+//   PluginConfiguration buffer: only inside proxy_on_configure;
+//   proxy_close_stream(Downstream|Upstream): a connection context's callbacks.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
+import { __unpin } from "rt/itcms";
 
 export const enum Level {
   Trace = 0,
@@ -9,6 +17,83 @@ export const enum Level {
   Warn = 3,
   Error = 4,
   Critical = 5,
+}
+
+export const enum Status {
+  Ok = 0,
+  NotFound = 1,
+  BadArgument = 2,
+  SerializationFailure = 3,
+  ParseFailure = 4,
+  BadExpression = 5,
+  InvalidMemoryAccess = 6,
+  Empty = 7,
+  CasMismatch = 8,
+  ResultMismatch = 9,
+  InternalFailure = 10,
+  BrokenConnection = 11,
+  Unimplemented = 12,
+}
+
+export const enum BufferType {
+  DownstreamData = 2,
+  UpstreamData = 3,
+  VmConfiguration = 6,
+  PluginConfiguration = 7,
+  ForeignFunctionArguments = 8,
+}
+
+export const enum StreamType {
+  Downstream = 2,
+  Upstream = 3,
+}
+
+export const enum MetricType {
+  Counter = 0,
+  Gauge = 1,
+  Histogram = 2,
+}
+
+/** The WasmResult's name, for log lines. */
+export function statusName(status: u32): string {
+  switch (status) {
+    case Status.Ok: return "Ok";
+    case Status.NotFound: return "NotFound";
+    case Status.BadArgument: return "BadArgument";
+    case Status.SerializationFailure: return "SerializationFailure";
+    case Status.ParseFailure: return "ParseFailure";
+    case Status.BadExpression: return "BadExpression";
+    case Status.InvalidMemoryAccess: return "InvalidMemoryAccess";
+    case Status.Empty: return "Empty";
+    case Status.CasMismatch: return "CasMismatch";
+    case Status.ResultMismatch: return "ResultMismatch";
+    case Status.InternalFailure: return "InternalFailure";
+    case Status.BrokenConnection: return "BrokenConnection";
+    case Status.Unimplemented: return "Unimplemented";
+    default: return "status " + status.toString();
+  }
+}
+
+// Out-parameter slots the host writes into (module level: no allocation per call).
+const retPtr = memory.data(8);
+const retSize = memory.data(8);
+const retU32 = memory.data(4);
+
+/** The status of the last call that returns a value (getBufferBytes, getProperty, callForeignFunction). */
+export let lastStatus: u32 = Status.Ok;
+
+// ---------------------------------------------------------------------------------------------- logs
+
+let cachedLogLevel: i32 = Level.Info;
+
+/** Re-reads the host's log level (call it now and then, e.g. once per connection). */
+export function refreshLogLevel(): void {
+  if (imports.proxy_get_log_level(retU32) == Status.Ok) cachedLogLevel = <i32>load<u32>(retU32);
+}
+
+/** True when a message at `level` would be logged: build log strings only when this says so. */
+export function logEnabled(level: Level): bool {
+  return <i32>level >= cachedLogLevel;
 }
 
 /** proxy_log with a UTF-8 copy of the message. */
@@ -27,4 +112,127 @@ export function filterAbort(message: string | null, fileName: string | null, lin
   if (message !== null) text += message;
   if (fileName !== null) text += " at " + fileName + ":" + line.toString() + ":" + column.toString();
   hostLog(Level.Critical, text);
+}
+
+// ------------------------------------------------------------------------------------------- buffers
+
+/** Takes ownership of memory the host allocated through our malloc and returns it as an ArrayBuffer. */
+function adoptHostBuffer(): ArrayBuffer | null {
+  const ptr = load<usize>(retPtr);
+  const size = load<usize>(retSize);
+  if (ptr == 0) return size == 0 ? new ArrayBuffer(0) : null;
+  // malloc (SDK) returned a pinned ArrayBuffer; unpinning hands it to the collector, our reference keeps it.
+  const buffer = changetype<ArrayBuffer>(ptr);
+  __unpin(ptr);
+  if (<usize>buffer.byteLength != size) {
+    // The host allocated more than it filled (or a different size): keep only the filled part.
+    if (size > <usize>buffer.byteLength) return null;
+    return buffer.slice(0, <i32>size);
+  }
+  return buffer;
+}
+
+/**
+ * Bytes [start, start+max) of a buffer; null on failure (`lastStatus` says why). An empty buffer gives
+ * an empty ArrayBuffer.
+ */
+export function getBufferBytes(type: BufferType, start: u32, max: u32): ArrayBuffer | null {
+  store<usize>(retPtr, 0);
+  store<usize>(retSize, 0);
+  lastStatus = imports.proxy_get_buffer_bytes(type, start, max, retPtr, retSize);
+  if (lastStatus != Status.Ok) {
+    // Free whatever the host may have allocated before failing.
+    const ptr = load<usize>(retPtr);
+    if (ptr != 0) __unpin(ptr);
+    return null;
+  }
+  return adoptHostBuffer();
+}
+
+/**
+ * Envoy's network-buffer edit: start 0 drains `size` bytes and prepends `data[offset, offset+length)`
+ * (replace-prefix); start >= buffer length appends. Returns the status.
+ */
+export function setBufferBytes(type: BufferType, start: u32, size: u32, data: ArrayBuffer, offset: i32, length: i32): u32 {
+  if (offset < 0 || length < 0 || offset > data.byteLength - length) return Status.BadArgument;
+  return imports.proxy_set_buffer_bytes(type, start, size, changetype<usize>(data) + <usize>offset, <usize>length);
+}
+
+// ----------------------------------------------------------------------------------------- streams
+
+export function closeStream(type: StreamType): u32 {
+  return imports.proxy_close_stream(type);
+}
+
+export function continueStream(type: StreamType): u32 {
+  return imports.proxy_continue_stream(type);
+}
+
+// ---------------------------------------------------------------------------------------- metrics
+
+/** Defines (or finds) a metric; returns its id, or -1 on failure (`lastStatus` says why). */
+export function defineMetric(type: MetricType, name: string): i64 {
+  const buf = String.UTF8.encode(name);
+  store<u32>(retU32, 0);
+  lastStatus = imports.proxy_define_metric(type, changetype<usize>(buf), buf.byteLength, retU32);
+  if (lastStatus != Status.Ok) return -1;
+  return <i64>load<u32>(retU32);
+}
+
+export function incrementMetric(id: u32, delta: i64): u32 {
+  return imports.proxy_increment_metric(id, delta);
+}
+
+export function recordMetric(id: u32, value: u64): u32 {
+  return imports.proxy_record_metric(id, value);
+}
+
+// -------------------------------------------------------------------------------------- properties
+
+/** proxy_set_property(path, value): Envoy stores it as filter state `wasm.<path>`. */
+export function setProperty(path: ArrayBuffer, value: ArrayBuffer): u32 {
+  return imports.proxy_set_property(changetype<usize>(path), path.byteLength, changetype<usize>(value), value.byteLength);
+}
+
+/** proxy_get_property; `path` is NUL-separated segments. Null on failure (`lastStatus`). */
+export function getProperty(path: ArrayBuffer): ArrayBuffer | null {
+  store<usize>(retPtr, 0);
+  store<usize>(retSize, 0);
+  lastStatus = imports.proxy_get_property(changetype<usize>(path), path.byteLength, retPtr, retSize);
+  if (lastStatus != Status.Ok) {
+    const ptr = load<usize>(retPtr);
+    if (ptr != 0) __unpin(ptr);
+    return null;
+  }
+  return adoptHostBuffer();
+}
+
+// ------------------------------------------------------------------------------- foreign functions
+
+/**
+ * proxy_call_foreign_function with raw argument bytes `args[0, length)`. Returns the status; the
+ * result bytes, if any, are in `lastForeignResult` (null when none).
+ */
+export let lastForeignResult: ArrayBuffer | null = null;
+
+export function callForeignFunction(name: ArrayBuffer, args: ArrayBuffer, length: i32): u32 {
+  if (length < 0 || length > args.byteLength) return Status.BadArgument;
+  store<usize>(retPtr, 0);
+  store<usize>(retSize, 0);
+  lastForeignResult = null;
+  lastStatus = imports.proxy_call_foreign_function(
+    changetype<usize>(name),
+    name.byteLength,
+    changetype<usize>(args),
+    <usize>length,
+    retPtr,
+    retSize,
+  );
+  if (lastStatus == Status.Ok) {
+    lastForeignResult = adoptHostBuffer();
+  } else {
+    const ptr = load<usize>(retPtr);
+    if (ptr != 0) __unpin(ptr);
+  }
+  return lastStatus;
 }
