@@ -2,7 +2,6 @@
 // its root context below.
 export * from "@gcoredev/proxy-wasm-sdk-as/assembly/proxy";
 export { malloc as proxy_on_memory_allocate } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
-// Codec exports for `dubbo-mesh decode`, the codec tests and benchmark (no host calls).
 export * from "./codec-api";
 import { RootContext, Context, registerRootContext } from "@gcoredev/proxy-wasm-sdk-as/assembly";
 
