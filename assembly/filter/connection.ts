@@ -1,0 +1,486 @@
+// The connection context: whole Dubbo frames in, whole (possibly rewritten) frames out.
+//
+// Envoy's network-filter model: on_downstream_data sees the connection's whole read buffer; Continue
+// hands ALL of it to the next filter (tcp_proxy or dubbo_proxy), Pause holds all of it. So on every
+// call this filter takes ownership of the buffer: it decodes the complete frames, replaces the whole
+// buffer (replace-prefix: proxy_set_buffer_bytes(DownstreamData, 0, size, ...)) with those frames,
+// rewritten where needed, and keeps the incomplete tail in its own memory, prepending it to the bytes of
+// the next call. It returns Continue when complete frames were passed and Pause (with an empty buffer)
+// otherwise, so a partial frame never goes through and a read that ends between frames is not held.
+// The kept tail is bounded by maxBodyBytes + 16: the decoder rejects a larger body from its header.
+//
+// Per request: decode -> route() -> deny (close the downstream connection) or: count, set the
+// tcp_proxy cluster on the first request (set_envoy_filter_state), report to the optional host
+// extension, update the access-log properties, and re-encode the request with the route attachment.
+// Heartbeats, events and responses pass untouched. Upstream data passes untouched; its frame headers
+// are scanned for response-status counters.
+//
+// Legal here: DownstreamData / UpstreamData buffers inside the matching callback, proxy_close_stream,
+// properties (per connection filter state in Envoy), metrics, foreign functions, logs.
+
+import { Context, FilterStatusValues } from "@gcoredev/proxy-wasm-sdk-as/assembly";
+import { PeerTypeValues } from "@gcoredev/proxy-wasm-sdk-as/assembly/runtime";
+import { CodecError, DecodeStatus, Decoder, Encoder, Frame, FrameKind } from "../codec/index";
+import { Outcome, RouteDecision, route } from "../router/route";
+import {
+  BufferType,
+  closeStream,
+  getBufferBytes,
+  hostLog,
+  lastStatus,
+  Level,
+  logEnabled,
+  refreshLogLevel,
+  setBufferBytes,
+  setProperty,
+  Status,
+  statusName,
+  StreamType,
+} from "../hostcalls";
+import { ByteWriter } from "./byte-writer";
+import { FilterConfig, NonDubboPolicy } from "./config";
+import { HashKeyKind } from "../router/route-table";
+import { FrameView } from "./frame-view";
+import { FilterMetrics } from "./metrics";
+import { FLAG_NO_DESTINATION, FLAG_TWO_WAY, reportRoute, routeExtensionAvailable } from "./route-extension";
+import { setTcpProxyCluster } from "./envoy-filter-state";
+import { DubboMeshRoot } from "./root";
+
+const enum Mode {
+  /** Decoding frames. */
+  Parsing = 0,
+  /** Not Dubbo and the policy is `passthrough`: everything passes, nothing is parsed. */
+  Passthrough = 1,
+  /** The filter closed the connection (deny, malformed frame, internal failure): nothing passes. */
+  Closed = 2,
+}
+
+const enum RequestAction {
+  Pass = 0,
+  Rewrite = 1,
+  Deny = 2,
+}
+
+// Scratch shared by all connections of the VM (callbacks never interleave): reused, not reallocated.
+const EMPTY = new ArrayBuffer(0);
+const out = new ByteWriter(64 * 1024);
+const encoder = new Encoder();
+const view = new FrameView();
+const decision = new RouteDecision();
+
+// Property paths (Envoy stores them as filter state `wasm.<path>`).
+const PROP_SERVICE = String.UTF8.encode("dubbo_mesh.service");
+const PROP_METHOD = String.UTF8.encode("dubbo_mesh.method");
+const PROP_ROUTE = String.UTF8.encode("dubbo_mesh.route");
+const PROP_CLUSTER = String.UTF8.encode("dubbo_mesh.cluster");
+
+let filterStateWarnings = 0;
+
+export class DubboConnection extends Context {
+  private mesh: DubboMeshRoot;
+  private config: FilterConfig | null;
+  private metrics: FilterMetrics | null;
+  private mode: Mode = Mode.Parsing;
+  private decoder: Decoder = new Decoder();
+  /** The incomplete tail kept between calls: pending[0, pendingLength). */
+  private pending: ArrayBuffer = EMPTY;
+  private pendingLength: i32 = 0;
+  private sawFrame: bool = false;
+  private filterStateDone: bool = false;
+  private active: bool = false;
+  // Last property values set on this connection (set again only on change).
+  private lastService: string | null = null;
+  private lastMethod: string | null = null;
+  private lastRoute: string | null = null;
+  private lastCluster: string | null = null;
+  // Upstream header scanner: bytes of the current body still to skip, the header bytes gathered so far.
+  private upSkip: i64 = 0;
+  private upHeader: ArrayBuffer = new ArrayBuffer(16);
+  private upHeaderLength: i32 = 0;
+  private upScanning: bool = true;
+
+  constructor(context_id: u32, root: DubboMeshRoot) {
+    super(context_id, root);
+    this.mesh = root;
+    this.config = root.config;
+    this.metrics = root.metrics;
+    const config = root.config;
+    if (config !== null) {
+      this.decoder.options.maxBodyBytes = config.maxBodyBytes;
+      this.decoder.options.maxArgs = maxArgumentIndex(config) + 1;
+    }
+  }
+
+  onNewConnection(): FilterStatusValues {
+    refreshLogLevel();
+    const metrics = this.metrics;
+    if (metrics !== null) {
+      metrics.cxTotal.add(1);
+      metrics.cxActive.add(1);
+      this.active = true;
+    }
+    if (this.config === null) {
+      hostLog(Level.Error, "dubbo-mesh: no valid plugin configuration; closing connection " + this.context_id.toString());
+      this.closeDownstream();
+    }
+    // Continue: tcp_proxy (with early data / connect-on-data) or dubbo_proxy decide when to connect.
+    return FilterStatusValues.Continue;
+  }
+
+  onDownstreamData(size: usize, end: bool): FilterStatusValues {
+    const n = <i32>size;
+    const metrics = this.metrics;
+    if (metrics !== null && n > 0) metrics.downstreamBytes.add(n);
+    if (this.mode == Mode.Passthrough) return FilterStatusValues.Continue;
+    if (this.mode == Mode.Closed || this.config === null) {
+      if (n > 0) setBufferBytes(BufferType.DownstreamData, 0, <u32>n, EMPTY, 0, 0);
+      return FilterStatusValues.StopIteration;
+    }
+    const config = this.config!;
+
+    let data = EMPTY;
+    if (n > 0) {
+      const read = getBufferBytes(BufferType.DownstreamData, 0, <u32>n);
+      if (read === null || read.byteLength != n) {
+        this.internalFailure("cannot read the downstream buffer: " + statusName(lastStatus));
+        return FilterStatusValues.StopIteration;
+      }
+      data = read;
+    }
+
+    // The working bytes: the kept tail followed by the new bytes.
+    const hadTail = this.pendingLength > 0;
+    let work = data;
+    let workLength = n;
+    if (hadTail) {
+      this.appendPending(data, n);
+      work = this.pending;
+      workLength = this.pendingLength;
+    }
+
+    const decoder = this.decoder;
+    let pos = 0;
+    let copied = 0; // work[0, copied) is already in `out`
+    let rewritten = false;
+    let stopped = false;
+    out.reset();
+    while (pos < workLength) {
+      const st = decoder.decodeBuffer(work, pos, workLength - pos);
+      if (st == DecodeStatus.NeedMore) break;
+      if (st == DecodeStatus.Error) {
+        if (decoder.error == CodecError.BadMagic && !this.sawFrame) {
+          return this.notDubbo(config, work, workLength, n, hadTail);
+        }
+        this.malformed(decoder);
+        stopped = true;
+        break;
+      }
+      this.sawFrame = true;
+      const frame = decoder.frame;
+      const frameLength = frame.length;
+      if (frame.kind == FrameKind.Request) {
+        const action = this.onRequest(config, frame);
+        if (action == RequestAction.Deny) {
+          stopped = true;
+          break;
+        }
+        if (action == RequestAction.Rewrite) {
+          const length = encoder.rewriteRequestWith(frame, config.routeAttachment, decision.cluster);
+          if (length > 0) {
+            out.bytes(work, copied, pos - copied);
+            out.raw(encoder.ptr(), length);
+            copied = pos + frameLength;
+            rewritten = true;
+          }
+        }
+      } else if (metrics !== null) {
+        if (frame.kind == FrameKind.Heartbeat) metrics.heartbeats.add(1);
+        else if (frame.kind == FrameKind.Event) metrics.events.add(1);
+      }
+      pos += frameLength;
+    }
+
+    // Replace the whole buffer with the complete frames [0, pos), rewritten where needed.
+    let status: u32 = Status.Ok;
+    if (rewritten) {
+      out.bytes(work, copied, pos - copied);
+      status = setBufferBytes(BufferType.DownstreamData, 0, <u32>n, out.buffer, 0, out.length);
+    } else if (hadTail || pos != n) {
+      status = setBufferBytes(BufferType.DownstreamData, 0, <u32>n, work, 0, pos);
+    }
+    if (status != Status.Ok) {
+      this.internalFailure("cannot replace the downstream buffer: " + statusName(status));
+      return FilterStatusValues.StopIteration;
+    }
+
+    // Keep the incomplete tail [pos, workLength).
+    if (stopped) {
+      this.releasePending();
+    } else {
+      this.keepTail(work, pos, workLength, hadTail);
+      if (end && this.pendingLength > 0) {
+        if (logEnabled(Level.Debug)) {
+          hostLog(Level.Debug, "dubbo-mesh: connection " + this.context_id.toString() + " ended inside a frame; " + this.pendingLength.toString() + " bytes dropped");
+        }
+        this.releasePending();
+      }
+    }
+    // Continue passes what is complete (and end of stream); with nothing complete, hold (empty) buffer.
+    return pos > 0 || end ? FilterStatusValues.Continue : FilterStatusValues.StopIteration;
+  }
+
+  private onRequest(config: FilterConfig, frame: Frame): RequestAction {
+    view.reset(frame);
+    route(config.table, view, this.mesh.random.next(), decision);
+    const metrics = this.metrics!;
+    const service = view.service();
+    const method = view.method();
+    if (decision.outcome == Outcome.Denied) {
+      metrics.countDenied(decision.routeName);
+      hostLog(
+        Level.Info,
+        "dubbo-mesh: connection " + this.context_id.toString() + ": request " + frame.requestId.toString() + " to " + service + "#" + method +
+          " denied by rule '" + decision.routeName + "'; closing the downstream connection",
+      );
+      this.closeDownstream();
+      return RequestAction.Deny;
+    }
+    const cluster = decision.cluster;
+    metrics.countRequest(service, method, decision.routeName);
+    if (decision.outcome == Outcome.NoDestination) metrics.noDestination.add(1);
+
+    if (!this.filterStateDone && cluster.length > 0) {
+      this.filterStateDone = true;
+      const status = setTcpProxyCluster(cluster);
+      if (status != Status.Ok) {
+        metrics.filterStateFailures.add(1);
+        if (filterStateWarnings < 10 || logEnabled(Level.Debug)) {
+          filterStateWarnings++;
+          hostLog(
+            Level.Warn,
+            "dubbo-mesh: set_envoy_filter_state(envoy.tcp_proxy.cluster=" + cluster + ") failed: " + statusName(status) +
+              "; the connection keeps the listener's configured cluster",
+          );
+        }
+      }
+    }
+
+    if (routeExtensionAvailable()) {
+      let flags: u32 = 0;
+      if (frame.twoWay) flags |= FLAG_TWO_WAY;
+      if (decision.outcome == Outcome.NoDestination) flags |= FLAG_NO_DESTINATION;
+      reportRoute(frame.requestId, view.timeoutMs(), flags, cluster, decision.routeName, decision.hashKey, service, method);
+    }
+
+    this.updateProperties(service, method, decision.routeName, cluster);
+
+    if (!config.rewrite || !frame.bodyDecoded) return RequestAction.Pass;
+    const key = config.routeAttachment;
+    if (cluster.length > 0) {
+      return frame.attachmentEquals(key, cluster) ? RequestAction.Pass : RequestAction.Rewrite;
+    }
+    // No destination: blank a route attachment the client may have sent; add none otherwise.
+    return frame.attachmentIndex(key) >= 0 && !frame.attachmentEquals(key, "") ? RequestAction.Rewrite : RequestAction.Pass;
+  }
+
+  private updateProperties(service: string, method: string, routeName: string, cluster: string): void {
+    if (!sameText(this.lastService, service)) {
+      this.lastService = service;
+      setProperty(PROP_SERVICE, String.UTF8.encode(service));
+    }
+    if (!sameText(this.lastMethod, method)) {
+      this.lastMethod = method;
+      setProperty(PROP_METHOD, String.UTF8.encode(method));
+    }
+    if (!sameText(this.lastRoute, routeName)) {
+      this.lastRoute = routeName;
+      setProperty(PROP_ROUTE, String.UTF8.encode(routeName));
+    }
+    if (!sameText(this.lastCluster, cluster)) {
+      this.lastCluster = cluster;
+      setProperty(PROP_CLUSTER, String.UTF8.encode(cluster));
+    }
+  }
+
+  /** The connection does not start with the Dubbo magic: apply the `nonDubbo` policy. */
+  private notDubbo(config: FilterConfig, work: ArrayBuffer, workLength: i32, n: i32, hadTail: bool): FilterStatusValues {
+    const metrics = this.metrics;
+    if (metrics !== null) metrics.nonDubbo.add(1);
+    if (config.nonDubbo == NonDubboPolicy.Passthrough) {
+      if (logEnabled(Level.Debug)) {
+        hostLog(Level.Debug, "dubbo-mesh: connection " + this.context_id.toString() + " is not Dubbo; passing it through");
+      }
+      this.mode = Mode.Passthrough;
+      if (hadTail) {
+        const status = setBufferBytes(BufferType.DownstreamData, 0, <u32>n, work, 0, workLength);
+        if (status != Status.Ok) {
+          this.internalFailure("cannot replace the downstream buffer: " + statusName(status));
+          return FilterStatusValues.StopIteration;
+        }
+      }
+      this.releasePending();
+      return FilterStatusValues.Continue;
+    }
+    hostLog(
+      Level.Info,
+      "dubbo-mesh: connection " + this.context_id.toString() + " is not Dubbo (first bytes are not 0xdabb); closing it (nonDubbo: close)",
+    );
+    if (n > 0) setBufferBytes(BufferType.DownstreamData, 0, <u32>n, EMPTY, 0, 0);
+    this.releasePending();
+    this.closeDownstream();
+    return FilterStatusValues.StopIteration;
+  }
+
+  private malformed(decoder: Decoder): void {
+    const metrics = this.metrics;
+    if (metrics !== null) metrics.decodeErrors.add(1);
+    hostLog(
+      Level.Warn,
+      "dubbo-mesh: connection " + this.context_id.toString() + ": malformed Dubbo frame: " + decoder.errorMessage() + "; closing the connection",
+    );
+    this.closeDownstream();
+  }
+
+  private internalFailure(message: string): void {
+    hostLog(Level.Error, "dubbo-mesh: connection " + this.context_id.toString() + ": " + message + "; closing the connection");
+    this.releasePending();
+    this.closeDownstream();
+  }
+
+  private closeDownstream(): void {
+    this.mode = Mode.Closed;
+    const status = closeStream(StreamType.Downstream);
+    if (status != Status.Ok && logEnabled(Level.Debug)) {
+      hostLog(Level.Debug, "dubbo-mesh: proxy_close_stream(downstream) answered " + statusName(status));
+    }
+  }
+
+  /** Appends data[0, n) to the kept tail. */
+  private appendPending(data: ArrayBuffer, n: i32): void {
+    const need = this.pendingLength + n;
+    if (need > this.pending.byteLength) {
+      let cap = this.pending.byteLength << 1;
+      if (cap < need) cap = need;
+      if (cap < 256) cap = 256;
+      const next = new ArrayBuffer(cap);
+      memory.copy(changetype<usize>(next), changetype<usize>(this.pending), <usize>this.pendingLength);
+      this.pending = next;
+    }
+    memory.copy(changetype<usize>(this.pending) + <usize>this.pendingLength, changetype<usize>(data), <usize>n);
+    this.pendingLength = need;
+  }
+
+  /** Keeps work[from, to) as the tail (work is either the pending buffer itself or the new data). */
+  private keepTail(work: ArrayBuffer, from: i32, to: i32, workIsPending: bool): void {
+    const rest = to - from;
+    if (rest <= 0) {
+      this.pendingLength = 0;
+      // Let a large tail buffer go once it is empty.
+      if (this.pending.byteLength > 64 * 1024) this.pending = EMPTY;
+      return;
+    }
+    if (workIsPending) {
+      if (from > 0) memory.copy(changetype<usize>(this.pending), changetype<usize>(this.pending) + <usize>from, <usize>rest);
+      this.pendingLength = rest;
+      return;
+    }
+    this.pendingLength = 0;
+    if (this.pending.byteLength < rest) {
+      this.pending = new ArrayBuffer(rest < 256 ? 256 : rest);
+    }
+    memory.copy(changetype<usize>(this.pending), changetype<usize>(work) + <usize>from, <usize>rest);
+    this.pendingLength = rest;
+  }
+
+  private releasePending(): void {
+    this.pendingLength = 0;
+    this.pending = EMPTY;
+  }
+
+  onUpstreamData(size: usize, end: bool): FilterStatusValues {
+    const n = <i32>size;
+    const metrics = this.metrics;
+    if (metrics === null || n <= 0) return FilterStatusValues.Continue;
+    metrics.upstreamBytes.add(n);
+    if (!this.upScanning) return FilterStatusValues.Continue;
+    // Walk the frame headers without copying the bodies: read only header bytes.
+    let pos = 0;
+    while (pos < n) {
+      if (this.upSkip > 0) {
+        const skip = <i32>min<i64>(this.upSkip, <i64>(n - pos));
+        pos += skip;
+        this.upSkip -= skip;
+        continue;
+      }
+      const take = min(16 - this.upHeaderLength, n - pos);
+      const bytes = getBufferBytes(BufferType.UpstreamData, <u32>pos, <u32>take);
+      if (bytes === null || bytes.byteLength != take) {
+        this.upScanning = false;
+        break;
+      }
+      memory.copy(changetype<usize>(this.upHeader) + <usize>this.upHeaderLength, changetype<usize>(bytes), <usize>take);
+      this.upHeaderLength += take;
+      pos += take;
+      if (this.upHeaderLength < 16) break;
+      this.upHeaderLength = 0;
+      const h = Uint8Array.wrap(this.upHeader);
+      if (h[0] != 0xda || h[1] != 0xbb) {
+        // Not Dubbo (or out of step): stop looking; the bytes pass untouched regardless.
+        this.upScanning = false;
+        break;
+      }
+      const flags = h[2];
+      const bodyLength = (<i32>h[12] << 24) | (<i32>h[13] << 16) | (<i32>h[14] << 8) | <i32>h[15];
+      if (bodyLength < 0) {
+        this.upScanning = false;
+        break;
+      }
+      if ((flags & 0x80) == 0 && (flags & 0x20) == 0) metrics.countResponse(<i32>h[3]);
+      this.upSkip = bodyLength;
+    }
+    return FilterStatusValues.Continue;
+  }
+
+  onDownstreamConnectionClose(t: PeerTypeValues): void {
+    this.releasePending();
+  }
+
+  onUpstreamConnectionClose(t: PeerTypeValues): void {}
+
+  onDone(): bool {
+    if (this.active) {
+      this.active = false;
+      const metrics = this.metrics;
+      if (metrics !== null) metrics.cxActive.add(-1);
+    }
+    this.releasePending();
+    return true;
+  }
+
+  onLog(): void {}
+
+  onDelete(): void {}
+}
+
+function sameText(a: string | null, b: string): bool {
+  return a !== null && a == b;
+}
+
+/** The highest argument index any matcher or hash key reads (-1 when none), so the decoder records no more. */
+function maxArgumentIndex(config: FilterConfig): i32 {
+  let max = -1;
+  const services = config.table.services;
+  for (let i = 0; i < services.length; i++) {
+    const s = unchecked(services[i]);
+    if (s.hashKind == HashKeyKind.Argument && s.hashArgument > max) max = s.hashArgument;
+    for (let j = 0; j < s.routes.length; j++) {
+      const args = unchecked(s.routes[j]).match.arguments;
+      for (let k = 0; k < args.length; k++) if (unchecked(args[k]).index > max) max = unchecked(args[k]).index;
+    }
+    for (let j = 0; j < s.deny.length; j++) {
+      const args = unchecked(s.deny[j]).match.arguments;
+      for (let k = 0; k < args.length; k++) if (unchecked(args[k]).index > max) max = unchecked(args[k]).index;
+    }
+  }
+  return max;
+}

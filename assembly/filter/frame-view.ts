@@ -1,0 +1,84 @@
+// The router's view (RequestView) of a request frame the codec just decoded. Strings are read from the
+// frame bytes on first use and cached for the rest of this request, so route(), metrics and properties
+// share one copy of each.
+
+import { Frame } from "../codec/index";
+import { RequestView } from "../router/request-view";
+
+export class FrameView extends RequestView {
+  frame: Frame = new Frame();
+  private serviceText: string | null = null;
+  private versionText: string | null = null;
+  private groupText: string | null = null;
+  private methodText: string | null = null;
+
+  /** Points the view at a newly decoded frame (forgets the cached strings). */
+  reset(frame: Frame): void {
+    this.frame = frame;
+    this.serviceText = null;
+    this.versionText = null;
+    this.groupText = null;
+    this.methodText = null;
+  }
+
+  service(): string {
+    let s = this.serviceText;
+    if (s === null) {
+      s = this.frame.service();
+      if (s === null) s = "";
+      this.serviceText = s;
+    }
+    return s;
+  }
+
+  version(): string {
+    let s = this.versionText;
+    if (s === null) {
+      s = this.frame.version();
+      if (s === null) s = "";
+      this.versionText = s;
+    }
+    return s;
+  }
+
+  group(): string {
+    let s = this.groupText;
+    if (s === null) {
+      s = this.frame.group();
+      if (s === null) s = "";
+      this.groupText = s;
+    }
+    return s;
+  }
+
+  method(): string {
+    let s = this.methodText;
+    if (s === null) {
+      s = this.frame.method();
+      if (s === null) s = "";
+      this.methodText = s;
+    }
+    return s;
+  }
+
+  attachment(key: string): string | null {
+    return this.frame.attachment(key);
+  }
+
+  argument(index: i32): string | null {
+    return this.frame.argument(index);
+  }
+
+  /** The `timeout` attachment in milliseconds (decimal text), 0 when absent or not a number. */
+  timeoutMs(): u32 {
+    const t = this.frame.attachment("timeout");
+    if (t === null || t.length == 0 || t.length > 10) return 0;
+    let n: u64 = 0;
+    for (let i = 0; i < t.length; i++) {
+      const d = t.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) return 0;
+      n = n * 10 + <u64>d;
+    }
+    return n > <u64>u32.MAX_VALUE ? u32.MAX_VALUE : <u32>n;
+  }
+}
