@@ -1,0 +1,67 @@
+/**
+ * The EnvoyFilter that puts the .wasm filter into the sidecars' outbound Dubbo listeners, in two modes.
+ *
+ * dubbo-proxy (default; works with Istio's stock proxy): on the outbound filter chains of the Dubbo port,
+ *   1. INSERT_BEFORE tcp_proxy: envoy.filters.network.wasm (our filter, rewrite on), then
+ *   2. REPLACE tcp_proxy with envoy.filters.network.dubbo_proxy whose routes follow the attachment the
+ *      filter writes into each request (per-request routing).
+ * tcp: 1. INSERT_BEFORE tcp_proxy: the wasm filter (it sets envoy.tcp_proxy.cluster per connection), and
+ *   2. MERGE into tcp_proxy: max_early_data_bytes + upstream_connect_mode ON_DOWNSTREAM_DATA, so tcp_proxy
+ *      hands the first request to the filter before it picks the upstream (needs a recent Envoy, see docs).
+ *
+ * `includeWasm: false` leaves the wasm insertion out, for use beside a WasmPlugin.
+ */
+import { TypeUrl } from "../xds/envoy-protos.js";
+import { dubboProxyFilter } from "../xds/dubbo-proxy.js";
+import { wasmNetworkFilter, type WasmSource } from "../xds/wasm-filter.js";
+import type { PluginConfig } from "../../plugin-config.js";
+import { GENERATED_BY } from "./resources.js";
+
+export type Mode = "dubbo-proxy" | "tcp";
+export const MODES: readonly Mode[] = ["dubbo-proxy", "tcp"];
+export const ENVOY_FILTER_API = "networking.istio.io/v1alpha3";
+/** Bytes tcp_proxy buffers before the upstream is connected (one Dubbo request header + a typical body). */
+export const EARLY_DATA_BYTES = 65536;
+
+export interface EnvoyFilterOptions {
+  mode: Mode;
+  port: number;
+  wasm: WasmSource;
+  namespace?: string;
+  includeWasm?: boolean;
+}
+
+/** The two tcp_proxy fields of the tcp mode that the grpc-js-xds Envoy protos predate. */
+export function tcpProxyEarlyDataPatch(): Record<string, unknown> {
+  return {
+    "@type": TypeUrl.tcpProxy,
+    max_early_data_bytes: EARLY_DATA_BYTES,
+    upstream_connect_mode: "ON_DOWNSTREAM_DATA",
+  };
+}
+
+export function envoyFilter(config: PluginConfig, options: EnvoyFilterOptions): Record<string, unknown> {
+  const match = {
+    context: "SIDECAR_OUTBOUND",
+    listener: { portNumber: options.port, filterChain: { filter: { name: "envoy.filters.network.tcp_proxy" } } },
+  };
+  const patches: Record<string, unknown>[] = [];
+  if (options.includeWasm !== false) {
+    patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "INSERT_BEFORE", value: wasmNetworkFilter(options.wasm, config) } });
+  }
+  if (options.mode === "dubbo-proxy") {
+    patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "REPLACE", value: dubboProxyFilter(config) } });
+  } else {
+    patches.push({
+      applyTo: "NETWORK_FILTER",
+      match,
+      patch: { operation: "MERGE", value: { name: "envoy.filters.network.tcp_proxy", typed_config: tcpProxyEarlyDataPatch() } },
+    });
+  }
+  return {
+    apiVersion: ENVOY_FILTER_API,
+    kind: "EnvoyFilter",
+    metadata: { name: `dubbo-mesh-${options.mode}`, ...(options.namespace ? { namespace: options.namespace } : {}), labels: { ...GENERATED_BY } },
+    spec: { configPatches: patches },
+  };
+}

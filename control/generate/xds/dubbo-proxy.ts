@@ -1,0 +1,102 @@
+/**
+ * The `envoy.filters.network.dubbo_proxy` filter (Envoy JSON) whose routes follow the filter's choice: the
+ * .wasm filter in front of it writes the chosen cluster into each request as the attachment
+ * `routeAttachment`, and each service's RouteConfiguration has one route per cluster the service's rules can
+ * choose, matching that attachment exactly. After those come the same rules translated to dubbo_proxy's own
+ * matchers (used when the attachment is missing, e.g. with `rewrite: false`) and a last route to the
+ * service's default cluster. Deny rules have no dubbo_proxy equivalent: the filter enforces them.
+ */
+import { TypeUrl } from "./envoy-protos.js";
+import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
+import type { StringMatch } from "../../rules/types.js";
+
+export const DUBBO_PROXY_STAT_PREFIX = "dubbo_mesh";
+export const DUBBO_ROUTE_CONFIG_NAME = "dubbo-mesh";
+
+const anyMethod = { safe_regex: { regex: ".*" } };
+
+function stringMatcher(m: StringMatch): Record<string, unknown> {
+  if ("exact" in m) return { exact: m.exact };
+  if ("prefix" in m) return { prefix: m.prefix };
+  if ("suffix" in m) return { suffix: m.suffix };
+  return { safe_regex: { regex: ".+" } };
+}
+
+function headerMatcher(name: string, m: StringMatch): Record<string, unknown> {
+  if ("present" in m) return { name, present_match: true };
+  return { name, string_match: stringMatcher(m) };
+}
+
+/** dubbo_proxy's own form of a rule match, or undefined when it cannot say it (argument prefix/suffix/present). */
+function nativeMatch(match: PluginMatch | undefined): Record<string, unknown> | undefined {
+  const method: Record<string, unknown> = { name: match?.method ? stringMatcher(match.method) : anyMethod };
+  if (match?.arguments) {
+    const params: Record<string, unknown> = {};
+    for (const [index, m] of Object.entries(match.arguments)) {
+      if (!("exact" in m)) return undefined;
+      params[index] = { exact_match: m.exact };
+    }
+    method["params_match"] = params;
+  }
+  const out: Record<string, unknown> = { method };
+  if (match?.attachments) out["headers"] = Object.entries(match.attachments).map(([k, m]) => headerMatcher(k, m));
+  return out;
+}
+
+/** The RouteConfiguration of one compiled service. */
+export function dubboRouteConfiguration(entry: PluginService, routeAttachment: string, name: string): Record<string, unknown> {
+  const routes: Record<string, unknown>[] = [];
+  for (const cluster of clustersOf(entry)) {
+    routes.push({
+      match: { method: { name: anyMethod }, headers: [{ name: routeAttachment, string_match: { exact: cluster } }] },
+      route: { cluster },
+    });
+  }
+  for (const r of entry.routes) {
+    const match = nativeMatch(r.match);
+    if (!match) continue;
+    const route =
+      r.destinations.length === 1
+        ? { cluster: r.destinations[0]!.cluster }
+        : { weighted_clusters: { clusters: r.destinations.map((d) => ({ name: d.cluster, weight: d.weight })) } };
+    routes.push({ match, route });
+  }
+  routes.push({ match: { method: { name: anyMethod } }, route: { cluster: entry.defaultCluster } });
+  return {
+    name,
+    interface: entry.interface,
+    ...(entry.version !== "" ? { version: entry.version } : {}),
+    ...(entry.group !== "" ? { group: entry.group } : {}),
+    routes,
+  };
+}
+
+const routeCache = new WeakMap<PluginService, Map<string, Record<string, unknown>>>();
+
+function cachedRouteConfiguration(entry: PluginService, routeAttachment: string): Record<string, unknown> {
+  let byAttachment = routeCache.get(entry);
+  if (!byAttachment) routeCache.set(entry, (byAttachment = new Map()));
+  let rc = byAttachment.get(routeAttachment);
+  if (!rc) {
+    const name = `${entry.interface}:${entry.version}:${entry.group}`;
+    byAttachment.set(routeAttachment, (rc = dubboRouteConfiguration(entry, routeAttachment, name)));
+  }
+  return rc;
+}
+
+/** The dubbo_proxy network filter for every service of the compiled configuration. */
+export function dubboProxyFilter(config: PluginConfig): Record<string, unknown> {
+  return {
+    name: "envoy.filters.network.dubbo_proxy",
+    typed_config: {
+      "@type": TypeUrl.dubboProxy,
+      stat_prefix: DUBBO_PROXY_STAT_PREFIX,
+      protocol_type: "Dubbo",
+      serialization_type: "Hessian2",
+      multiple_route_config: {
+        name: DUBBO_ROUTE_CONFIG_NAME,
+        route_config: config.services.map((s) => cachedRouteConfiguration(s, config.routeAttachment)),
+      },
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The real Envoy API protos, loaded with protobufjs from the snapshot that `@grpc/grpc-js-xds` ships in its
+ * `deps/` folder (envoy-api, xds, googleapis, protoc-gen-validate). Only the roots the generators need are
+ * loaded — never the whole tree, some v2 files there import protos that are not shipped.
+ *
+ * Field names keep their proto spelling (snake_case), as in Envoy's JSON config dumps.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, isAbsolute, join } from "node:path";
+import protobuf from "protobufjs";
+
+const require = createRequire(import.meta.url);
+
+/** The folder of the installed `@grpc/grpc-js-xds` package. */
+export const grpcJsXdsDir: string = dirname(require.resolve("@grpc/grpc-js-xds/package.json"));
+
+/** Include folders searched for imports, in order. */
+export const envoyProtoIncludeDirs: readonly string[] = [
+  join(grpcJsXdsDir, "deps", "envoy-api"),
+  join(grpcJsXdsDir, "deps", "xds"),
+  join(grpcJsXdsDir, "deps", "googleapis"),
+  join(grpcJsXdsDir, "deps", "protoc-gen-validate"),
+  // google/protobuf/descriptor.proto (imported by validate.proto and the annotations) ships with protobufjs.
+  dirname(require.resolve("protobufjs/package.json")),
+];
+
+/** The proto files whose messages the generators and tests use. Their imports are followed. */
+export const envoyProtoRoots: readonly string[] = [
+  "envoy/config/listener/v3/listener.proto",
+  "envoy/config/cluster/v3/cluster.proto",
+  "envoy/config/endpoint/v3/endpoint.proto",
+  "envoy/extensions/filters/network/wasm/v3/wasm.proto",
+  "envoy/extensions/filters/network/dubbo_proxy/v3/dubbo_proxy.proto",
+  "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
+  "google/protobuf/wrappers.proto",
+];
+
+/** Type URLs of the resources the control plane builds. */
+export const TypeUrl = {
+  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
+  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  clusterLoadAssignment: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  wasm: "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm",
+  dubboProxy: "type.googleapis.com/envoy.extensions.filters.network.dubbo_proxy.v3.DubboProxy",
+  tcpProxy: "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+  stringValue: "type.googleapis.com/google.protobuf.StringValue",
+} as const;
+
+const bundledWellKnown = new Set(
+  ["any", "duration", "timestamp", "empty", "struct", "wrappers", "field_mask"].map((n) => `google/protobuf/${n}.proto`),
+);
+
+let cached: protobuf.Root | undefined;
+
+/** Loads (once per process) and returns the protobufjs root holding the Envoy messages above. */
+export function envoyProtoRoot(): protobuf.Root {
+  if (cached) return cached;
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin: string, target: string): string => {
+    if (isAbsolute(target)) return target;
+    // protobufjs bundles the well-known types (any, duration, struct, wrappers, ...): let it use those.
+    if (target.startsWith("google/protobuf/") && bundledWellKnown.has(target)) return target;
+    for (const dir of envoyProtoIncludeDirs) {
+      const candidate = join(dir, target);
+      if (existsSync(candidate)) return candidate;
+    }
+    throw new Error(`proto import '${target}' not found under ${envoyProtoIncludeDirs.join(", ")}`);
+  };
+  root.loadSync([...envoyProtoRoots], { keepCase: true });
+  root.resolveAll();
+  cached = root;
+  return root;
+}
+
+/** The message type of a `type.googleapis.com/...` URL or a full message name. */
+export function lookupMessage(typeUrlOrName: string): protobuf.Type {
+  const name = typeUrlOrName.slice(typeUrlOrName.lastIndexOf("/") + 1);
+  return envoyProtoRoot().lookupType(name);
+}

@@ -1,0 +1,156 @@
+/**
+ * The model the generators read: Dubbo services (interface, version, group) with their endpoints (address,
+ * port, weight, labels = sanitized URL params), and, from the first rule that applies to each service, its
+ * subsets and routing rule.
+ *
+ * `ModelBuilder` keeps one `Service` object per service across builds and reuses it (same identity) when
+ * neither its providers nor its rule changed, so generators can cache their output per `Service` (see
+ * `WeakMap` caches in control/generate/). Services and endpoints are sorted; the objects are frozen by
+ * convention — never altered after a build.
+ */
+import { serviceKeyOf, type Provider } from "../registry/provider-url.js";
+import type { DubboRoute, Subset } from "../rules/types.js";
+import { sanitizeLabels } from "./labels.js";
+import { disambiguateHost, serviceHost } from "./service-host.js";
+
+export const DEFAULT_DUBBO_PORT = 20880;
+export const DUBBO_PORT_NAME = "tcp-dubbo";
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly labels: Readonly<Record<string, string>>;
+  /** the provider URL it came from */
+  readonly url: string;
+}
+
+export interface Service {
+  /** `interface:version:group` */
+  readonly key: string;
+  readonly interface: string;
+  readonly version: string;
+  readonly group: string;
+  /** DNS-safe host (service-host.ts) */
+  readonly host: string;
+  /** the service port consumers use (cluster names carry it) */
+  readonly port: number;
+  readonly endpoints: readonly Endpoint[];
+  /** the first rule that applies, if any */
+  readonly rule: DubboRoute | undefined;
+  /** the rule's subsets (empty without a rule) */
+  readonly subsets: readonly Subset[];
+}
+
+export interface MeshModel {
+  readonly port: number;
+  /** sorted by host */
+  readonly services: readonly Service[];
+}
+
+export interface ModelOptions {
+  /** service port (default 20880) */
+  port?: number;
+  /** reports URL params dropped from labels (once per provider URL) */
+  warn?: (message: string) => void;
+}
+
+/** Whether `rule` applies to a service (interface exact or prefix glob; version/group when given). */
+export function ruleMatches(rule: DubboRoute, iface: string, version: string, group: string): boolean {
+  const matchesInterface = rule.interface.endsWith("*") ? iface.startsWith(rule.interface.slice(0, -1)) : iface === rule.interface;
+  return matchesInterface && (rule.version === "" || rule.version === version) && (rule.group === "" || rule.group === group);
+}
+
+export function endpointInSubset(endpoint: Endpoint, subset: Subset): boolean {
+  for (const k in subset.labels) if (endpoint.labels[k] !== subset.labels[k]) return false;
+  return true;
+}
+
+interface CacheEntry {
+  signature: string;
+  rule: DubboRoute | undefined;
+  port: number;
+  host: string;
+  service: Service;
+}
+
+export class ModelBuilder {
+  private cache = new Map<string, CacheEntry>();
+  private readonly warned = new Set<string>();
+  private readonly port: number;
+
+  constructor(private readonly options: ModelOptions = {}) {
+    this.port = options.port ?? DEFAULT_DUBBO_PORT;
+  }
+
+  build(providers: readonly Provider[], rules: readonly DubboRoute[]): MeshModel {
+    const groups = new Map<string, Provider[]>();
+    for (const p of providers) {
+      const key = serviceKeyOf(p);
+      let list = groups.get(key);
+      if (!list) groups.set(key, (list = []));
+      list.push(p);
+    }
+    // Hosts, with collisions disambiguated for every service involved.
+    const hosts = new Map<string, string>();
+    const byHost = new Map<string, string[]>();
+    for (const [key, list] of groups) {
+      const p = list[0]!;
+      const host = serviceHost(p.interface, p.version, p.group);
+      hosts.set(key, host);
+      const same = byHost.get(host);
+      if (same) same.push(key);
+      else byHost.set(host, [key]);
+    }
+    for (const keys of byHost.values()) {
+      if (keys.length > 1) for (const key of keys) hosts.set(key, disambiguateHost(hosts.get(key)!, key));
+    }
+
+    const next = new Map<string, CacheEntry>();
+    const services: Service[] = [];
+    for (const [key, list] of groups) {
+      const p = list[0]!;
+      const rule = rules.find((r) => ruleMatches(r, p.interface, p.version, p.group));
+      const host = hosts.get(key)!;
+      let signature = "";
+      for (const q of list) signature += q.url + "\n";
+      const old = this.cache.get(key);
+      let entry: CacheEntry;
+      if (old && old.signature === signature && old.rule === rule && old.host === host && old.port === this.port) entry = old;
+      else entry = { signature, rule, host, port: this.port, service: this.makeService(key, list, rule, host) };
+      next.set(key, entry);
+      services.push(entry.service);
+    }
+    this.cache = next;
+    services.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+    return { port: this.port, services };
+  }
+
+  private makeService(key: string, list: readonly Provider[], rule: DubboRoute | undefined, host: string): Service {
+    const p = list[0]!;
+    const endpoints: Endpoint[] = list.map((q) => {
+      const { labels, dropped } = sanitizeLabels(q.params);
+      if (dropped.length > 0 && !this.warned.has(q.url)) {
+        this.warned.add(q.url);
+        this.options.warn?.(`provider ${JSON.stringify(q.url)}: params ${dropped.map((d) => JSON.stringify(d)).join(", ")} cannot be labels: left out`);
+      }
+      return { address: q.host, port: q.port, weight: q.weight, labels, url: q.url };
+    });
+    return {
+      key,
+      interface: p.interface,
+      version: p.version,
+      group: p.group,
+      host,
+      port: this.port,
+      endpoints,
+      rule,
+      subsets: rule ? rule.subsets : [],
+    };
+  }
+}
+
+/** One-shot model build. */
+export function buildModel(providers: readonly Provider[], rules: readonly DubboRoute[], options: ModelOptions = {}): MeshModel {
+  return new ModelBuilder(options).build(providers, rules);
+}

@@ -1,0 +1,141 @@
+/**
+ * Compiles the model (services + the rules that apply to them) into the filter's plugin configuration,
+ * exactly the JSON of docs/contracts.md §1 (version 1). Used by the Istio/Envoy generators (as the Wasm
+ * `configuration`) and by the fallback proxy.
+ *
+ * One `services` entry per registry service, with its exact interface, version and group. Entries are
+ * ordered so that the filter's "first match wins" picks the most specific one: by interface, then entries
+ * with both version and group, then one of them, then neither; then by version and group.
+ */
+import { istioClusterName } from "./model/service-host.js";
+import type { MeshModel, Service } from "./model/model.js";
+import type { RequestMatch, StringMatch } from "./rules/types.js";
+
+export const PLUGIN_CONFIG_VERSION = 1;
+export const DEFAULT_ROUTE_ATTACHMENT = "x-dubbo-mesh-cluster";
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+export interface PluginMatch {
+  method?: StringMatch;
+  attachments?: Record<string, StringMatch>;
+  arguments?: Record<string, StringMatch>;
+}
+
+export interface PluginService {
+  interface: string;
+  version: string;
+  group: string;
+  defaultCluster: string;
+  hashKey?: { attachment: string } | { argument: number };
+  deny: { name: string; match: PluginMatch }[];
+  routes: { name: string; match?: PluginMatch; destinations: { cluster: string; weight: number }[] }[];
+}
+
+export interface PluginConfig {
+  version: 1;
+  routeAttachment: string;
+  rewrite: boolean;
+  nonDubbo: "close" | "passthrough";
+  maxBodyBytes: number;
+  defaultCluster: string;
+  services: PluginService[];
+}
+
+export interface PluginConfigOptions {
+  /** cluster name of a service or one of its subsets ("" = whole service); default: Istio's outbound|PORT|SUBSET|HOST */
+  clusterName?: (service: Service, subset: string) => string;
+  routeAttachment?: string;
+  /** write the route attachment into each request (default true) */
+  rewrite?: boolean;
+  nonDubbo?: "close" | "passthrough";
+  maxBodyBytes?: number;
+  /** cluster for requests no service matches ("" = no destination) */
+  defaultCluster?: string;
+}
+
+export function defaultClusterName(service: Service, subset: string): string {
+  return istioClusterName(service.port, subset, service.host);
+}
+
+function copyMatch(m: RequestMatch): PluginMatch {
+  const out: PluginMatch = {};
+  if (m.method) out.method = { ...m.method };
+  if (m.attachments) out.attachments = sortedRecord(m.attachments);
+  if (m.arguments) out.arguments = sortedRecord(m.arguments);
+  return out;
+}
+
+function sortedRecord(r: Record<string, StringMatch>): Record<string, StringMatch> {
+  const out: Record<string, StringMatch> = {};
+  for (const k of Object.keys(r).sort()) out[k] = { ...r[k]! };
+  return out;
+}
+
+type ClusterNameFn = (service: Service, subset: string) => string;
+/** cluster-name function → Service → compiled entry; a Service object never changes, so entries stay valid */
+const compiledCache = new WeakMap<ClusterNameFn, WeakMap<Service, PluginService>>();
+
+/** The `services` entry of one service (cached per Service object and cluster-name function). */
+export function compileService(service: Service, clusterName: (service: Service, subset: string) => string = defaultClusterName): PluginService {
+  let cache = compiledCache.get(clusterName);
+  if (!cache) compiledCache.set(clusterName, (cache = new WeakMap()));
+  const hit = cache.get(service);
+  if (hit) return hit;
+  const rule = service.rule;
+  const entry: PluginService = {
+    interface: service.interface,
+    version: service.version,
+    group: service.group,
+    defaultCluster: clusterName(service, ""),
+    deny: [],
+    routes: [],
+  };
+  if (rule) {
+    const lb = rule.loadBalancer;
+    if (lb && "consistentHash" in lb) entry.hashKey = { ...lb.consistentHash };
+    entry.deny = rule.deny.map((d) => ({ name: d.name, match: copyMatch(d.match) }));
+    entry.routes = rule.routes.map((r) => ({
+      name: r.name,
+      ...(r.match ? { match: copyMatch(r.match) } : {}),
+      destinations: r.route.map((d) => ({ cluster: clusterName(service, d.subset ?? ""), weight: d.weight })),
+    }));
+  }
+  if (!entry.hashKey) delete entry.hashKey;
+  cache.set(service, entry);
+  return entry;
+}
+
+function specificity(s: Service): number {
+  return (s.version !== "" ? 0 : 1) + (s.group !== "" ? 0 : 1);
+}
+
+/** Orders services for first-match-wins lookup (see the file comment). */
+export function pluginServiceOrder(a: Service, b: Service): number {
+  if (a.interface !== b.interface) return a.interface < b.interface ? -1 : 1;
+  const d = specificity(a) - specificity(b);
+  if (d !== 0) return d;
+  if (a.version !== b.version) return a.version < b.version ? -1 : 1;
+  return a.group < b.group ? -1 : a.group > b.group ? 1 : 0;
+}
+
+export function compilePluginConfig(model: MeshModel, options: PluginConfigOptions = {}): PluginConfig {
+  const clusterName = options.clusterName ?? defaultClusterName;
+  const services = [...model.services].sort(pluginServiceOrder).map((s) => compileService(s, clusterName));
+  return {
+    version: PLUGIN_CONFIG_VERSION,
+    routeAttachment: options.routeAttachment ?? DEFAULT_ROUTE_ATTACHMENT,
+    rewrite: options.rewrite ?? true,
+    nonDubbo: options.nonDubbo ?? "close",
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    defaultCluster: options.defaultCluster ?? "",
+    services,
+  };
+}
+
+/** Every cluster a service's compiled entry can choose, sorted, the default first. */
+export function clustersOf(entry: PluginService): string[] {
+  const set = new Set<string>();
+  for (const r of entry.routes) for (const d of r.destinations) set.add(d.cluster);
+  set.delete(entry.defaultCluster);
+  return [entry.defaultCluster, ...[...set].sort()];
+}

@@ -1,0 +1,79 @@
+/**
+ * Reading rules files: YAML (one or more documents) → validated `DubboRoute`s, and a watched source that
+ * keeps the last good rules when a file is bad, at start or on reload.
+ */
+import { readFileSync } from "node:fs";
+import { parseAllDocuments } from "yaml";
+import { watchFile, type FileWatch } from "../util/watch-file.js";
+import type { DubboRoute } from "./types.js";
+import { RulesError, validateRules } from "./validate.js";
+
+/** Parses and validates YAML text. Throws `RulesError` (YAML syntax errors included, with line numbers). */
+export function parseRules(text: string, source = "rules"): DubboRoute[] {
+  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  if (!Array.isArray(docs)) return [];
+  const problems: string[] = [];
+  const values: unknown[] = [];
+  docs.forEach((doc, index) => {
+    for (const err of doc.errors) problems.push(`${source} document ${index}: YAML: ${err.message.split("\n")[0]}`);
+    values.push(doc.errors.length > 0 ? null : doc.toJS({ maxAliasCount: 100 }));
+  });
+  if (problems.length > 0) throw new RulesError(problems);
+  return validateRules(values, source);
+}
+
+export function loadRulesFile(path: string): DubboRoute[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new RulesError([`${path}: cannot read: ${(err as Error).message}`]);
+  }
+  return parseRules(text, path);
+}
+
+export interface RulesWatchCallbacks {
+  /** new valid rules (not called for the initial load) */
+  onRules(rules: DubboRoute[]): void;
+  /** a reload failed; the last good rules stay in force */
+  onError?(error: Error): void;
+}
+
+/**
+ * Loads `path` now (throws when the first load fails: there is no good state to keep yet) and then follows
+ * the file. A bad edit is reported through `onError` and changes nothing.
+ */
+export class RulesFile {
+  private current: DubboRoute[];
+  private readonly watch: FileWatch;
+
+  constructor(
+    readonly path: string,
+    callbacks: RulesWatchCallbacks,
+    debounceMs = 100,
+  ) {
+    this.current = loadRulesFile(path);
+    this.watch = watchFile(
+      path,
+      () => {
+        try {
+          const next = loadRulesFile(path);
+          this.current = next;
+          callbacks.onRules(next);
+        } catch (err) {
+          callbacks.onError?.(err as Error);
+        }
+      },
+      debounceMs,
+    );
+  }
+
+  /** The last good rules. The returned array must not be altered. */
+  get rules(): readonly DubboRoute[] {
+    return this.current;
+  }
+
+  close(): void {
+    this.watch.close();
+  }
+}
