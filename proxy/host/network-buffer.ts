@@ -1,0 +1,116 @@
+// One direction's read buffer of a connection, with the edits Envoy allows a network filter: drain a prefix
+// and prepend (replace-prefix), append. A chunk that arrives on an empty buffer is held without copying while
+// the filter leaves it untouched, so a filter that only reads and continues costs no copy on the host side.
+
+const EMPTY = new Uint8Array(0);
+
+export class NetworkBuffer {
+  private storage: Uint8Array = EMPTY;
+  private start = 0;
+  private end = 0;
+  /** The caller's chunk, held as-is while nothing has modified it. */
+  private borrowed: Uint8Array | null = null;
+
+  get length(): number {
+    return this.borrowed !== null ? this.borrowed.length : this.end - this.start;
+  }
+
+  /** The current content as a view (valid until the next edit). */
+  content(): Uint8Array {
+    if (this.borrowed !== null) return this.borrowed;
+    return this.storage.subarray(this.start, this.end);
+  }
+
+  /** Bytes read from the network: borrowed when the buffer is empty, else appended (copied). */
+  add(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (this.length === 0) {
+      this.start = this.end = 0;
+      this.borrowed = chunk;
+      return;
+    }
+    this.append(chunk);
+  }
+
+  /** Copies a borrowed chunk into owned storage, so the caller may reuse its array (done when the filter pauses). */
+  own(): void {
+    const b = this.borrowed;
+    if (b === null) return;
+    this.borrowed = null;
+    this.start = this.end = 0;
+    this.reserveTail(b.length);
+    this.storage.set(b, this.end);
+    this.end += b.length;
+  }
+
+  append(data: Uint8Array): void {
+    this.own();
+    if (data.length === 0) return;
+    this.reserveTail(data.length);
+    this.storage.set(data, this.end);
+    this.end += data.length;
+  }
+
+  prepend(data: Uint8Array): void {
+    this.own();
+    if (data.length === 0) return;
+    if (this.start < data.length) {
+      const len = this.end - this.start;
+      const headroom = data.length + 64;
+      const next = new Uint8Array(Math.max(headroom + len + 64, this.storage.length));
+      next.set(this.storage.subarray(this.start, this.end), headroom);
+      this.storage = next;
+      this.start = headroom;
+      this.end = headroom + len;
+    }
+    this.start -= data.length;
+    this.storage.set(data, this.start);
+  }
+
+  /** Removes up to n bytes from the front. */
+  drain(n: number): void {
+    const b = this.borrowed;
+    if (b !== null) {
+      // Still the caller's chunk: narrow the view instead of copying.
+      this.borrowed = n >= b.length ? null : b.subarray(n);
+      return;
+    }
+    this.start += Math.min(n, this.end - this.start);
+    if (this.start === this.end) this.start = this.end = 0;
+  }
+
+  /**
+   * Hands the whole content to the caller and empties the buffer: the borrowed chunk itself when untouched,
+   * otherwise a fresh copy (the storage is kept for reuse).
+   */
+  take(): Uint8Array {
+    const b = this.borrowed;
+    if (b !== null) {
+      this.borrowed = null;
+      return b;
+    }
+    if (this.end === this.start) return EMPTY;
+    const out = this.storage.slice(this.start, this.end);
+    this.start = this.end = 0;
+    return out;
+  }
+
+  clear(): void {
+    this.borrowed = null;
+    this.start = this.end = 0;
+  }
+
+  private reserveTail(n: number): void {
+    if (this.end + n <= this.storage.length) return;
+    const len = this.end - this.start;
+    if (len + n <= this.storage.length && this.start > 0) {
+      this.storage.copyWithin(0, this.start, this.end);
+    } else {
+      const next = new Uint8Array(Math.max(1024, (len + n) * 2));
+      next.set(this.storage.subarray(this.start, this.end), 0);
+      this.storage = next;
+    }
+    this.start = 0;
+    this.end = len;
+  }
+}
