@@ -1,0 +1,235 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { afterAll, describe, expect, it } from "vitest";
+import { generate, main, parseGenerateArgs } from "../../control/cli-generate.js";
+import { EARLY_DATA_BYTES, MODES } from "../../control/generate/istio/envoy-filter.js";
+import { generateIstio } from "../../control/generate/istio/index.js";
+import { TypeUrl, lookupMessage } from "../../control/generate/xds/envoy-protos.js";
+import { ProtoJsonError, encodeJson, messageFromJson, roundTripJson } from "../../control/generate/xds/proto-json.js";
+import { buildXdsResources } from "../../control/generate/xds/resources.js";
+import { DEFAULT_WASM_URL, parseWasmSource } from "../../control/generate/xds/wasm-filter.js";
+import { exampleArgs, REFRESH_COMMAND } from "../../control/example-outputs.js";
+import { ModelBuilder, buildModel } from "../../control/model/model.js";
+import { parseProviderUrl, type Provider } from "../../control/registry/provider-url.js";
+import { loadRulesFile } from "../../control/rules/load.js";
+import { packageRoot } from "../../common/paths.js";
+import { patchFilters, roundTripTypedConfig, typedConfigs, validateIstio } from "./istio-check.js";
+
+type Obj = Record<string, unknown>;
+
+const tmp = mkdtempSync(join(tmpdir(), "dubbo-mesh-generate-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function docsOf(text: string): Obj[] {
+  return parseAllDocuments(text).map((d) => d.toJS() as Obj).filter((d) => d !== null);
+}
+
+function examplesModel() {
+  const urls = (readFileSync(join(packageRoot, "examples", "registry.yaml"), "utf8").match(/dubbo:\/\/\S+/g) ?? []) as string[];
+  const providers = urls.map((u) => {
+    const p = parseProviderUrl(u);
+    if (!p.ok) throw new Error(p.error);
+    return p.provider;
+  });
+  return buildModel(providers, loadRulesFile(join(packageRoot, "examples", "rules.yaml")));
+}
+
+const sha = "a".repeat(64);
+const wasmSources = {
+  local: parseWasmSource(DEFAULT_WASM_URL),
+  https: parseWasmSource("https://example.test/dubbo_filter.wasm", sha),
+  oci: parseWasmSource("oci://registry.example.test/dubbo-mesh/filter:1.0", sha),
+};
+
+describe("Istio YAML", () => {
+  for (const mode of MODES) {
+    for (const [kind, wasm] of Object.entries(wasmSources)) {
+      it(`${mode} mode, ${kind} module: every object passes Istio's CRD schema and every typed_config the Envoy protos`, () => {
+        const files = generateIstio(examplesModel(), { mode, wasm, namespace: "dubbo" });
+        const names = files.map((f) => f.name);
+        expect(names.includes("envoy-filter.yaml")).toBe(kind !== "oci");
+        let typed = 0;
+        for (const f of files.filter((x) => x.name.endsWith(".yaml"))) {
+          for (const doc of docsOf(f.text)) {
+            validateIstio(doc);
+            for (const { operation, value } of patchFilters(doc)) {
+              const tc = value["typed_config"] as Obj;
+              if (operation === "MERGE") {
+                // tcp mode: exactly the two early-data fields the grpc-js-xds snapshot predates, nothing else
+                expect(tc).toEqual({ "@type": TypeUrl.tcpProxy, max_early_data_bytes: EARLY_DATA_BYTES, upstream_connect_mode: "ON_DOWNSTREAM_DATA" });
+                expect(() => roundTripTypedConfig(tc)).toThrow(/max_early_data_bytes: unknown field/);
+                continue;
+              }
+              // the whole patch value is a listener Filter
+              roundTripJson("envoy.config.listener.v3.Filter", value);
+            }
+            for (const tc of typedConfigs(doc)) {
+              if (tc["@type"] === TypeUrl.tcpProxy) continue; // checked above
+              roundTripTypedConfig(tc);
+              typed++;
+            }
+          }
+        }
+        // tcp + oci: the WasmPlugin carries the module; the EnvoyFilter holds only the tcp_proxy merge
+        if (!(mode === "tcp" && kind === "oci")) expect(typed).toBeGreaterThan(0);
+      });
+    }
+  }
+
+  it("the wasm filter carries the compiled plugin configuration; dubbo-proxy routes follow the route attachment", () => {
+    const model = examplesModel();
+    const [ef] = docsOf(generateIstio(model, { mode: "dubbo-proxy", wasm: wasmSources.local }).find((f) => f.name === "envoy-filter.yaml")!.text);
+    const [wasmPatch, dubboPatch] = patchFilters(ef!);
+    expect(wasmPatch!.operation).toBe("INSERT_BEFORE");
+    const wasmJson = { ...(wasmPatch!.value["typed_config"] as Obj) };
+    delete wasmJson["@type"];
+    const wasmMsg = messageFromJson(TypeUrl.wasm, wasmJson) as unknown as {
+      config: { configuration: { type_url: string; value: Uint8Array } };
+    };
+    expect(wasmMsg.config.configuration.type_url).toBe(TypeUrl.stringValue);
+    const stringValue = lookupMessage(TypeUrl.stringValue).decode(wasmMsg.config.configuration.value) as unknown as { value: string };
+    const cfgJson = JSON.parse(stringValue.value) as Obj;
+    expect(cfgJson["rewrite"]).toBe(true);
+    const services = cfgJson["services"] as Obj[];
+    expect(services).toHaveLength(1);
+    const routes = services[0]!["routes"] as { name: string; destinations: { cluster: string; weight: number }[] }[];
+    expect(routes.map((r) => r.name)).toEqual(["gray", "greet-v1", "split"]);
+    expect(routes[2]!.destinations).toEqual([
+      { cluster: "outbound|20880|v1|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo", weight: 90 },
+      { cluster: "outbound|20880|v2|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo", weight: 10 },
+    ]);
+    expect(dubboPatch!.operation).toBe("REPLACE");
+    const rc = ((dubboPatch!.value["typed_config"] as Obj)["multiple_route_config"] as { route_config: { routes: { match: Obj; route: Obj }[] }[] })
+      .route_config[0]!;
+    const byAttachment = rc.routes.filter((r) => JSON.stringify(r.match).includes("x-dubbo-mesh-cluster"));
+    // one route per cluster the rules can choose: whole service, v1, v2
+    expect(byAttachment.map((r) => r.route["cluster"])).toEqual([
+      "outbound|20880||org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
+      "outbound|20880|v1|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
+      "outbound|20880|v2|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
+    ]);
+  });
+
+  it("the schema check is real: a bad enum or a bad sha256 fails", () => {
+    const files = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.oci });
+    const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.text);
+    validateIstio(plugin!);
+    const spec = plugin!["spec"] as Obj;
+    expect(() => validateIstio({ ...plugin!, spec: { ...spec, type: "TRANSPORT" } })).toThrow(/type/);
+    expect(() => validateIstio({ ...plugin!, spec: { ...spec, sha256: "xyz" } })).toThrow(/sha256/);
+  });
+
+  it("is deterministic: the same input gives byte-identical files", () => {
+    const a = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });
+    const b = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });
+    expect(a.map((f) => f.text)).toEqual(b.map((f) => f.text));
+  });
+});
+
+describe("strict proto round trip", () => {
+  it("rejects unknown fields, wrong types, unknown enums and doubly-set oneofs, naming the path", () => {
+    expect(() => encodeJson(TypeUrl.cluster, { name: "c", conect_timeout: "1s" })).toThrow(/conect_timeout: unknown field of envoy.config.cluster.v3.Cluster/);
+    expect(() => encodeJson(TypeUrl.cluster, { name: "c", lb_policy: "FASTEST" })).toThrow(/lb_policy: unknown LbPolicy value "FASTEST"/);
+    expect(() => encodeJson(TypeUrl.cluster, { name: 5 })).toThrow(/name: expected a string/);
+    expect(() => encodeJson(TypeUrl.cluster, { name: "c", connect_timeout: "soon" })).toThrow(/connect_timeout: expected a duration/);
+    expect(() => encodeJson(TypeUrl.tcpProxy, { stat_prefix: "s", cluster: "a", weighted_clusters: { clusters: [] } })).toThrow(/oneof 'cluster_specifier' already set/);
+    expect(() =>
+      encodeJson("envoy.config.listener.v3.Filter", { name: "f", typed_config: { "@type": TypeUrl.tcpProxy, stat_prefix: "s", clusterr: "x" } }),
+    ).toThrow(/typed_config.clusterr: unknown field/);
+    expect(() => encodeJson("envoy.config.listener.v3.Filter", { name: "f", typed_config: { "@type": "type.googleapis.com/no.Such" } })).toThrow(/unknown message type/);
+  });
+
+  it("accepts JSON (lowerCamel) names as Envoy does and encodes the same bytes", () => {
+    const a = encodeJson(TypeUrl.cluster, { name: "c", connect_timeout: "1.5s", lb_policy: "RANDOM" });
+    const b = encodeJson(TypeUrl.cluster, { name: "c", connectTimeout: "1.5s", lbPolicy: "RANDOM" });
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    expect(() => encodeJson(TypeUrl.cluster, { name: "c", connect_timeout: "1s" })).not.toThrow(ProtoJsonError);
+  });
+});
+
+describe("Envoy resources", () => {
+  for (const mode of MODES) {
+    it(`${mode}: Listener, Clusters and ClusterLoadAssignments round-trip through the Envoy protos`, () => {
+      const res = buildXdsResources(examplesModel(), { mode, wasm: wasmSources.local });
+      expect(res.listeners).toHaveLength(1);
+      for (const r of [...res.listeners, ...res.clusters, ...res.clusterLoadAssignments]) roundTripTypedConfig(r);
+      const names = res.clusters.map((c) => c["name"]);
+      expect(names).toContain("outbound|20880|v1|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo");
+      const v2 = res.clusterLoadAssignments.find((c) => c["cluster_name"] === "outbound|20880|v2|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo")!;
+      // the v2 subset holds exactly the provider labelled revision=v2
+      expect(JSON.stringify(v2)).toContain('"port_value":20882');
+      expect(JSON.stringify(v2)).not.toContain('"port_value":20881');
+      const all = res.clusterLoadAssignments.find((c) => c["cluster_name"] === "outbound|20880||org.apache.dubbo.demo.demoservice.v1-0-0.dubbo")!;
+      expect(JSON.stringify(all)).toContain('"port_value":20881');
+      expect(JSON.stringify(all)).toContain('"port_value":20882');
+    });
+  }
+
+  it("after one endpoint changes only that service's clusters and assignments are rebuilt", () => {
+    const mk = (i: number, port: number): Provider => {
+      const p = parseProviderUrl(`dubbo://127.0.0.1:${port}/com.example.Svc${i}?version=1.0.0`);
+      if (!p.ok) throw new Error(p.error);
+      return p.provider;
+    };
+    const builder = new ModelBuilder();
+    const before = buildXdsResources(builder.build([mk(1, 1000), mk(2, 2000)], []), { mode: "dubbo-proxy", wasm: wasmSources.local });
+    const after = buildXdsResources(builder.build([mk(1, 1000), mk(2, 2001)], []), { mode: "dubbo-proxy", wasm: wasmSources.local });
+    expect(after.clusters[0]).toBe(before.clusters[0]); // Svc1 untouched: the same object
+    expect(after.clusterLoadAssignments[1]).not.toBe(before.clusterLoadAssignments[1]);
+    expect(JSON.stringify(after.clusterLoadAssignments[1])).toContain("2001");
+  });
+});
+
+describe("generate CLI", () => {
+  it("writes the files, byte-identical on a second run", async () => {
+    const a = join(tmp, "a");
+    const b = join(tmp, "b");
+    expect(await main(["--registry", "file:examples/registry.yaml", "--rules", "examples/rules.yaml", "--out", a, "--mode", "tcp"])).toBe(0);
+    expect(await main(["--registry", `file:${join(packageRoot, "examples", "registry.yaml")}`, "--rules", join(packageRoot, "examples", "rules.yaml"), "--out", b, "--mode", "tcp"])).toBe(0);
+    const files = readdirSync(a).sort();
+    expect(files).toEqual(["destination-rules.yaml", "envoy-filter.yaml", "plugin-config.json", "service-entries.yaml", "wasm-plugin.yaml"]);
+    for (const f of files) expect(readFileSync(join(a, f), "utf8")).toBe(readFileSync(join(b, f), "utf8"));
+  });
+
+  it("rejects bad usage with exit 2 and bad input with exit 1", async () => {
+    expect(await main(["--rules", "examples/rules.yaml", "--out", tmp])).toBe(2);
+    expect(await main(["--registry", "file:examples/registry.yaml", "--rules", "examples/rules.yaml", "--out", tmp, "--mode", "http"])).toBe(2);
+    expect(await main(["--registry", "file:examples/registry.yaml", "--rules", "examples/missing.yaml", "--out", tmp])).toBe(1);
+    expect(await main(["--registry", "nacos://x", "--rules", "examples/rules.yaml", "--out", tmp])).toBe(1);
+    expect(await main(["--registry", "file:examples/registry.yaml", "--rules", "examples/rules.yaml", "--out", tmp, "--wasm", "https://x.test/f.wasm"])).toBe(1);
+    expect(() => parseGenerateArgs(["--registry", "r", "--rules", "r", "--out", "o", "--port", "99999"])).toThrow(/--port: expected 1..65535/);
+  });
+
+  it("--wasm: file path, file://, https with sha256, oci", () => {
+    expect(parseWasmSource("/opt/f.wasm")).toEqual({ kind: "local", url: "file:///opt/f.wasm", filename: "/opt/f.wasm" });
+    expect(parseWasmSource("https://h.test/f.wasm", sha)).toMatchObject({ kind: "remote", host: "h.test" });
+    expect(() => parseWasmSource("https://h.test/f.wasm")).toThrow(/needs --sha256/);
+    expect(() => parseWasmSource(DEFAULT_WASM_URL, "XYZ")).toThrow(/64 lower-case hex digits/);
+    expect(() => parseWasmSource("ftp://h/f.wasm")).toThrow(/unsupported scheme/);
+  });
+});
+
+describe("envoyfilters/", () => {
+  for (const mode of MODES) {
+    it(`envoyfilters/${mode} is the current output for examples/`, async () => {
+      const out = join(tmp, `examples-${mode}`);
+      await generate(exampleArgs(mode, out));
+      const dir = join(packageRoot, "envoyfilters", mode);
+      const expected = readdirSync(out).sort();
+      let committed: string[] = [];
+      try {
+        committed = readdirSync(dir).sort();
+      } catch {
+        /* missing folder: reported below */
+      }
+      const stale = expected.filter((f) => !committed.includes(f) || readFileSync(join(dir, f), "utf8") !== readFileSync(join(out, f), "utf8"));
+      const extra = committed.filter((f) => !expected.includes(f));
+      expect(
+        { stale, extra },
+        `envoyfilters/${mode} is out of date with examples/ and the generators; refresh with: ${REFRESH_COMMAND}`,
+      ).toEqual({ stale: [], extra: [] });
+    });
+  }
+});
