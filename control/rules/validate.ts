@@ -165,12 +165,21 @@ function validateSpec(c: Checker, spec: unknown, name: string, document: number)
   const group = s["group"] === undefined ? "" : c.str(s["group"], "spec.group");
 
   const subsets: Subset[] = [];
+  // Names written in spec.subsets, valid or not: routes are checked against these, so one bad subset
+  // does not also fail every route that names it.
+  const declared = new Set<string>();
+  let subsetsReadable = true;
   if (s["subsets"] !== undefined) {
     const list = c.list(s["subsets"], "spec.subsets", "{name, labels}");
+    if (!list) subsetsReadable = false;
     list?.forEach((item, i) => {
       const p = `spec.subsets[${i}]`;
       const o = c.obj(item, p, ["name", "labels"]);
-      if (!o) return;
+      if (!o) {
+        subsetsReadable = false;
+        return;
+      }
+      if (typeof o["name"] === "string") declared.add(o["name"]);
       const subsetName = c.str(o["name"], `${p}.name`, { pattern: dnsLabel, shape: "a subset name (lower-case letters, digits, '-', at most 63)" });
       const labelsRaw = o["labels"];
       if (typeof labelsRaw !== "object" || labelsRaw === null || Array.isArray(labelsRaw) || Object.keys(labelsRaw).length === 0) {
@@ -213,8 +222,8 @@ function validateSpec(c: Checker, spec: unknown, name: string, document: number)
         const dest: Destination = { weight: 100 };
         if (od["subset"] !== undefined) {
           const sub = c.str(od["subset"], `${dp}.subset`, { nonEmpty: true });
-          if (sub !== undefined && !subsets.some((x) => x.name === sub)) {
-            c.fail(`${dp}.subset`, `one of the subsets defined in spec.subsets (${subsets.map((x) => x.name).join(", ") || "none"})`, sub);
+          if (sub !== undefined && subsetsReadable && !declared.has(sub)) {
+            c.fail(`${dp}.subset`, `one of the subsets defined in spec.subsets (${[...declared].join(", ") || "none"})`, sub);
           }
           if (sub !== undefined) dest.subset = sub;
         }
