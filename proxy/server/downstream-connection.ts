@@ -1,0 +1,223 @@
+/**
+ * One client connection. Each read goes through the filter in one host call; during that call the filter
+ * reports every request's destination (route-reports.ts). The bytes the filter forwards are split into frames
+ * by their headers, and each request frame is dispatched to the cluster reported for its id — or, when the
+ * filter reported nothing for it, to the connection's `envoy.tcp_proxy.cluster` filter state, as Envoy's
+ * tcp_proxy would. Heartbeats are answered here. When the filter closes the connection (deny, bad input), the
+ * client is disconnected.
+ */
+import type { Socket } from "node:net";
+import { type Connection as FilterConnection, PeerType } from "../host/index.js";
+import type { ClusterManager } from "./cluster-manager.js";
+import {
+  FLAGS_OFFSET, FLAG_EVENT, FLAG_REQUEST, FLAG_TWO_WAY, ID_OFFSET, Status, errorResponse, heartbeatReply,
+} from "./dubbo-wire.js";
+import { FrameReader, type FrameSink } from "./frame-reader.js";
+import { type PendingRequest, type ResponseTarget, acquirePending } from "./pending-request.js";
+import { type RequestStatsTable, Result } from "./request-stats.js";
+import { ROUTE_FLAG_NO_DESTINATION, type RouteReports } from "./route-reports.js";
+import { type Corkable, writeBatch } from "./write-batch.js";
+
+export interface DownstreamEnv {
+  readonly clusters: ClusterManager;
+  readonly reports: RouteReports;
+  readonly stats: RequestStatsTable;
+  readonly maxFrameBytes: number;
+  now(): number;
+  log(level: "debug" | "info" | "warn", message: string): void;
+  closed(conn: DownstreamConnection): void;
+}
+
+export const TCP_PROXY_CLUSTER_KEY = "envoy.tcp_proxy.cluster";
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable {
+  corked = false;
+  /** Requests dispatched and not yet finished. */
+  inflight = 0;
+  private draining = false;
+  private ended = false;
+  private readonly reader: FrameReader;
+  /** The connection's context in the filter VM; set right after the context is created (see `attach`). */
+  private filter!: FilterConnection;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly env: DownstreamEnv,
+    private readonly defaultCluster: string,
+    /** Pass responses through the filter's on_upstream_data (Envoy's order; the filter counts statuses). */
+    private readonly filterResponses: boolean,
+  ) {
+    this.reader = new FrameReader(this, env.maxFrameBytes);
+    socket.setNoDelay(true);
+  }
+
+  /** Start serving with the filter context created for this connection. */
+  attach(filter: FilterConnection): void {
+    this.filter = filter;
+    const r = filter.newConnectionResult;
+    const socket = this.socket;
+    if (r.closeDownstream || r.failed) {
+      this.end(true);
+      return;
+    }
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
+    socket.on("error", () => {
+      /* reported through close */
+    });
+    socket.on("close", () => this.onClose());
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.ended) return;
+    const reports = this.env.reports;
+    reports.reset();
+    writeBatch.begin();
+    try {
+      const r = this.filter.downstreamData(chunk, false);
+      if (r.forwarded.length > 0) this.reader.push(asBuffer(r.forwarded));
+      if (r.closeDownstream || r.failed || r.closed) this.end(r.failed);
+    } finally {
+      writeBatch.end();
+    }
+  }
+
+  /** The filter resumed the connection from another context, handing on the bytes it held. */
+  resumed(forwarded: Uint8Array): void {
+    if (this.ended || forwarded.length === 0) return;
+    this.env.reports.reset();
+    writeBatch.begin();
+    try {
+      this.reader.push(asBuffer(forwarded));
+    } finally {
+      writeBatch.end();
+    }
+  }
+
+  /** The host closed the connection on its own (the VM failed, or the filter closed it from another context). */
+  closedByHost(): void {
+    this.end(true);
+  }
+
+  frame(buf: Buffer, start: number, end: number): void {
+    const flags = buf[start + FLAGS_OFFSET];
+    if ((flags & FLAG_REQUEST) === 0) return; // the proxy never sends clients requests, so no responses are due
+    if ((flags & FLAG_EVENT) !== 0) {
+      if ((flags & FLAG_TWO_WAY) !== 0) writeBatch.write(this, heartbeatReply(buf, start));
+      return;
+    }
+    const idHigh = buf.readUInt32BE(start + ID_OFFSET);
+    const idLow = buf.readUInt32BE(start + ID_OFFSET + 4);
+    const report = this.env.reports.take(idHigh, idLow);
+    let clusterName: string;
+    const twoWay = (flags & FLAG_TWO_WAY) !== 0;
+    const p = acquirePending();
+    p.start = this.env.now();
+    p.idHigh = idHigh;
+    p.idLow = idLow;
+    if (report !== undefined) {
+      clusterName = (report.flags & ROUTE_FLAG_NO_DESTINATION) !== 0 ? "" : report.cluster;
+      p.timeoutMs = report.timeoutMs;
+      p.hasHash = report.hasHash;
+      p.hash = report.hash;
+      p.stats = this.env.stats.get(report.service, report.method, report.route, clusterName);
+    } else {
+      clusterName = this.filter.filterState.get(TCP_PROXY_CLUSTER_KEY) ?? this.defaultCluster;
+      p.timeoutMs = 0;
+      p.hasHash = false;
+      p.hash = 0;
+      p.stats = this.env.stats.get("", "", "", clusterName);
+    }
+    p.twoWay = twoWay;
+    p.target = this;
+    p.frame = buf.subarray(start, end);
+    this.inflight++;
+    if (clusterName === "") {
+      this.reject(p, Result.NO_ROUTE, report !== undefined
+        ? `dubbo-mesh: no route for ${report.service}.${report.method}${report.route ? ` (route ${report.route})` : ""}`
+        : "dubbo-mesh: the filter chose no destination for this connection");
+      return;
+    }
+    const cluster = this.env.clusters.get(clusterName);
+    if (cluster === undefined) {
+      this.reject(p, Result.NO_CLUSTER, `dubbo-mesh: cluster ${clusterName} is not configured`);
+      return;
+    }
+    cluster.dispatch(p);
+  }
+
+  /** A request the proxy answers itself before any cluster took it. */
+  private reject(p: PendingRequest, result: number, message: string): void {
+    p.stats?.record(result, Status.SERVICE_NOT_FOUND, (this.env.now() - p.start) / 1000);
+    if (p.twoWay) this.respondLocal(errorResponse(p.idHigh, p.idLow, Status.SERVICE_NOT_FOUND, message));
+    this.env.log("debug", message);
+    p.frame = null;
+    p.target = null;
+    this.requestDone();
+  }
+
+  malformed(reason: string): void {
+    // The filter forwarded something that is not Dubbo framing (e.g. passthrough of non-Dubbo bytes): no
+    // request can be routed from it, so the connection is closed.
+    this.env.log("warn", `downstream ${this.socket.remoteAddress}:${this.socket.remotePort}: ${reason}`);
+    this.end(true);
+  }
+
+  respond(buf: Buffer, start: number, end: number): void {
+    if (this.socket.destroyed) return;
+    if (!this.filterResponses) {
+      writeBatch.write(this, buf.subarray(start, end));
+      return;
+    }
+    const r = this.filter.upstreamData(buf.subarray(start, end), false);
+    if (r.forwarded.length > 0) writeBatch.write(this, r.forwarded);
+    if (r.closeDownstream || r.failed) this.end(r.failed);
+  }
+
+  respondLocal(frame: Buffer): void {
+    if (this.socket.destroyed) return;
+    writeBatch.write(this, frame);
+  }
+
+  requestDone(): void {
+    this.inflight--;
+    if (this.draining && this.inflight === 0) this.end(false);
+  }
+
+  /** Graceful drain: close as soon as the requests in flight are answered. */
+  drain(): void {
+    this.draining = true;
+    if (this.inflight === 0) this.end(false);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private end(hard: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (hard) this.socket.destroy();
+    else this.socket.end();
+  }
+
+  private onEnd(): void {
+    // The client half-closed: answer what is in flight, then close.
+    this.draining = true;
+    if (this.inflight === 0) this.end(false);
+  }
+
+  private onClose(): void {
+    this.ended = true;
+    try {
+      this.filter?.closeDownstream(PeerType.Remote);
+    } catch (err) {
+      this.env.log("warn", `filter close callbacks failed: ${(err as Error).message}`);
+    }
+    this.env.closed(this);
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The e2e setup shared by the proxy suites: two real sofa-rpc-node providers of one service (labelled
+ * revision v1 and v2 in a file registry), a rules file, the proxy started on a config file in a temp folder
+ * (listener and admin on free loopback ports), and sofa-rpc-node consumers pointed at the proxy.
+ * Peers come from test/support/dubbo-peers.ts.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Consumer, type Provider, startConsumer, startProvider } from "../support/dubbo-peers.js";
+import { ProxyServer, type ProxyLogLevel } from "../../proxy/server/proxy-server.js";
+
+export const SERVICE = "org.apache.dubbo.demo.DemoService";
+export const VERSION = "1.0.0";
+
+/** The provider methods: each answers with its subset name, so the consumer sees where a call went. */
+export function demoMethods(subset: string, extra: Record<string, (...a: never[]) => unknown> = {}) {
+  return {
+    async sayHello(name: string) {
+      return `${subset}:hello ${name}`;
+    },
+    async greet(name: string) {
+      return `${subset}:greet ${name}`;
+    },
+    async deleteUser(name: string) {
+      return `${subset}:deleted ${name}`;
+    },
+    async whoami() {
+      return subset;
+    },
+    ...extra,
+  };
+}
+
+export const DEMO_RULES = `apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: demo}
+spec:
+  interface: ${SERVICE}
+  version: ${VERSION}
+  subsets:
+    - {name: v1, labels: {revision: v1}}
+    - {name: v2, labels: {revision: v2}}
+  routes:
+    - name: gray
+      match: {attachments: {dubbo.tag: {exact: gray}}}
+      route: [{subset: v2}]
+    - name: greet-v1
+      match: {method: {exact: greet}}
+      route: [{subset: v1}]
+    - name: split
+      route: [{subset: v1, weight: 90}, {subset: v2, weight: 10}]
+  deny:
+    - {name: no-deletes, method: {prefix: delete}}
+  timeoutMs: 3000
+`;
+
+export function registryYaml(providers: { address: string; revision: string }[]): string {
+  return `providers:\n${providers
+    .map((p) => `  - dubbo://${p.address}/${SERVICE}?interface=${SERVICE}&version=${VERSION}&revision=${p.revision}&weight=100&methods=sayHello,greet,deleteUser`)
+    .join("\n")}\n`;
+}
+
+export interface Mesh {
+  dir: string;
+  v1: Provider;
+  v2: Provider;
+  proxy: ProxyServer;
+  /** "127.0.0.1:PORT" of the proxy's listener. */
+  address: string;
+  adminUrl: string;
+  configPath: string;
+  logs: string[];
+  consumer(timeoutMs?: number): Promise<Consumer>;
+  writeConfig(text: string): void;
+  close(): Promise<void>;
+}
+
+export interface MeshOptions {
+  rules?: string;
+  /** Extra YAML appended to the proxy config (top-level keys). */
+  extraConfig?: string;
+  v1Methods?: Record<string, (...a: never[]) => unknown>;
+  v2Methods?: Record<string, (...a: never[]) => unknown>;
+  logLevel?: ProxyLogLevel;
+}
+
+export function proxyConfig(dir: string, extra = ""): string {
+  return `listeners: [{name: dubbo, address: "127.0.0.1:0"}]
+admin: "127.0.0.1:0"
+filter:
+  registry: file:${join(dir, "registry.yaml")}
+  rules: ${join(dir, "rules.yaml")}
+clusterDefaults:
+  connectTimeoutMs: 500
+  outlierDetection: {consecutiveErrors: 3, baseEjectionTimeMs: 5000}
+${extra}`;
+}
+
+export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
+  const dir = mkdtempSync(join(tmpdir(), "dubbo-mesh-proxy-"));
+  const v1 = await startProvider({ interface: SERVICE, version: VERSION, methods: { ...demoMethods("v1"), ...options.v1Methods } });
+  const v2 = await startProvider({ interface: SERVICE, version: VERSION, methods: { ...demoMethods("v2"), ...options.v2Methods } });
+  writeFileSync(join(dir, "registry.yaml"), registryYaml([{ address: v1.address, revision: "v1" }, { address: v2.address, revision: "v2" }]));
+  writeFileSync(join(dir, "rules.yaml"), options.rules ?? DEMO_RULES);
+  const configPath = join(dir, "proxy.yaml");
+  writeFileSync(configPath, proxyConfig(dir, options.extraConfig));
+  const logs: string[] = [];
+  const proxy = await ProxyServer.start({
+    configPath,
+    logLevel: options.logLevel ?? "info",
+    log: (level, m) => logs.push(`${level}: ${m}`),
+  });
+  const l = proxy.listenerAddresses[0];
+  const a = proxy.adminAddress!;
+  const consumers: Consumer[] = [];
+  return {
+    dir,
+    v1,
+    v2,
+    proxy,
+    address: `${l.host}:${l.port}`,
+    adminUrl: `http://${a.host}:${a.port}`,
+    configPath,
+    logs,
+    async consumer(timeoutMs = 3000) {
+      const c = await startConsumer({ address: `${l.host}:${l.port}`, interface: SERVICE, version: VERSION, timeout: timeoutMs });
+      consumers.push(c);
+      return c;
+    },
+    writeConfig(text: string) {
+      writeFileSync(configPath, text);
+    },
+    async close() {
+      await Promise.allSettled(consumers.map((c) => c.close()));
+      await proxy.close();
+      await Promise.allSettled([v1.close(), v2.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Count results by their subset prefix ("v1:..." → v1). */
+export function tally(results: unknown[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of results) {
+    const k = String(r).split(":")[0];
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
