@@ -57,6 +57,7 @@ export function baseConfig(): Record<string, unknown> {
 export interface FilterOptions {
   foreignFunctions?: Record<string, ForeignFunction>;
   logLevel?: WasmVmOptions["logLevel"];
+  filterStateKeys?: WasmVmOptions["filterStateKeys"];
 }
 
 export async function startFilter(config: unknown, options: FilterOptions = {}): Promise<WasmVm> {
@@ -67,6 +68,7 @@ export async function startFilter(config: unknown, options: FilterOptions = {}):
     vmId: "dubbo_mesh",
     logLevel: options.logLevel ?? "info",
     foreignFunctions: options.foreignFunctions,
+    filterStateKeys: options.filterStateKeys,
     timers: false,
   });
 }
