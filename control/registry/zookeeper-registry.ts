@@ -133,19 +133,36 @@ export class ZookeeperRegistry implements Registry {
       retries: 1,
     });
     this.client = client;
+    let lostTimer: NodeJS.Timeout | undefined;
+    const expire = () => {
+      if (gen !== this.generation) return;
+      if (lostTimer) clearTimeout(lostTimer);
+      lostTimer = undefined;
+      this.setState("expired");
+      client.removeAllListeners();
+      client.close();
+      // A new session: every watch is gone with the old one; the resync on connect re-arms them.
+      setTimeout(() => this.newClient(), 0);
+    };
     client.on("state", (state: { name: string }) => {
       if (gen !== this.generation) return;
       if (state === zookeeper.State.SYNC_CONNECTED) {
+        if (lostTimer) clearTimeout(lostTimer);
+        lostTimer = undefined;
         this.setState("connected");
         void this.resync(gen);
       } else if (state === zookeeper.State.DISCONNECTED) {
         this.setState("disconnected");
+        // Like Curator: a session not resumed within its timeout is gone. This also covers a server that
+        // restarted without its data: it refuses our session (we have seen a newer zxid) without ever
+        // answering "expired", and the client would retry forever.
+        const timeout = client.getSessionTimeout() || (this.options.sessionTimeoutMs ?? 10_000);
+        if (!lostTimer) {
+          lostTimer = setTimeout(expire, timeout);
+          lostTimer.unref();
+        }
       } else if (state === zookeeper.State.EXPIRED) {
-        this.setState("expired");
-        client.removeAllListeners();
-        client.close();
-        // A new session: every watch is gone with the old one; the resync on connect re-arms them.
-        setTimeout(() => this.newClient(), 0);
+        expire();
       }
     });
     client.connect();
@@ -236,7 +253,8 @@ export class ZookeeperRegistry implements Registry {
     const urls: string[] = [];
     for (const name of names) {
       try {
-        urls.push(decodeURIComponent(name));
+        // java.net.URLEncoder writes spaces as '+'; sofa-rpc-node encodes '+' itself, so '+' is always a space
+        urls.push(decodeURIComponent(name.replace(/\+/g, " ")));
       } catch {
         this.listener.onWarning?.(`malformed provider node ${JSON.stringify(`${path}/${name}`)}: bad URL encoding, skipped`);
       }
