@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { sanitizeLabel } from "../../control/model/labels.js";
+import { ModelBuilder, buildModel } from "../../control/model/model.js";
+import { serviceHost } from "../../control/model/service-host.js";
+import { compilePluginConfig } from "../../control/plugin-config.js";
+import { parseProviderUrl, type Provider } from "../../control/registry/provider-url.js";
+import { parseRules } from "../../control/rules/load.js";
+
+function providers(...urls: string[]): Provider[] {
+  return urls.map((u) => {
+    const p = parseProviderUrl(u);
+    if (!p.ok) throw new Error(p.error);
+    return p.provider;
+  });
+}
+
+const dnsName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const labelValue = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+describe("service hosts", () => {
+  it("are DNS names built from interface, version and group", () => {
+    expect(serviceHost("org.apache.dubbo.demo.DemoService", "1.0.0", "")).toBe("org.apache.dubbo.demo.demoservice.v1-0-0.dubbo");
+    expect(serviceHost("com.x.Y", "", "gray_Zone")).toBe("com.x.y.g-gray-zone.dubbo");
+    expect(serviceHost("com.x.Y", "", "")).toBe("com.x.y.dubbo");
+    const long = serviceHost(`com.${"A".repeat(80)}.$Inner_Svc`, "2.0", "");
+    expect(long).toMatch(dnsName);
+    expect(long.split(".").every((l) => l.length <= 63)).toBe(true);
+  });
+
+  it("services whose hosts would collide get distinct hosts", () => {
+    const m = buildModel(providers("dubbo://127.0.0.1:1/com.x.Svc", "dubbo://127.0.0.1:2/com.x.SVC"), []);
+    const hosts = m.services.map((s) => s.host);
+    expect(new Set(hosts).size).toBe(2);
+    for (const h of hosts) expect(h).toMatch(dnsName);
+  });
+});
+
+describe("labels", () => {
+  it("URL params become valid label values", () => {
+    expect(sanitizeLabel("v1")).toBe("v1");
+    expect(sanitizeLabel("sayHello,greet")).toBe("sayHello_greet");
+    expect(sanitizeLabel("-1")).toBe("1");
+    expect(sanitizeLabel("")).toBe("");
+    const long = sanitizeLabel("x".repeat(100));
+    expect(long).toHaveLength(63);
+    expect(long).not.toBe(sanitizeLabel(`${"x".repeat(99)}y`));
+    for (const v of ["a b/c", "%%", "日本", "x".repeat(70), "..a.."]) expect(sanitizeLabel(v)).toMatch(labelValue);
+  });
+});
+
+describe("model and plugin configuration", () => {
+  const rules = parseRules(`
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: by-glob}
+spec:
+  interface: com.example.*
+  subsets: [{name: canary, labels: {env: "canary,blue"}}]
+  routes: [{name: c, match: {arguments: {"0": {prefix: vip-}}}, route: [{subset: canary}]}]
+  loadBalancer: {consistentHash: {argument: 0}}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: never}
+spec:
+  interface: com.example.Orders
+  deny: [{method: {exact: drop}}]
+`);
+
+  it("applies the first matching rule; subsets select endpoints by sanitized labels; specific services first", () => {
+    const model = buildModel(
+      providers(
+        "dubbo://127.0.0.1:1/com.example.Orders?env=canary,blue",
+        "dubbo://127.0.0.1:2/com.example.Orders?env=stable",
+        "dubbo://127.0.0.1:3/com.example.Orders?version=2.0&group=g",
+        "dubbo://127.0.0.1:4/org.other.Thing",
+      ),
+      rules,
+    );
+    // the model is sorted by host; the plugin configuration puts specific services first
+    expect(model.services.map((s) => [s.key, s.rule?.name])).toEqual([
+      ["com.example.Orders::", "by-glob"],
+      ["com.example.Orders:2.0:g", "by-glob"],
+      ["org.other.Thing::", undefined],
+    ]);
+    const cfg = compilePluginConfig(model);
+    expect(cfg.services.map((s) => `${s.interface}:${s.version}:${s.group}`)).toEqual(["com.example.Orders:2.0:g", "com.example.Orders::", "org.other.Thing::"]);
+    const orders = cfg.services[1]!;
+    expect(orders.hashKey).toEqual({ argument: 0 });
+    expect(orders.deny).toEqual([]); // the second rule never applies: the glob rule came first
+    expect(orders.routes).toEqual([
+      { name: "c", match: { arguments: { "0": { prefix: "vip-" } } }, destinations: [{ cluster: "outbound|20880|canary|com.example.orders.dubbo", weight: 100 }] },
+    ]);
+    expect(cfg.services[2]).toEqual({ interface: "org.other.Thing", version: "", group: "", defaultCluster: "outbound|20880||org.other.thing.dubbo", deny: [], routes: [] });
+    expect(model.services[0]!.endpoints.map((e) => e.labels["env"])).toEqual(["canary_blue", "stable"]);
+  });
+
+  it("custom cluster names and options reach the configuration", () => {
+    const model = buildModel(providers("dubbo://127.0.0.1:1/com.example.Orders?env=canary"), rules);
+    const cfg = compilePluginConfig(model, { clusterName: (s, subset) => `${s.interface}/${subset || "all"}`, rewrite: false, nonDubbo: "passthrough", defaultCluster: "fallback" });
+    expect(cfg).toMatchObject({ version: 1, rewrite: false, nonDubbo: "passthrough", defaultCluster: "fallback", routeAttachment: "x-dubbo-mesh-cluster" });
+    expect(cfg.services[0]!.defaultCluster).toBe("com.example.Orders/all");
+    expect(cfg.services[0]!.routes[0]!.destinations[0]!.cluster).toBe("com.example.Orders/canary");
+  });
+
+  it("the builder reuses unchanged services (same object) and rebuilds changed ones", () => {
+    const b = new ModelBuilder();
+    const m1 = b.build(providers("dubbo://127.0.0.1:1/a.A", "dubbo://127.0.0.1:2/b.B"), []);
+    const m2 = b.build(providers("dubbo://127.0.0.1:1/a.A", "dubbo://127.0.0.1:3/b.B"), []);
+    expect(m2.services[0]).toBe(m1.services[0]);
+    expect(m2.services[1]).not.toBe(m1.services[1]);
+    expect(m2.services[1]!.endpoints[0]!.port).toBe(3);
+  });
+});
