@@ -1,0 +1,189 @@
+/**
+ * The proxy's life with real peers: the filter reloaded under traffic (rules edit, new .wasm), a bad
+ * configuration edit that changes nothing, the admin API, heartbeats answered locally, graceful drain.
+ */
+import { copyFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packageRoot } from "../../common/paths.js";
+import { DEMO_RULES, type Mesh, proxyConfig, startMesh, tally } from "./harness.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe("reloading under traffic", () => {
+  let mesh: Mesh;
+  beforeAll(async () => {
+    mesh = await startMesh({
+      v2Methods: {
+        async slow(ms: number) {
+          await sleep(ms);
+          return `v2:slept ${ms}`;
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it("applies a rules edit to new connections while established ones keep their filter and lose nothing", async () => {
+    const old = await mesh.consumer();
+    const vm = mesh.proxy.filterVm;
+    const generation = vm.generation;
+    let stop = false;
+    let calls = 0;
+    const failures: string[] = [];
+    const traffic = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (!stop) {
+          try {
+            await old.invoke("greet", ["x"]);
+            calls++;
+          } catch (err) {
+            failures.push((err as Error).message);
+          }
+        }
+      }),
+    );
+    const slowCall = old.invoke("slow", [400], { requestProps: { "dubbo.tag": "gray" } });
+    await sleep(100);
+    // greet now goes to v2 instead of v1
+    writeFileSync(join(mesh.dir, "rules.yaml"), DEMO_RULES.replace("name: greet-v1\n      match: {method: {exact: greet}}\n      route: [{subset: v1}]", "name: greet-v2\n      match: {method: {exact: greet}}\n      route: [{subset: v2}]"));
+    await until("the filter reconfigured", () => vm.generation > generation);
+    const fresh = await mesh.consumer();
+    expect(tally(await Promise.all(Array.from({ length: 20 }, () => fresh.invoke("greet", ["y"]))))).toEqual({ v2: 20 });
+    const before = calls;
+    await sleep(150);
+    stop = true;
+    await traffic;
+    expect(calls).toBeGreaterThan(before); // the old connection kept working through the reload
+    expect(failures).toEqual([]);
+    expect(await slowCall).toBe("v2:slept 400"); // in flight across the reload
+    // the old connection is still on its VM: greet still goes to v1 there
+    expect(await old.invoke("greet", ["z"])).toBe("v1:greet z");
+  });
+
+  it("loads a new .wasm from a config edit, and keeps the last good configuration after a bad edit", async () => {
+    const wasmCopy = join(mesh.dir, "filter.wasm");
+    copyFileSync(join(packageRoot, "build", "dubbo_filter.wasm"), wasmCopy);
+    const vm = mesh.proxy.filterVm;
+    let generation = vm.generation;
+    const withWasm = proxyConfig(mesh.dir).replace("filter:\n", `filter:\n  wasm: ${wasmCopy}\n`);
+    mesh.writeConfig(withWasm);
+    // same bytes, other file: the config change is applied but the VM stays
+    await until("the reload", () => mesh.proxy.configDump() !== null && (mesh.proxy.configDump() as { filter: { wasm: string } }).filter.wasm === wasmCopy);
+    expect(vm.generation).toBe(generation);
+    // a different module (the debug build) at that path is loaded for new connections
+    copyFileSync(join(packageRoot, "build", "dubbo_filter.debug.wasm"), wasmCopy);
+    await until("the new module", () => vm.generation > generation);
+    generation = vm.generation;
+    const c = await mesh.consumer();
+    expect(await c.invoke("sayHello", ["w"], { requestProps: { "dubbo.tag": "gray" } })).toBe("v2:hello w");
+
+    mesh.writeConfig("listeners: [oops");
+    await until("the failed reload", () => mesh.proxy.lastReload?.ok === false);
+    expect(mesh.proxy.lastReload?.error).toMatch(/proxy\.yaml: not valid YAML/);
+    mesh.writeConfig(withWasm.replace("clusterDefaults:", "clusterDefaults:\n  lbPolicy: FASTEST"));
+    await until("the second failed reload", () => /lbPolicy/.test(mesh.proxy.lastReload?.error ?? ""));
+    expect(mesh.proxy.lastReload?.error).toMatch(/clusterDefaults\.lbPolicy: expected one of/);
+    expect(vm.generation).toBe(generation);
+    // still serving with the last good configuration, old and new connections alike
+    const d = await mesh.consumer();
+    expect(await d.invoke("sayHello", ["still"], { requestProps: { "dubbo.tag": "gray" } })).toBe("v2:hello still");
+    expect(await c.invoke("greet", ["still"])).toMatch(/^v[12]:greet still$/);
+    const dump = (await (await fetch(`${mesh.adminUrl}/config_dump`)).json()) as { lastReload: { ok: boolean } };
+    expect(dump.lastReload.ok).toBe(false);
+  });
+});
+
+describe("admin API, heartbeats and drain", () => {
+  let mesh: Mesh;
+  const slow = (subset: string) => ({
+    async slow(ms: number) {
+      await sleep(ms);
+      return `${subset}:slept ${ms}`;
+    },
+  });
+  beforeAll(async () => {
+    mesh = await startMesh({ v1Methods: slow("v1"), v2Methods: slow("v2") });
+  });
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it("serves /stats, /clusters, /config_dump, /ready and /healthz", async () => {
+    const c = await mesh.consumer();
+    await Promise.all(Array.from({ length: 10 }, () => c.invoke("greet", ["s"])));
+    const stats = await fetch(`${mesh.adminUrl}/stats`);
+    expect(stats.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await stats.text();
+    expect(text).toMatch(/dubbo_mesh_requests_total\{service="org\.apache\.dubbo\.demo\.DemoService",method="greet",route="greet-v1",cluster="outbound\|20880\|v1\|[^"]+",result="ok"\} 10/);
+    expect(text).toMatch(/dubbo_mesh_request_duration_seconds_bucket\{service="org\.apache\.dubbo\.demo\.DemoService",method="greet",route="greet-v1",cluster="[^"]+",le="\+Inf"\} 10/);
+    expect(text).toMatch(/dubbo_mesh_request_duration_seconds_count\{[^}]*method="greet"[^}]*\} 10/);
+    expect(text).toMatch(/dubbo_mesh_cluster_endpoints_healthy\{cluster="outbound\|20880\|v1\|[^"]+"\} 1/);
+    expect(text).toMatch(/dubbo_mesh_filter_metric\{name="[^"]*responses\.status\.20",kind="counter"\} [1-9]/);
+    const clusters = (await (await fetch(`${mesh.adminUrl}/clusters`)).json()) as { name: string; endpoints: { labels: Record<string, string> }[] }[];
+    expect(new Set(clusters.map((x) => x.name))).toEqual(
+      new Set([
+        "outbound|20880||org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
+        "outbound|20880|v1|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
+        "outbound|20880|v2|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
+      ]),
+    );
+    expect(clusters.find((x) => x.name.includes("|v2|"))?.endpoints.map((e) => e.labels.revision)).toEqual(["v2"]);
+    const dump = (await (await fetch(`${mesh.adminUrl}/config_dump`)).json()) as { filter: { pluginConfiguration: { version: number; services: unknown[] } } };
+    expect(dump.filter.pluginConfiguration.version).toBe(1);
+    expect(dump.filter.pluginConfiguration.services).toHaveLength(1);
+    expect((await fetch(`${mesh.adminUrl}/ready`)).status).toBe(200);
+    expect((await fetch(`${mesh.adminUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${mesh.adminUrl}/nope`)).status).toBe(404);
+  });
+
+  it("answers a client's heartbeat itself, with the same id", async () => {
+    const [host, port] = mesh.address.split(":");
+    const sock = connect({ host, port: Number(port) });
+    const heartbeat = Buffer.from([0xda, 0xbb, 0xe2, 0, 0, 0, 0, 1, 0, 0, 0, 42, 0, 0, 0, 1, 0x4e]);
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      sock.once("data", resolve);
+      sock.once("error", reject);
+      sock.write(heartbeat);
+    });
+    sock.destroy();
+    expect([...reply]).toEqual([0xda, 0xbb, 0x22, 20, 0, 0, 0, 1, 0, 0, 0, 42, 0, 0, 0, 1, 0x4e]);
+  });
+
+  it("drains: stops accepting, finishes what is in flight, then stops", async () => {
+    const c = await mesh.consumer(5000);
+    const inflight = c.invoke("slow", [300], { requestProps: { "dubbo.tag": "gray" } });
+    const greetInFlight = c.invoke("greet", ["last"]);
+    await sleep(50);
+    const drained = mesh.proxy.drain(3000);
+    await sleep(20);
+    expect((await fetch(`${mesh.adminUrl}/ready`).catch(() => ({ status: 0 }))).status).not.toBe(200);
+    const [host, port] = mesh.address.split(":");
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = connect({ host, port: Number(port) });
+      s.once("connect", () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.once("error", () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    expect(await greetInFlight).toBe("v1:greet last");
+    const t0 = Date.now();
+    await drained;
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(await inflight).toBe("v2:slept 300");
+    expect(mesh.proxy.downstreamCount).toBe(0);
+  });
+});
