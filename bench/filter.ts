@@ -1,0 +1,160 @@
+// Benchmark of the filter's cost on the downstream path: requests/s through the proxy-wasm host +
+// build/dubbo_filter.wasm (proxy_on_downstream_data with ~1 KiB hessian2 requests, one per read and many
+// per read) against the no-op module (test/modules/noop.ts) run by the same host, side by side in one
+// process. Prints one JSON object per measurement and a summary with the cost ratio filter / no-op.
+//
+//   npm run bench:filter                # full run
+//   npm run bench:filter -- --quick     # shorter rounds (smoke run)
+//
+// Rounds alternate between the modules so that machine noise hits all of them alike; each figure is the
+// median of the rounds.
+import { existsSync, readFileSync } from "node:fs";
+import { filterWasmPath } from "../common/paths.js";
+import { Action, WasmVm } from "../proxy/host/index.js";
+import { buildTestModule } from "../test/modules/build.js";
+import { requestFrame } from "../test/filter/dubbo-frames.js";
+
+const quick = process.argv.includes("--quick");
+const ROUNDS = quick ? 3 : 7;
+const REQUESTS_PER_ROUND = quick ? 8_000 : 40_000;
+const MANY = 32;
+const WARM_UP_REQUESTS = quick ? 20_000 : 60_000;
+
+const SERVICE = "org.apache.dubbo.demo.DemoService";
+const CONFIG = {
+  version: 1,
+  routeAttachment: "x-dubbo-mesh-cluster",
+  defaultCluster: "outbound|20880||fallback",
+  services: [
+    {
+      interface: SERVICE,
+      version: "1.0.0",
+      defaultCluster: "outbound|20880||demoservice.1-0-0.dubbo",
+      deny: [{ name: "no-deletes", match: { method: { prefix: "delete" } } }],
+      routes: [
+        { name: "gray", match: { attachments: { "dubbo.tag": { exact: "gray" } } }, destinations: [{ cluster: "outbound|20880|v2|demoservice.1-0-0.dubbo" }] },
+        {
+          name: "split",
+          match: { method: { exact: "sayHello" } },
+          destinations: [
+            { cluster: "outbound|20880|v1|demoservice.1-0-0.dubbo", weight: 90 },
+            { cluster: "outbound|20880|v2|demoservice.1-0-0.dubbo", weight: 10 },
+          ],
+        },
+      ],
+    },
+  ],
+};
+
+/** A hessian2 request of about 1 KiB with the attachments a Java consumer sends. */
+function kibRequest(id: number): Buffer {
+  const spec = {
+    id,
+    method: "sayHello",
+    attachments: { "dubbo.tag": "blue", timeout: "3000", "remote.application": "bench-consumer", group: "" },
+  };
+  const base = requestFrame({ ...spec, args: [""] }).length;
+  return requestFrame({ ...spec, args: ["x".repeat(Math.max(0, 1024 - base))] });
+}
+
+interface Subject {
+  name: string;
+  wasm: Uint8Array;
+  config: string;
+}
+
+interface Scenario {
+  name: string;
+  perRead: number;
+}
+
+/** A connection through one module, warmed up, ready to be timed. */
+interface Runner {
+  subject: Subject;
+  /** Nanoseconds per request for about `requests` requests. */
+  run(requests: number): number;
+}
+
+async function runner(subject: Subject, scenario: Scenario): Promise<Runner> {
+  const vm = await WasmVm.create({ wasm: subject.wasm, pluginConfig: subject.config, timers: false, logLevel: "warn" });
+  const conn = vm.newConnection({ source: "127.0.0.1:50000", destination: "127.0.0.1:20880" });
+  const read = Buffer.concat(Array.from({ length: scenario.perRead }, (_, i) => kibRequest(i + 1)));
+  const run = (requests: number): number => {
+    const calls = Math.max(1, Math.round(requests / scenario.perRead));
+    let forwarded = 0;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) {
+      const r = conn.downstreamData(read);
+      if (r.action !== Action.Continue) throw new Error(`${subject.name}: call ${i} did not continue`);
+      forwarded += r.forwarded.length;
+    }
+    const ns = Number(process.hrtime.bigint() - start);
+    if (forwarded < calls * read.length) throw new Error(`${subject.name}: forwarded ${forwarded} bytes, expected at least ${calls * read.length}`);
+    if (vm.traps !== 0) throw new Error(`${subject.name}: the VM trapped`);
+    return ns / (calls * scenario.perRead);
+  };
+  run(WARM_UP_REQUESTS); // lets V8 tier the module's hot functions up before timing
+  return { subject, run };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(filterWasmPath)) throw new Error(`${filterWasmPath} is missing: run npm run build:wasm`);
+  const filterWasm = readFileSync(filterWasmPath);
+  const subjects: Subject[] = [
+    { name: "noop", wasm: await buildTestModule("noop"), config: "" },
+    { name: "filter", wasm: filterWasm, config: JSON.stringify(CONFIG) },
+    { name: "filter-no-rewrite", wasm: filterWasm, config: JSON.stringify({ ...CONFIG, rewrite: false }) },
+  ];
+  const scenarios: Scenario[] = [
+    { name: "one-per-read", perRead: 1 },
+    { name: "many-per-read", perRead: MANY },
+  ];
+  const frameBytes = kibRequest(1).length;
+  for (const scenario of scenarios) {
+    const runners: Runner[] = [];
+    for (const subject of subjects) runners.push(await runner(subject, scenario));
+    const samples = new Map<string, number[]>(subjects.map((s) => [s.name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const r of runners) samples.get(r.subject.name)!.push(r.run(REQUESTS_PER_ROUND));
+    }
+    const ns = new Map([...samples].map(([k, v]) => [k, median(v)]));
+    for (const subject of subjects) {
+      const n = ns.get(subject.name)!;
+      console.log(
+        JSON.stringify({
+          bench: "filter",
+          scenario: scenario.name,
+          module: subject.name,
+          requestBytes: frameBytes,
+          framesPerRead: scenario.perRead,
+          requestsPerSecond: Math.round(1e9 / n),
+          nsPerRequest: Math.round(n),
+          rounds: ROUNDS,
+        }),
+      );
+    }
+    const noop = ns.get("noop")!;
+    console.log(
+      JSON.stringify({
+        bench: "filter",
+        scenario: scenario.name,
+        summary: true,
+        costRatio: Number((ns.get("filter")! / noop).toFixed(2)),
+        costRatioNoRewrite: Number((ns.get("filter-no-rewrite")! / noop).toFixed(2)),
+        filterOverheadNsPerRequest: Math.round(ns.get("filter")! - noop),
+        goal: "filter cost <= 2x no-op",
+        meetsGoal: ns.get("filter")! <= 2 * noop,
+      }),
+    );
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exitCode = 1;
+});
