@@ -92,7 +92,7 @@ export class WasmCodec {
     } catch (err) {
       throw new Error(`cannot read the filter module ${path} (build it with npm run build:wasm): ${(err as Error).message}`);
     }
-    return new WasmCodec(new WebAssembly.Module(bytes));
+    return new WasmCodec(new WebAssembly.Module(new Uint8Array(bytes)));
   }
 
   /** Current size of the module's linear memory in bytes. */

@@ -20,7 +20,7 @@ import { startConsumer, startProvider } from "../test/support/dubbo-peers.js";
 const require = createRequire(import.meta.url);
 const hessian = require("hessian.js") as { EncoderV2: new () => { write(v: unknown): unknown; get(): Buffer } };
 const java = require("js-to-java") as ((cls: string, v: unknown) => unknown) & Record<string, (...a: unknown[]) => unknown> & {
-  array: Record<string, (v: unknown) => unknown>;
+  array: ((cls: string, v: unknown) => unknown) & Record<string, (v: unknown) => unknown>;
 };
 
 const outDir = join(packageRoot, "test", "fixtures");

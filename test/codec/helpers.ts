@@ -1,0 +1,76 @@
+// Shared helpers of the codec tests: the compiled filter's codec (through its wasm exports), the
+// fixtures and their index, and independent decoders (hessian.js DecoderV2) to compare against.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { WasmCodec } from "../../cli/decode.js";
+import { packageRoot } from "../../common/paths.js";
+
+const require = createRequire(import.meta.url);
+
+export interface HessianDecoder {
+  read(): unknown;
+  readString(): string;
+  byteBuffer: { position(): number };
+}
+export const hessian = require("hessian.js") as {
+  DecoderV2: new (buf: Buffer) => HessianDecoder;
+  EncoderV2: new () => { write(v: unknown): unknown; get(): Buffer };
+};
+
+export const fixturesDir = join(packageRoot, "test", "fixtures");
+
+export interface PeerFixture {
+  file: string;
+  source: "peer";
+  direction: "consumer-to-provider" | "provider-to-consumer";
+  description: string;
+  call?: { interface: string; version: string; group: string; method: string; args: unknown[]; requestProps: Record<string, string> };
+}
+export interface HessianFixture {
+  file: string;
+  source: "hessian.js";
+  description: string;
+}
+
+export const fixtureIndex = JSON.parse(readFileSync(join(fixturesDir, "index.json"), "utf8")) as { peers: PeerFixture[]; hessian: HessianFixture[] };
+
+export function fixtureBytes(file: string): Buffer {
+  return readFileSync(join(fixturesDir, file));
+}
+
+/** A fresh instance of the compiled filter's codec (build/dubbo_filter.wasm). */
+export function loadCodec(): WasmCodec {
+  return WasmCodec.load();
+}
+
+/** A small deterministic PRNG (mulberry32) for seeded tests. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Count JVM descriptor entries independently of the codec (as dubbo-remoting's desc2classArray does). */
+export function descriptorCount(desc: string): number {
+  return desc.match(/\[*(L[^;]*;|[VZBCDFIJS])/g)?.length ?? 0;
+}
+
+/** Decode a request body with hessian.js: the five strings, the arguments, the attachments map. */
+export function decodeRequestBody(frame: Buffer): { dubboVersion: string; service: string; version: string; method: string; parameterTypes: string; args: unknown[]; attachments: Record<string, unknown> } {
+  const d = new hessian.DecoderV2(frame.subarray(16));
+  const dubboVersion = d.read() as string;
+  const service = d.read() as string;
+  const version = d.read() as string;
+  const method = d.read() as string;
+  const parameterTypes = d.read() as string;
+  const args: unknown[] = [];
+  for (let i = 0; i < descriptorCount(parameterTypes); i++) args.push(d.read());
+  const attachments = d.read() as Record<string, unknown>;
+  return { dubboVersion, service, version, method, parameterTypes, args, attachments };
+}
