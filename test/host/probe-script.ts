@@ -8,6 +8,7 @@
 //   3 TRAP                                                        executes `unreachable`
 //   4 DEREF   u32 scratch offset of a pointer, u32 scratch offset of a length → reports u32 length + the bytes
 //   5 SCRATCH u32 offset, u32 length                              → reports the scratch bytes
+//   6 STORE   u32 scratch offset, u8 kind, i64 value              stores the (resolved) value as u32 in scratch
 
 import { HOST_IMPORTS, WasmVm, type ForeignFunction, type WasmVmOptions } from "../../proxy/host/index.js";
 import { buildTestModule } from "../modules/build.js";
@@ -36,13 +37,7 @@ export class Script {
     if (index < 0) throw new Error(`no host import ${module}.${fn}`);
     const sig = HOST_IMPORTS[index]!;
     if (sig.params.length !== args.length) throw new Error(`${name} takes ${sig.params.length} arguments, got ${args.length}`);
-    const encoded = args.map((a) => {
-      if (typeof a === "number" || typeof a === "bigint") return { kind: 0, value: BigInt(a) };
-      if ("scratch" in a) return { kind: 1, value: BigInt(a.scratch) };
-      const bytes = typeof a.data === "string" ? new TextEncoder().encode(a.data) : a.data;
-      this.blobs.push(bytes);
-      return { kind: 2, blob: this.blobs.length - 1 };
-    });
+    const encoded = args.map((a) => this.encodeArg(a));
     this.ops.push((dataOffset) => {
       const out = [1, index & 0xff, index >> 8, encoded.length];
       for (const e of encoded) {
@@ -53,6 +48,21 @@ export class Script {
     });
     this.items.push({ kind: "status", name });
     return this;
+  }
+
+  /** Stores an argument (a literal, or a resolved scratch/script-data address) as u32 at scratch[offset]. */
+  store(offset: number, arg: Arg): this {
+    const e = this.encodeArg(arg);
+    this.ops.push((dataOffset) => [6, ...u32(offset), e.kind, ...i64("blob" in e ? BigInt(dataOffset(e.blob!)) : e.value!)]);
+    return this;
+  }
+
+  private encodeArg(a: Arg): { kind: number; value?: bigint; blob?: number } {
+    if (typeof a === "number" || typeof a === "bigint") return { kind: 0, value: BigInt(a) };
+    if ("scratch" in a) return { kind: 1, value: BigInt(a.scratch) };
+    const bytes = typeof a.data === "string" ? new TextEncoder().encode(a.data) : a.data;
+    this.blobs.push(bytes);
+    return { kind: 2, blob: this.blobs.length - 1 };
   }
 
   ret(value: number): this {
