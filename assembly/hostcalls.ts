@@ -158,6 +158,12 @@ export function setBufferBytes(type: BufferType, start: u32, size: u32, data: Ar
   return imports.proxy_set_buffer_bytes(type, start, size, changetype<usize>(data) + <usize>offset, <usize>length);
 }
 
+/** setBufferBytes from `length` bytes at `address`: for a codec's output buffer (no copy into a managed buffer first). */
+export function setBufferBytesFrom(type: BufferType, start: u32, size: u32, address: usize, length: i32): u32 {
+  if (length < 0) return Status.BadArgument;
+  return imports.proxy_set_buffer_bytes(type, start, size, address, <usize>length);
+}
+
 // ----------------------------------------------------------------------------------------- streams
 
 export function closeStream(type: StreamType): u32 {

@@ -32,6 +32,7 @@ import {
   logEnabled,
   refreshLogLevel,
   setBufferBytes,
+  setBufferBytesFrom,
   setProperty,
   Status,
   statusName,
@@ -162,6 +163,7 @@ export class DubboConnection extends Context {
     let pos = 0;
     let copied = 0; // work[0, copied) is already in `out`
     let rewritten = false;
+    let inEncoder = false; // the output so far is exactly the encoder's last frame
     let stopped = false;
     out.reset();
     while (pos < workLength) {
@@ -185,12 +187,20 @@ export class DubboConnection extends Context {
           break;
         }
         if (action == RequestAction.Rewrite) {
+          // The encoder's buffer is reused by each rewrite: copy a previous frame still held there.
+          if (inEncoder) out.raw(encoder.ptr(), encoder.length);
           const length = encoder.rewriteRequestWith(frame, config.routeAttachment, decision.cluster);
           if (length > 0) {
-            out.bytes(work, copied, pos - copied);
-            out.raw(encoder.ptr(), length);
+            // The first frame of the output stays in the encoder (no copy when it is the only one).
+            inEncoder = pos == 0;
+            if (!inEncoder) {
+              out.bytes(work, copied, pos - copied);
+              out.raw(encoder.ptr(), length);
+            }
             copied = pos + frameLength;
             rewritten = true;
+          } else {
+            inEncoder = false;
           }
         }
       } else if (metrics !== null) {
@@ -202,7 +212,10 @@ export class DubboConnection extends Context {
 
     // Replace the whole buffer with the complete frames [0, pos), rewritten where needed.
     let status: u32 = Status.Ok;
-    if (rewritten) {
+    if (rewritten && inEncoder && copied == pos) {
+      status = setBufferBytesFrom(BufferType.DownstreamData, 0, <u32>n, encoder.ptr(), encoder.length);
+    } else if (rewritten) {
+      if (inEncoder) out.raw(encoder.ptr(), encoder.length);
       out.bytes(work, copied, pos - copied);
       status = setBufferBytes(BufferType.DownstreamData, 0, <u32>n, out.buffer, 0, out.length);
     } else if (hadTail || pos != n) {
