@@ -3,7 +3,7 @@
 
 import { Action, PeerType } from "./abi.js";
 import { NetworkBuffer } from "./network-buffer.js";
-import type { PropertyConnection } from "./properties.js";
+import type { PropertyConnection, PropertySource } from "./properties.js";
 import type { VmInstance } from "./vm-instance.js";
 
 const EMPTY = new Uint8Array(0);
@@ -89,6 +89,8 @@ export class Connection implements PropertyConnection {
   pendingCloseDownstream = false;
   /** @internal */ pendingCloseUpstream = false;
   /** @internal */ pendingContinue = false;
+  /** @internal cached by the instance for property lookups */
+  propertySourceCache: PropertySource | undefined;
   /** @internal */ readonly onClose: ((reason: ConnectionCloseReason) => void) | undefined;
   /** @internal */ readonly onResume: ((forwarded: Uint8Array) => void) | undefined;
 
@@ -196,7 +198,7 @@ export class Connection implements PropertyConnection {
     if (ret === null) return this.deadResult();
     const resume = this.pendingContinue && buf === this.downstream;
     const action = ret === 0 || resume ? Action.Continue : Action.Pause;
-    let forwarded = EMPTY;
+    let forwarded: Uint8Array = EMPTY;
     if (action === Action.Continue) forwarded = buf.take();
     else buf.own();
     this.pendingContinue = false;

@@ -76,6 +76,27 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
 
   const unimplemented = (): number => WasmResult.Unimplemented;
 
+  // Foreign function names are decoded once per distinct name, not per call (the filter calls one per request).
+  let lastNameBytes = new Uint8Array(0);
+  let lastName = "";
+  const foreignName = (ptr: number, len: number): string | null => {
+    const v = mem().view(ptr, len);
+    if (v === null) return null;
+    if (v.length === lastNameBytes.length) {
+      let same = true;
+      for (let i = 0; i < v.length; i++) {
+        if (v[i] !== lastNameBytes[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return lastName;
+    }
+    lastNameBytes = v.slice();
+    lastName = utf8.decode(v);
+    return lastName;
+  };
+
   const proxy: Record<string, HostFn> = {
     proxy_log(level: number, ptr: number, len: number): number {
       level >>>= 0;
@@ -272,7 +293,7 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
     },
     proxy_call_foreign_function(namePtr: number, nameSize: number, argsPtr: number, argsSize: number, resultPtrPtr: number, resultSizePtr: number): number {
       const m = mem();
-      const name = m.string(namePtr >>> 0, nameSize >>> 0);
+      const name = foreignName(namePtr >>> 0, nameSize >>> 0);
       if (name === null) return WasmResult.InvalidMemoryAccess;
       const args = m.view(argsPtr >>> 0, argsSize >>> 0);
       if (args === null) return WasmResult.InvalidMemoryAccess;

@@ -207,7 +207,7 @@ export class VmInstance {
   /** Property source for a context. */
   propertySource(conn: Connection | undefined): PropertySource {
     if (conn === undefined) return this.rootSource;
-    return { ...this.rootSource, connection: conn };
+    return (conn.propertySourceCache ??= { ...this.rootSource, connection: conn });
   }
 
   propertyFor(conn: Connection, path: string): Uint8Array | undefined {

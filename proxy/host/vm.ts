@@ -97,7 +97,7 @@ export function checkModuleImports(wasm: Uint8Array): void {
 async function compile(wasm: Uint8Array): Promise<WebAssembly.Module> {
   checkModuleImports(wasm);
   try {
-    return await WebAssembly.compile(wasm);
+    return await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>);
   } catch (e) {
     throw new WasmVmError(`cannot compile the module: ${(e as Error).message}`);
   }
