@@ -287,36 +287,42 @@ export function codec_hessian_read(offset: i32, len: i32): i32 {
   } else if (kind == ValueKind.String) {
     if (!reader.readString()) return hessianFail(offset);
     s = "{\"type\":\"string\",\"value\":" + jsonString(hessianStringAt(base, offset, end)) + "}";
-  } else if (kind == ValueKind.Map) {
-    // string→string map: H or M type, then (string string)* Z
-    reader.pos = offset + 1;
-    if (b == 0x4d && !reader.skipType()) return hessianFail(offset);
-    s = "{\"type\":\"map\",\"value\":{";
-    let first = true;
-    while (true) {
-      const p = reader.pos;
-      if (p >= end) {
-        hessianError = "map runs past the end at offset " + (p - offset).toString();
-        return -1;
-      }
-      if (load<u8>(base + <usize>p) == 0x5a) {
-        reader.pos = p + 1;
-        break;
-      }
-      if (!reader.readString()) return hessianFail(offset);
-      const v = reader.pos;
-      if (!reader.readString()) return hessianFail(offset);
-      if (!first) s += ",";
-      first = false;
-      s += jsonString(hessianStringAt(base, p, end)) + ":" + jsonString(hessianStringAt(base, v, end));
-    }
-    s += "}}";
+  } else if (kind == ValueKind.Map && readStringMap(base, offset, end)) {
+    s = mapJson;
   } else {
+    reader.reset(base, offset, end);
     if (!reader.skipValue(0)) return hessianFail(offset);
     s = "{\"type\":\"other\"}";
   }
   s = s.substring(0, s.length - 1) + ",\"length\":" + (reader.pos - offset).toString() + "}";
   return setOutput(s);
+}
+
+let mapJson: string = "";
+
+/** Read a string→string map (H, or M with a type) into mapJson; false when it has other kinds (or is malformed). */
+function readStringMap(base: usize, offset: i32, end: i32): bool {
+  reader.reset(base, offset, end);
+  reader.pos = offset + 1;
+  if (load<u8>(base + <usize>offset) == 0x4d && !reader.skipType()) return false;
+  let s = "{\"type\":\"map\",\"value\":{";
+  let first = true;
+  while (true) {
+    const p = reader.pos;
+    if (p >= end) return false;
+    if (load<u8>(base + <usize>p) == 0x5a) {
+      reader.pos = p + 1;
+      break;
+    }
+    if (!reader.readString()) return false;
+    const v = reader.pos;
+    if (!reader.readString()) return false;
+    if (!first) s += ",";
+    first = false;
+    s += jsonString(hessianStringAt(base, p, end)) + ":" + jsonString(hessianStringAt(base, v, end));
+  }
+  mapJson = s + "}}";
+  return true;
 }
 
 function hessianFail(offset: i32): i32 {

@@ -97,7 +97,7 @@ export function codecErrorMessage(code: CodecError, field: Field, offset: i32, v
     case CodecError.BadStringChunk: return "string chunk followed by " + hex(value) + " instead of another chunk" + where;
     case CodecError.BadBinaryChunk: return "binary chunk followed by " + hex(value) + " instead of another chunk" + where;
     case CodecError.BadUtf8: return "invalid UTF-8 lead byte " + hex(value) + " in string" + where;
-    case CodecError.BadLength: return "declared length " + value.toString() + " out of range" + where;
+    case CodecError.BadLength: return "declared length " + value.toString() + " is negative or exceeds the bytes left" + where;
     case CodecError.RefOutOfRange: return "back-reference " + value.toString() + " to an object not yet read" + where;
     case CodecError.TypeRefOutOfRange: return "type reference " + value.toString() + " to an undefined type" + where;
     case CodecError.ClassRefOutOfRange: return "object of undefined class definition " + value.toString() + where;

@@ -488,7 +488,7 @@ export class HessianReader {
           return true;
         case H_DOUBLE_BYTE: return this.skipBytes(1);
         case H_DOUBLE_SHORT: return this.skipBytes(2);
-        case H_DOUBLE_MILLI: case H_DATE_MIN: return this.skipBytes(4);
+        case H_DOUBLE_MILLI: case H_DATE_MIN: case H_INT: return this.skipBytes(4);
         case H_DOUBLE: case H_DATE_MS: return this.skipBytes(8);
         case H_MAP_UNTYPED:
           this.refCount++;
