@@ -1,0 +1,102 @@
+/**
+ * A small deterministic YAML writer for JSON-shaped data (objects, arrays, strings, numbers, booleans,
+ * null), used for the generated Istio manifests. The `yaml` package writes the same documents about fifty
+ * times slower (it builds a full document tree first), which decides whether 10k services regenerate in
+ * seconds or in a minute; the tests parse everything written here back with the `yaml` package and compare.
+ *
+ * Output rules: block style; maps whose values are all scalars and that fit in 100 characters are written
+ * in flow style (`{revision: v1, weight: "100"}`); strings are plain only when they cannot be read as
+ * anything else by a YAML 1.1 or 1.2 parser (letters first, no indicators), otherwise single-quoted, or
+ * JSON-quoted (a valid YAML double-quoted scalar) when they hold control characters; keys keep their insertion order.
+ */
+
+const plain = /^[A-Za-z_/][A-Za-z0-9_./|@-]*$/;
+// eslint-disable-next-line no-control-regex
+const controlChars = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]/;
+const reserved = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$/;
+
+export function yamlScalar(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (typeof value === "string") {
+    if (plain.test(value) && !reserved.test(value)) return value;
+    // single-quoted ('' stands for ') when there is nothing to escape, else JSON's double-quoted form
+    return controlChars.test(value) ? JSON.stringify(value) : `'${value.replace(/'/g, "''")}'`;
+  }
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`cannot write ${value} as YAML`);
+    return String(value);
+  }
+  if (typeof value === "boolean") return value ? "true" : "false";
+  throw new Error(`not a YAML scalar: ${typeof value}`);
+}
+
+function isScalar(v: unknown): boolean {
+  return v === null || typeof v !== "object";
+}
+
+function flowMap(obj: Record<string, unknown>): string | undefined {
+  let out = "{";
+  let first = true;
+  for (const k in obj) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    if (!isScalar(v)) return undefined;
+    out += (first ? "" : ", ") + yamlScalar(k) + ": " + yamlScalar(v);
+    first = false;
+    if (out.length > 100) return undefined;
+  }
+  return out + "}";
+}
+
+function writeValue(out: string[], value: unknown, indent: string): void {
+  // `value` is a map or a list, written on the following lines at `indent`
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (isScalar(item)) out.push(`${indent}- ${yamlScalar(item)}\n`);
+      else if (Array.isArray(item)) {
+        if (item.length === 0) out.push(`${indent}- []\n`);
+        else {
+          out.push(`${indent}-\n`);
+          writeValue(out, item, indent + "  ");
+        }
+      } else writeMapEntries(out, item as Record<string, unknown>, indent + "  ", `${indent}- `);
+    }
+  } else writeMapEntries(out, value as Record<string, unknown>, indent, indent);
+}
+
+function writeMapEntries(out: string[], obj: Record<string, unknown>, indent: string, firstPrefix: string): void {
+  let prefix = firstPrefix;
+  let any = false;
+  for (const k in obj) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    any = true;
+    const key = yamlScalar(k);
+    if (isScalar(v)) out.push(`${prefix}${key}: ${yamlScalar(v)}\n`);
+    else if (Array.isArray(v)) {
+      if (v.length === 0) out.push(`${prefix}${key}: []\n`);
+      else {
+        out.push(`${prefix}${key}:\n`);
+        writeValue(out, v, indent + "  ");
+      }
+    } else {
+      const o = v as Record<string, unknown>;
+      const flow = flowMap(o);
+      if (flow !== undefined && Object.keys(o).length > 0) out.push(`${prefix}${key}: ${flow}\n`);
+      else if (flow !== undefined) out.push(`${prefix}${key}: {}\n`);
+      else {
+        out.push(`${prefix}${key}:\n`);
+        writeMapEntries(out, o, indent + "  ", indent + "  ");
+      }
+    }
+    prefix = indent;
+  }
+  if (!any) out.push(`${firstPrefix}{}\n`);
+}
+
+/** One YAML document (without the `---` line) for a JSON-shaped object. */
+export function toYamlText(doc: Record<string, unknown>): string {
+  const out: string[] = [];
+  writeMapEntries(out, doc, "", "");
+  return out.join("");
+}

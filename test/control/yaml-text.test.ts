@@ -1,0 +1,34 @@
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { toYamlText, yamlScalar } from "../../control/generate/istio/yaml-text.js";
+
+describe("YAML writer", () => {
+  const tricky = [
+    "", " ", "a b", "1.0", "1.0.0", "100", "-1", "0x1F", "1e3", "true", "no", "Yes", "null", "~", "-", "- x", "a: b", "a #c", "#x", "[x]", "{x}",
+    "*ref", "&anchor", "!tag", "%dir", "@at", "`x`", "|", ">", "'", "x'y", '"', "a\"b", "a\\b", "line\nbreak", "tab\tx", "\u0000", "日本語", "outbound|20880|v1|h.dubbo",
+    "127.0.0.1", "::1", "key: value", "a,b", "?", "x?", ":x", "/path", "_u", "é", "\u2028",
+  ];
+
+  it("every string reads back as the same string with the yaml package", () => {
+    for (const s of tricky) {
+      expect(parse(`v: ${yamlScalar(s)}\n`), JSON.stringify(s)).toEqual({ v: s });
+      expect(parse(toYamlText({ [s || "k"]: s })), JSON.stringify(s)).toEqual({ [s || "k"]: s });
+    }
+  });
+
+  it("nested maps, lists, flow maps, empty containers and numbers read back equal", () => {
+    const doc = {
+      a: { b: [1, -2.5, true, false, null, "x"], c: {}, d: [], e: [[1, 2], [], [{ x: 1 }]] },
+      list: [{ k: "v", n: { deep: ["a", { z: "y" }] } }, "s", { only: {} }],
+      flow: { revision: "v1", weight: "100", "dubbo.tag": "gray" },
+      long: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`key${i}`, `value-${i}`])),
+      tricky: Object.fromEntries(tricky.map((s, i) => [`t${i}`, s])),
+    };
+    expect(parse(toYamlText(doc))).toEqual(doc);
+  });
+
+  it("refuses values YAML cannot hold", () => {
+    expect(() => yamlScalar(Number.NaN)).toThrow(/cannot write NaN/);
+    expect(() => toYamlText({ f: () => 1 } as never)).toThrow(/not a YAML scalar/);
+  });
+});
