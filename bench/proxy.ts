@@ -1,0 +1,178 @@
+/**
+ * `npm run bench:proxy` — what the fallback proxy costs a real Dubbo consumer.
+ *
+ * A sofa-rpc-node consumer calls a sofa-rpc-node provider (dubbo protocol) at 1, 16 and 64 concurrent calls:
+ *   (a) direct     consumer → provider
+ *   (b) proxy      consumer → dubbo-mesh proxy (the filter .wasm decides every request) → provider
+ *   (c) pipe       consumer → a plain Node TCP pipe (no parsing) → provider
+ * Provider, proxy and pipe run in child processes of their own (this file in another role), so each has its
+ * own event loop, as in a real deployment. Prints one JSON object: requests/s, p50 and p99 latency per
+ * path and concurrency, and the ratios (proxy vs pipe throughput, p99 the proxy adds over direct).
+ *
+ * BENCH_SECONDS (default 3) sets the measured time per point; each point is preceded by a short warm-up.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer, connect, type AddressInfo } from "node:net";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { startConsumer, startProvider } from "../test/support/dubbo-peers.js";
+import { ProxyServer } from "../proxy/server/proxy-server.js";
+
+const SERVICE = "org.apache.dubbo.demo.BenchService";
+const VERSION = "1.0.0";
+const CONCURRENCY = [1, 16, 64];
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const WARMUP_MS = 500;
+
+async function role(name: string, arg: string | undefined): Promise<void> {
+  let port: number;
+  if (name === "provider") {
+    const p = await startProvider({
+      interface: SERVICE,
+      version: VERSION,
+      methods: {
+        async echo(s: string) {
+          return s;
+        },
+      },
+    });
+    port = p.port;
+  } else if (name === "proxy") {
+    const proxy = await ProxyServer.start({
+      config: {
+        listeners: [{ name: "bench", address: "127.0.0.1:0" }],
+        admin: null,
+        filter: {
+          configuration: {
+            version: 1,
+            services: [{ interface: SERVICE, version: VERSION, defaultCluster: "bench", routes: [] }],
+          },
+        },
+        clusters: [{ name: "bench", endpoints: [`127.0.0.1:${arg}`] }],
+      },
+      logLevel: "warn",
+    });
+    port = proxy.listenerAddresses[0].port;
+  } else if (name === "pipe") {
+    const server = createServer({ noDelay: true }, (down) => {
+      const up = connect({ host: "127.0.0.1", port: Number(arg), noDelay: true });
+      down.pipe(up).pipe(down);
+      const kill = () => {
+        down.destroy();
+        up.destroy();
+      };
+      down.on("error", kill).on("close", kill);
+      up.on("error", kill).on("close", kill);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+  } else throw new Error(`unknown role ${name}`);
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
+  process.stdin.resume();
+  process.stdin.on("end", () => process.exit(0));
+}
+
+function startRole(name: string, arg?: string): Promise<{ child: ChildProcess; port: number }> {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, ["--import", "tsx", self, "--role", name, ...(arg ? [arg] : [])], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once("line", (line) => resolve({ child, port: (JSON.parse(line) as { port: number }).port }));
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+}
+
+interface Point {
+  concurrency: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+async function measure(port: number, concurrency: number): Promise<Point> {
+  const consumer = await startConsumer({ address: `127.0.0.1:${port}`, interface: SERVICE, version: VERSION, timeout: 5000 });
+  const payload = "x".repeat(64);
+  const run = async (ms: number, record: boolean) => {
+    const latencies: number[] = [];
+    let errors = 0;
+    const end = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          try {
+            await consumer.invoke("echo", [payload]);
+            if (record) latencies.push(performance.now() - t0);
+          } catch {
+            errors++;
+          }
+        }
+      }),
+    );
+    return { latencies, errors };
+  };
+  await run(WARMUP_MS, false);
+  const t0 = performance.now();
+  const { latencies, errors } = await run(SECONDS * 1000, true);
+  const elapsed = (performance.now() - t0) / 1000;
+  await consumer.close();
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+  return {
+    concurrency,
+    requestsPerSecond: Math.round(latencies.length / elapsed),
+    p50Ms: Number(q(0.5).toFixed(3)),
+    p99Ms: Number(q(0.99).toFixed(3)),
+    errors,
+  };
+}
+
+async function main(): Promise<void> {
+  const provider = await startRole("provider");
+  const proxy = await startRole("proxy", String(provider.port));
+  const pipe = await startRole("pipe", String(provider.port));
+  const paths = { direct: provider.port, proxy: proxy.port, pipe: pipe.port };
+  const results: Record<string, Point[]> = { direct: [], proxy: [], pipe: [] };
+  try {
+    // Interleave the paths at each concurrency so drift on the machine hits them alike.
+    for (const c of CONCURRENCY) {
+      for (const [name, port] of Object.entries(paths)) results[name].push(await measure(port, c));
+    }
+  } finally {
+    for (const r of [provider, proxy, pipe]) r.child.stdin?.end();
+  }
+  const at = (path: string, c: number) => results[path].find((p) => p.concurrency === c)!;
+  const ratios: Record<string, number> = {};
+  for (const c of CONCURRENCY) {
+    ratios[`proxyVsPipeThroughput@${c}`] = Number((at("proxy", c).requestsPerSecond / at("pipe", c).requestsPerSecond).toFixed(3));
+    ratios[`proxyVsDirectThroughput@${c}`] = Number((at("proxy", c).requestsPerSecond / at("direct", c).requestsPerSecond).toFixed(3));
+    ratios[`proxyAddedP99Ms@${c}`] = Number((at("proxy", c).p99Ms - at("direct", c).p99Ms).toFixed(3));
+    ratios[`pipeAddedP99Ms@${c}`] = Number((at("pipe", c).p99Ms - at("direct", c).p99Ms).toFixed(3));
+  }
+  const goals = {
+    "proxy >= 70% of pipe throughput @64": ratios["proxyVsPipeThroughput@64"] >= 0.7,
+    "proxy adds < 1 ms p99 @16": ratios["proxyAddedP99Ms@16"] < 1,
+  };
+  process.stdout.write(
+    `${JSON.stringify({ benchmark: "proxy", secondsPerPoint: SECONDS, node: process.version, results, ratios, goals }, null, 2)}\n`,
+  );
+}
+
+const roleIndex = process.argv.indexOf("--role");
+if (roleIndex >= 0) {
+  role(process.argv[roleIndex + 1], process.argv[roleIndex + 2]).catch((err) => {
+    process.stderr.write(`bench role failed: ${(err as Error).stack}\n`);
+    process.exit(1);
+  });
+} else {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`bench:proxy failed: ${(err as Error).stack}\n`);
+      process.exit(1);
+    },
+  );
+}
