@@ -4,7 +4,7 @@
 
 import {
   Frame, FrameKind, HEADER_LENGTH, MAGIC_HIGH, MAGIC_LOW, FLAG_EVENT, FLAG_REQUEST, FLAG_TWO_WAY,
-  SERIALIZATION_HESSIAN2, STATUS_OK, ATTACHMENT_KEY_STRING,
+  SERIALIZATION_HESSIAN2, STATUS_OK, ATTACHMENT_KEY_STRING, ATTACHMENT_VALUE_STRING,
 } from "./frame";
 import { H_NULL, H_MAP_UNTYPED, H_END, H_STRING_CHUNK, H_STRING_FINAL, hessianStringEquals } from "./hessian";
 
@@ -154,7 +154,9 @@ export class Encoder {
   /**
    * Re-encode the request `frame` (just decoded from the bytes at frame.base, which must still be in
    * place) with attachments set: for each i, keys[i] = values[i] replaces the value of an existing
-   * entry with that string key, or is appended when there is none. Everything else (header flags,
+   * entry with that string key and a string value, or is appended when there is none. An entry whose
+   * value is not a string is kept as it is and the new entry appended after it (decoders keep the
+   * last of repeated keys), so back-reference numbering in the map never shifts. Everything else (header flags,
    * request id, the body up to the map, other entries, a typed map's type) is copied byte for byte,
    * and the body length is corrected. Returns the new frame length, or -1 when the frame is not a
    * decoded hessian2 request (or keys/values differ in length).
@@ -188,7 +190,7 @@ export class Encoder {
       const valueAt = unchecked(frame.attValueAt[i]);
       const endAt = unchecked(frame.attEndAt[i]);
       let replaced = -1;
-      if ((unchecked(frame.attFlags[i]) & ATTACHMENT_KEY_STRING) != 0) {
+      if (unchecked(frame.attFlags[i]) == (ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING)) {
         for (let k = 0; k < n; k++) {
           if (hessianStringEquals(base, keyAt, frame.length, unchecked(keys[k]))) replaced = k;
         }
@@ -207,7 +209,7 @@ export class Encoder {
       for (let j = 0; j < k && !seen; j++) if (unchecked(keys[j]) == key) seen = true;
       if (seen) continue;
       for (let i = 0; i < frame.attachmentCount && !seen; i++) {
-        if ((unchecked(frame.attFlags[i]) & ATTACHMENT_KEY_STRING) != 0 && hessianStringEquals(base, unchecked(frame.attKeyAt[i]), frame.length, key)) seen = true;
+        if (unchecked(frame.attFlags[i]) == (ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING) && hessianStringEquals(base, unchecked(frame.attKeyAt[i]), frame.length, key)) seen = true;
       }
       if (seen) continue;
       this.writeString(key);

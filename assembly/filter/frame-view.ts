@@ -1,6 +1,8 @@
 // The router's view (RequestView) of a request frame the codec just decoded. Strings are read from the
 // frame bytes on first use and cached for the rest of this request, so route(), metrics and properties
-// share one copy of each.
+// share one copy of each. Service, version and method usually repeat from one request to the next: when
+// the frame's bytes equal the previous request's string (compared without allocating), that same string
+// object is reused, so the steady state allocates nothing for them and later comparisons are by identity.
 
 import { Frame } from "../codec/index";
 import { RequestView } from "../router/request-view";
@@ -11,6 +13,9 @@ export class FrameView extends RequestView {
   private versionText: string | null = null;
   private groupText: string | null = null;
   private methodText: string | null = null;
+  private previousService: string = "";
+  private previousVersion: string = "";
+  private previousMethod: string = "";
 
   /** Points the view at a newly decoded frame (forgets the cached strings). */
   reset(frame: Frame): void {
@@ -24,8 +29,13 @@ export class FrameView extends RequestView {
   service(): string {
     let s = this.serviceText;
     if (s === null) {
-      s = this.frame.service();
-      if (s === null) s = "";
+      if (this.frame.serviceEquals(this.previousService)) {
+        s = this.previousService;
+      } else {
+        s = this.frame.service();
+        if (s === null) s = "";
+        this.previousService = s;
+      }
       this.serviceText = s;
     }
     return s;
@@ -34,8 +44,13 @@ export class FrameView extends RequestView {
   version(): string {
     let s = this.versionText;
     if (s === null) {
-      s = this.frame.version();
-      if (s === null) s = "";
+      if (this.frame.versionEquals(this.previousVersion)) {
+        s = this.previousVersion;
+      } else {
+        s = this.frame.version();
+        if (s === null) s = "";
+        this.previousVersion = s;
+      }
       this.versionText = s;
     }
     return s;
@@ -54,8 +69,13 @@ export class FrameView extends RequestView {
   method(): string {
     let s = this.methodText;
     if (s === null) {
-      s = this.frame.method();
-      if (s === null) s = "";
+      if (this.frame.methodEquals(this.previousMethod)) {
+        s = this.previousMethod;
+      } else {
+        s = this.frame.method();
+        if (s === null) s = "";
+        this.previousMethod = s;
+      }
       this.methodText = s;
     }
     return s;
@@ -63,6 +83,10 @@ export class FrameView extends RequestView {
 
   attachment(key: string): string | null {
     return this.frame.attachment(key);
+  }
+
+  attachmentEquals(key: string, value: string): bool {
+    return this.frame.attachmentEquals(key, value);
   }
 
   argument(index: i32): string | null {

@@ -67,6 +67,11 @@ export class FilterMetrics {
   /** route name -> service -> method -> metric */
   private requests: Map<string, Map<string, Map<string, Metric>>> = new Map();
   private requestMetricCount: i32 = 0;
+  // The last request's counter, reused while route, service and method are the very same string objects.
+  private lastRoute: string = "";
+  private lastService: string = "";
+  private lastMethod: string = "";
+  private lastRequests: Metric | null = null;
 
   constructor() {
     for (let i = 0; i < KNOWN_STATUSES.length; i++) {
@@ -96,16 +101,36 @@ export class FilterMetrics {
 
   /** Counts one request in `requests.service.<service>.method.<method>.route.<route>`. */
   countRequest(service: string, method: string, route: string): void {
-    const byService = this.requests.has(route) ? this.requests.get(route) : null;
-    const byMethod = byService !== null && byService.has(service) ? byService.get(service) : null;
-    if (byMethod !== null && byMethod.has(method)) {
-      byMethod.get(method).add(1);
+    const last = this.lastRequests;
+    if (
+      last !== null &&
+      changetype<usize>(route) == changetype<usize>(this.lastRoute) &&
+      changetype<usize>(service) == changetype<usize>(this.lastService) &&
+      changetype<usize>(method) == changetype<usize>(this.lastMethod)
+    ) {
+      last.add(1);
       return;
     }
-    if (this.requestMetricCount >= MAX_REQUEST_METRICS) {
-      // Nothing is created past the bound: names chosen by clients cannot grow memory.
+    const m = this.requestMetric(service, method, route);
+    if (m === null) {
       this.requestsOverflow.add(1);
       return;
+    }
+    this.lastRoute = route;
+    this.lastService = service;
+    this.lastMethod = method;
+    this.lastRequests = m;
+    m.add(1);
+  }
+
+  /** The counter of (service, method, route), defined on first use; null past MAX_REQUEST_METRICS. */
+  private requestMetric(service: string, method: string, route: string): Metric | null {
+    const byService = this.requests.has(route) ? this.requests.get(route) : null;
+    const byMethod = byService !== null && byService.has(service) ? byService.get(service) : null;
+    if (byMethod !== null && byMethod.has(method)) return byMethod.get(method);
+    if (this.requestMetricCount >= MAX_REQUEST_METRICS) {
+      // Nothing is created past the bound: names chosen by clients cannot grow memory.
+      return null;
     }
     this.requestMetricCount++;
     let services = byService;
@@ -123,6 +148,6 @@ export class FilterMetrics {
       "requests.service." + statSegment(service) + ".method." + statSegment(method) + ".route." + statSegment(route),
     );
     methods.set(method, m);
-    m.add(1);
+    return m;
   }
 }

@@ -12,6 +12,11 @@ export abstract class RequestView {
   abstract method(): string;
   /** The attachment `key` as a string, or null when absent or not a string. */
   abstract attachment(key: string): string | null;
+  /** True when attachment `key` is a string equal to `value` (implementations may avoid building the string). */
+  attachmentEquals(key: string, value: string): bool {
+    const v = this.attachment(key);
+    return v !== null && v == value;
+  }
   /** Argument `index` in its string form (strings as is, integers and booleans in decimal / true|false), or null. */
   abstract argument(index: i32): string | null;
 }

@@ -3,6 +3,7 @@
 // answer into the caller's RouteDecision.
 
 import { RequestView } from "./request-view";
+import { MatchKind } from "./string-matcher";
 import { DenyRule, HashKeyKind, RequestMatch, RouteRule, RouteTable, ServiceEntry } from "./route-table";
 
 export const enum Outcome {
@@ -37,7 +38,12 @@ export function matchesRequest(match: RequestMatch, request: RequestView): bool 
   const attachments = match.attachments;
   for (let i = 0, n = attachments.length; i < n; i++) {
     const a = unchecked(attachments[i]);
-    if (!a.matcher.matches(request.attachment(a.key))) return false;
+    const m = a.matcher;
+    if (m.kind == MatchKind.Exact) {
+      if (!request.attachmentEquals(a.key, m.value)) return false;
+    } else if (!m.matches(request.attachment(a.key))) {
+      return false;
+    }
   }
   const args = match.arguments;
   for (let i = 0, n = args.length; i < n; i++) {
