@@ -111,6 +111,12 @@ describe("request re-encoded with attachments", () => {
     expect(typedBody.subarray(0, 5)).toEqual(Buffer.from([0x4d, 3, ...Buffer.from("Map")])); // 'M' + type kept
     codec.decode(withTyped);
     expect(codec.frameJson()).toMatchObject({ attachments: { s: "u", route: "r1" }, skippedAttachments: 1 });
+    // Setting the key whose value is an int: the int entry stays, the new string entry follows it
+    // (hessian.js, like Java's HashMap, keeps the last of repeated keys).
+    const overInt = Buffer.from(codec.rewrite(mk([...head, ...typed]), { k: "new" }));
+    expect(decodeRequestBody(overInt).attachments).toEqual({ k: "new", s: "t" });
+    codec.decode(overInt);
+    expect(codec.frameJson()).toMatchObject({ attachments: { s: "t", k: "new" }, skippedAttachments: 1 });
     for (const missing of [head, [...head, 0x4e]]) {
       const added = Buffer.from(codec.rewrite(mk(missing), { route: "r1" }));
       expect(decodeRequestBody(added).attachments).toEqual({ route: "r1" });
