@@ -2,10 +2,19 @@
 import { Cluster, type ClusterEnv } from "./cluster.js";
 import type { ClusterConfig } from "./config.js";
 
+/** How often idle upstream connections get a heartbeat (Dubbo's default heartbeat is 60 s; Node peers close after 90 s idle). */
+export const KEEPALIVE_INTERVAL_MS = 30_000;
+
 export class ClusterManager {
   private readonly clusters = new Map<string, Cluster>();
+  private readonly keepAlive: NodeJS.Timeout;
 
-  constructor(private readonly env: ClusterEnv) {}
+  constructor(private readonly env: ClusterEnv) {
+    this.keepAlive = setInterval(() => {
+      for (const c of this.clusters.values()) for (const e of c.endpoints) for (const conn of e.pool.conns) conn.keepAlive();
+    }, KEEPALIVE_INTERVAL_MS);
+    this.keepAlive.unref();
+  }
 
   get(name: string): Cluster | undefined {
     return this.clusters.get(name);
@@ -32,6 +41,7 @@ export class ClusterManager {
   }
 
   destroy(): void {
+    clearInterval(this.keepAlive);
     for (const c of this.clusters.values()) c.destroy();
     this.clusters.clear();
   }

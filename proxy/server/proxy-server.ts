@@ -50,6 +50,12 @@ export interface ProxyOptions {
   filterResponses?: boolean;
   /** Follow the configuration file (default true when configPath is given). */
   watch?: boolean;
+  /**
+   * Register the per-request routing extension `dubbo_mesh.route_request` (default true). Without it the
+   * filter behaves as in Envoy: it routes the connection by the envoy.tcp_proxy.cluster filter state it sets
+   * on the first request.
+   */
+  routeExtension?: boolean;
 }
 
 export interface ReloadResult {
@@ -149,9 +155,10 @@ export class ProxyServer {
       pluginName: config.filter.rootId,
       logLevel: config.filter.logLevel,
       logger: (e) => this.filterLog(e),
-      foreignFunctions: {
-        [ROUTE_REQUEST_FUNCTION]: (args) => (this.reports.add(args) ? undefined : WasmResult.BadArgument),
-      },
+      foreignFunctions:
+        this.options.routeExtension === false
+          ? {}
+          : { [ROUTE_REQUEST_FUNCTION]: (args) => (this.reports.add(args) ? undefined : WasmResult.BadArgument) },
     });
     this.applied = filter;
     this.config = config;

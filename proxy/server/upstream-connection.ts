@@ -6,13 +6,15 @@
  */
 import { Socket, connect } from "node:net";
 import {
-  FLAGS_OFFSET, FLAG_EVENT, FLAG_REQUEST, FLAG_TWO_WAY, HEADER_LENGTH, ID_OFFSET, heartbeatReply,
+  FLAGS_OFFSET, FLAG_EVENT, FLAG_REQUEST, FLAG_TWO_WAY, HEADER_LENGTH, ID_OFFSET, MAGIC_HIGH, MAGIC_LOW,
+  SERIALIZATION_HESSIAN2, heartbeatReply,
 } from "./dubbo-wire.js";
 import type { Endpoint } from "./endpoint.js";
 import { FrameReader, type FrameSink } from "./frame-reader.js";
 import type { PendingRequest } from "./pending-request.js";
 import { type Corkable, writeBatch } from "./write-batch.js";
 
+const MAX_UNANSWERED_HEARTBEATS = 3;
 const CONNECTING = 0;
 const READY = 1;
 const CLOSED = 2;
@@ -43,6 +45,10 @@ export class UpstreamConnection implements FrameSink, Corkable {
   private readonly reader: FrameReader;
   private connectTimer: NodeJS.Timeout | null;
   private closeReason = "";
+  private reads = 0;
+  private readsAtLastCheck = 0;
+  private silentChecks = 0;
+  heartbeatsSent = 0;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -63,6 +69,11 @@ export class UpstreamConnection implements FrameSink, Corkable {
       if (this.closeReason === "") this.closeReason = err.message;
     });
     this.socket.on("close", () => this.onClose());
+  }
+
+  /** Reads from the provider so far. */
+  get readCount(): number {
+    return this.reads;
   }
 
   get ready(): boolean {
@@ -141,15 +152,43 @@ export class UpstreamConnection implements FrameSink, Corkable {
     const q = this.queue;
     this.queue = [];
     writeBatch.begin();
-    for (const p of q) this.write(p);
-    writeBatch.end();
+    try {
+      for (const p of q) this.write(p);
+    } finally {
+      writeBatch.end();
+    }
   }
 
   private onData(chunk: Buffer): void {
+    this.reads++;
     writeBatch.begin();
-    this.reader.push(chunk);
-    writeBatch.end();
+    try {
+      this.reader.push(chunk);
+    } finally {
+      writeBatch.end();
+    }
     if (this.draining && this.load === 0) this.close("retired");
+  }
+
+  /**
+   * Keep an idle connection alive (providers close connections they hear nothing on): called periodically,
+   * sends a heartbeat when nothing was read since the previous call. The reply is an event and is ignored.
+   */
+  keepAlive(): void {
+    if (this.state !== READY) return;
+    if (this.reads !== this.readsAtLastCheck) {
+      this.readsAtLastCheck = this.reads;
+      this.silentChecks = 0;
+      return;
+    }
+    if (++this.silentChecks > MAX_UNANSWERED_HEARTBEATS) {
+      this.close(`no reply to ${MAX_UNANSWERED_HEARTBEATS} heartbeats`);
+      return;
+    }
+    this.heartbeatsSent++;
+    const hb = Buffer.from([MAGIC_HIGH, MAGIC_LOW, FLAG_REQUEST | FLAG_TWO_WAY | FLAG_EVENT | SERIALIZATION_HESSIAN2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x4e]);
+    hb.writeUInt32BE(this.allocateId(), ID_OFFSET + 4);
+    this.socket.write(hb);
   }
 
   frame(buf: Buffer, start: number, end: number): void {

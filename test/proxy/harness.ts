@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Consumer, type Provider, startConsumer, startProvider } from "../support/dubbo-peers.js";
-import { ProxyServer, type ProxyLogLevel } from "../../proxy/server/proxy-server.js";
+import { ProxyServer, type ProxyLogLevel, type ProxyOptions } from "../../proxy/server/proxy-server.js";
 
 export const SERVICE = "org.apache.dubbo.demo.DemoService";
 export const VERSION = "1.0.0";
@@ -83,6 +83,7 @@ export interface MeshOptions {
   v1Methods?: Record<string, (...a: never[]) => unknown>;
   v2Methods?: Record<string, (...a: never[]) => unknown>;
   logLevel?: ProxyLogLevel;
+  proxyOptions?: Partial<ProxyOptions>;
 }
 
 export function proxyConfig(dir: string, extra = ""): string {
@@ -110,6 +111,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     configPath,
     logLevel: options.logLevel ?? "info",
     log: (level, m) => logs.push(`${level}: ${m}`),
+    ...options.proxyOptions,
   });
   const l = proxy.listenerAddresses[0];
   const a = proxy.adminAddress!;

@@ -105,3 +105,49 @@ spec:
     expect(clusters.some((c) => c.lbPolicy === "RING_HASH" && c.endpoints.length === 2)).toBe(true);
   });
 });
+
+describe("without the per-request extension (Envoy's way)", () => {
+  let mesh: Mesh;
+  beforeAll(async () => {
+    mesh = await startMesh({ proxyOptions: { routeExtension: false } });
+  });
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it("routes each connection by the envoy.tcp_proxy.cluster filter state its first request set", async () => {
+    const a = await mesh.consumer();
+    expect(await a.invoke("greet", ["a"])).toBe("v1:greet a"); // greet-v1 chose the connection's cluster
+    const grayOnA = await Promise.all(Array.from({ length: 10 }, () => a.invoke("sayHello", ["a"], { requestProps: { "dubbo.tag": "gray" } })));
+    expect(tally(grayOnA)).toEqual({ v1: 10 });
+    const b = await mesh.consumer();
+    expect(await b.invoke("sayHello", ["b"], { requestProps: { "dubbo.tag": "gray" } })).toBe("v2:hello b");
+    expect(tally(await Promise.all(Array.from({ length: 10 }, () => b.invoke("greet", ["b"]))))).toEqual({ v2: 10 });
+  });
+});
+
+describe("upstream keep-alive", () => {
+  let mesh: Mesh;
+  beforeAll(async () => {
+    mesh = await startMesh();
+  });
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it("sends a heartbeat on an idle upstream connection and the provider answers it", async () => {
+    const c = await mesh.consumer();
+    expect(await c.invoke("greet", ["k"])).toBe("v1:greet k");
+    const v1 = mesh.proxy.clusters.all().find((cl) => cl.name.includes("|v1|"))!;
+    const conn = v1.endpoints[0].pool.conns[0];
+    conn.keepAlive(); // notes the reads so far
+    const reads = conn.readCount;
+    conn.keepAlive(); // nothing read since: heartbeat
+    expect(conn.heartbeatsSent).toBe(1);
+    const end = Date.now() + 2000;
+    while (conn.readCount === reads && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(conn.readCount).toBeGreaterThan(reads);
+    expect(await c.invoke("greet", ["k2"])).toBe("v1:greet k2"); // same connection still serves
+    expect(v1.endpoints[0].pool.conns[0]).toBe(conn);
+  });
+});
