@@ -205,8 +205,9 @@ export class Cluster implements PoolOwner, UpstreamEvents {
       e = usable[i];
     }
     this.counters.connectFailures++;
+    const why = usable.filter((u) => u.pool.lastError !== "").map((u) => `${u.address}: ${u.pool.lastError}`);
     this.finish(p, Result.CONNECT_FAILURE, Status.CHANNEL_INACTIVE,
-      `dubbo-mesh: no endpoint of cluster ${this.name} accepts connections`);
+      `dubbo-mesh: no endpoint of cluster ${this.name} accepts connections${why.length > 0 ? ` (${why.join("; ")})` : ""}`);
   }
 
   // ---- upstream events ----
@@ -241,14 +242,15 @@ export class Cluster implements PoolOwner, UpstreamEvents {
   connectFailed(conn: UpstreamConnection, unsent: PendingRequest[], reason: string): void {
     const endpoint = conn.endpoint;
     this.counters.connectFailures++;
-    endpoint.pool.connectFailed(this.env.now());
+    endpoint.pool.connectFailed(this.env.now(), reason);
     this.failure(endpoint);
     this.env.log("warn", `cluster ${this.name}: endpoint ${endpoint.address}: ${reason}`);
     for (const p of unsent) {
       this.pending--;
       endpoint.active--;
       p.endpoint = null;
-      if (p.retriesLeft > 0 && !this.removed) {
+      // Retry elsewhere; with no other endpoint to try, answer now with the reason.
+      if (p.retriesLeft > 0 && !this.removed && this.usable.some((u) => u !== endpoint)) {
         p.retriesLeft--;
         this.counters.retries++;
         this.route(p, endpoint);

@@ -25,6 +25,8 @@ export class ConnectionPool {
   private backoffUntil = 0;
   private backoffMs = 0;
   closed = false;
+  /** Why the last connection attempt failed ("" after a success). */
+  lastError = "";
 
   constructor(
     readonly endpoint: Endpoint,
@@ -59,11 +61,13 @@ export class ConnectionPool {
   }
 
   connected(): void {
+    this.lastError = "";
     this.backoffMs = 0;
     this.backoffUntil = 0;
   }
 
-  connectFailed(now: number): void {
+  connectFailed(now: number, reason: string): void {
+    this.lastError = reason;
     this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs === 0 ? MIN_BACKOFF_MS : this.backoffMs * 2);
     this.backoffUntil = now + this.backoffMs;
   }

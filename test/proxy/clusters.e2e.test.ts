@@ -1,0 +1,101 @@
+/**
+ * Cluster behaviour behind an inline plugin configuration and hand-written clusters: empty clusters, dead
+ * endpoints, retry of connection failures onto a live endpoint, ejection — with a real provider and consumer.
+ */
+import { createServer, type AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Consumer, type Provider, startConsumer, startProvider } from "../support/dubbo-peers.js";
+import { ProxyServer } from "../../proxy/server/proxy-server.js";
+
+const SERVICE = "com.example.Clusters";
+
+/** A loopback port with nothing listening. */
+async function deadPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe("clusters", () => {
+  let provider: Provider;
+  let proxy: ProxyServer;
+  let consumer: Consumer;
+  let dead: number;
+  beforeAll(async () => {
+    provider = await startProvider({
+      interface: SERVICE,
+      version: "1.0.0",
+      methods: { async empty() { return "x"; }, async dead() { return "x"; }, async mixed() { return "live"; }, async missing() { return "x"; } },
+    });
+    dead = await deadPort();
+    const route = (method: string, cluster: string) => ({ name: method, match: { method: { exact: method } }, destinations: [{ cluster, weight: 1 }] });
+    proxy = await ProxyServer.start({
+      config: {
+        listeners: [{ name: "l", address: "127.0.0.1:0" }],
+        admin: null,
+        filter: {
+          configuration: {
+            version: 1,
+            services: [{
+              interface: SERVICE,
+              version: "1.0.0",
+              defaultCluster: "mixed",
+              routes: [route("empty", "empty"), route("dead", "dead"), route("missing", "not-configured")],
+            }],
+          },
+        },
+        clusters: [
+          { name: "empty" },
+          { name: "dead", connectTimeoutMs: 300, endpoints: [`127.0.0.1:${dead}`] },
+          {
+            name: "mixed",
+            outlierDetection: { consecutiveErrors: 2, baseEjectionTimeMs: 60000, maxEjectionPercent: 50 },
+            endpoints: [`127.0.0.1:${dead}`, provider.address],
+          },
+        ],
+      },
+      log: () => undefined,
+    });
+    const l = proxy.listenerAddresses[0];
+    consumer = await startConsumer({ address: `${l.host}:${l.port}`, interface: SERVICE, version: "1.0.0" });
+  });
+  afterAll(async () => {
+    await consumer?.close();
+    await proxy?.close();
+    await provider?.close();
+  });
+
+  it("answers a request for a cluster without endpoints with a Dubbo error", async () => {
+    await expect(consumer.invoke("empty", [])).rejects.toThrow("dubbo-mesh: cluster empty has no endpoints");
+  });
+
+  it("answers a request for a cluster the configuration lacks with a Dubbo error", async () => {
+    await expect(consumer.invoke("missing", [])).rejects.toThrow("dubbo-mesh: cluster not-configured is not configured");
+  });
+
+  it("answers when the only endpoint refuses connections, quickly", async () => {
+    const t0 = Date.now();
+    await expect(consumer.invoke("dead", [])).rejects.toThrow(new RegExp(`dubbo-mesh: cluster dead: endpoint 127\\.0\\.0\\.1:${dead}: connect failed: .*ECONNREFUSED`));
+    expect(Date.now() - t0).toBeLessThan(1000);
+    // and again, while the pool is in connect backoff: refused at once, with the last reason
+    await expect(consumer.invoke("dead", [])).rejects.toThrow(
+      new RegExp(`dubbo-mesh: no endpoint of cluster dead accepts connections \\(127\\.0\\.0\\.1:${dead}: connect failed: .*ECONNREFUSED`),
+    );
+  });
+
+  it("retries connection failures on another endpoint and ejects the dead one", async () => {
+    const mixed = proxy.clusters.get("mixed")!;
+    // Calls spread over time: the dead endpoint is tried again after each connect backoff (100, 200 ms...).
+    for (let round = 0; round < 40 && mixed.healthyCount > 1; round++) {
+      const results = await Promise.all(Array.from({ length: 5 }, () => consumer.invoke("mixed", [])));
+      expect(results).toEqual(Array(5).fill("live"));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(mixed.counters.retries).toBeGreaterThan(0);
+    const deadEndpoint = mixed.endpoints.find((e) => e.port === dead)!;
+    expect(deadEndpoint.ejected).toBe(true);
+    expect(mixed.healthyCount).toBe(1);
+  });
+});
