@@ -80,7 +80,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   t = process.hrtime.bigint();
   const files = generateIstio(model, { mode: "dubbo-proxy", wasm });
   const istioYaml = ms(t);
-  const yamlBytes = files.reduce((n, f) => n + f.text.length, 0);
+  const yamlBytes = files.reduce((n, f) => n + f.chunks.reduce((m, c) => m + c.length, 0), 0);
 
   t = process.hrtime.bigint();
   const res = buildXdsResources(model, { mode: "dubbo-proxy", wasm });

@@ -7,6 +7,7 @@
  * ordered so that the filter's "first match wins" picks the most specific one: by interface, then entries
  * with both version and group, then one of them, then neither; then by version and group.
  */
+import { markReusable } from "./generate/istio/yaml-text.js";
 import { istioClusterName } from "./model/service-host.js";
 import type { MeshModel, Service } from "./model/model.js";
 import type { RequestMatch, StringMatch } from "./rules/types.js";
@@ -101,7 +102,7 @@ export function compileService(service: Service, clusterName: (service: Service,
     }));
   }
   if (!entry.hashKey) delete entry.hashKey;
-  cache.set(service, entry);
+  cache.set(service, markReusable(entry));
   return entry;
 }
 
@@ -138,4 +139,32 @@ export function clustersOf(entry: PluginService): string[] {
   for (const r of entry.routes) for (const d of r.destinations) set.add(d.cluster);
   set.delete(entry.defaultCluster);
   return [entry.defaultCluster, ...[...set].sort()];
+}
+
+const jsonCache = new WeakMap<PluginService, string[]>();
+
+function entryJson(entry: PluginService, pretty: boolean): string {
+  let texts = jsonCache.get(entry);
+  if (!texts) jsonCache.set(entry, (texts = []));
+  const i = pretty ? 1 : 0;
+  let t = texts[i];
+  if (t === undefined) {
+    t = pretty ? JSON.stringify(entry, null, 2).replace(/\n/g, "\n    ") : JSON.stringify(entry);
+    texts[i] = t;
+  }
+  return t;
+}
+
+/**
+ * The configuration as JSON text, equal to `JSON.stringify(config)` (or `JSON.stringify(config, null, 2)`
+ * with `pretty`), assembled from per-service text cached on the (reused) service entries.
+ */
+export function pluginConfigJson(config: PluginConfig, pretty = false): string {
+  const { services, ...top } = config;
+  const head = JSON.stringify({ ...top, services: [] }, null, pretty ? 2 : undefined);
+  if (services.length === 0) return head;
+  const open = head.slice(0, head.lastIndexOf("[") + 1);
+  const close = pretty ? "\n  ]\n}" : "]}";
+  const sep = pretty ? ",\n    " : ",";
+  return open + (pretty ? "\n    " : "") + services.map((s) => entryJson(s, pretty)).join(sep) + close;
 }

@@ -67,11 +67,18 @@ export function endpointInSubset(endpoint: Endpoint, subset: Subset): boolean {
 }
 
 interface CacheEntry {
-  signature: string;
+  /** the providers it was built from (compared by identity: registries keep Provider objects of unchanged URLs) */
+  providers: readonly Provider[];
   rule: DubboRoute | undefined;
   port: number;
   host: string;
   service: Service;
+}
+
+function sameProviders(a: readonly Provider[], b: readonly Provider[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && a[i]!.url !== b[i]!.url) return false;
+  return true;
 }
 
 export class ModelBuilder {
@@ -112,12 +119,10 @@ export class ModelBuilder {
       const p = list[0]!;
       const rule = rules.find((r) => ruleMatches(r, p.interface, p.version, p.group));
       const host = hosts.get(key)!;
-      let signature = "";
-      for (const q of list) signature += q.url + "\n";
       const old = this.cache.get(key);
       let entry: CacheEntry;
-      if (old && old.signature === signature && old.rule === rule && old.host === host && old.port === this.port) entry = old;
-      else entry = { signature, rule, host, port: this.port, service: this.makeService(key, list, rule, host) };
+      if (old && old.rule === rule && old.host === host && old.port === this.port && sameProviders(old.providers, list)) entry = old;
+      else entry = { providers: list, rule, host, port: this.port, service: this.makeService(key, list, rule, host) };
       next.set(key, entry);
       services.push(entry.service);
     }

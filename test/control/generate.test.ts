@@ -52,7 +52,7 @@ describe("Istio YAML", () => {
         expect(names.includes("envoy-filter.yaml")).toBe(kind !== "oci");
         let typed = 0;
         for (const f of files.filter((x) => x.name.endsWith(".yaml"))) {
-          for (const doc of docsOf(f.text)) {
+          for (const doc of docsOf(f.chunks.join(""))) {
             validateIstio(doc);
             for (const { operation, value } of patchFilters(doc)) {
               const tc = value["typed_config"] as Obj;
@@ -80,7 +80,7 @@ describe("Istio YAML", () => {
 
   it("the wasm filter carries the compiled plugin configuration; dubbo-proxy routes follow the route attachment", () => {
     const model = examplesModel();
-    const [ef] = docsOf(generateIstio(model, { mode: "dubbo-proxy", wasm: wasmSources.local }).find((f) => f.name === "envoy-filter.yaml")!.text);
+    const [ef] = docsOf(generateIstio(model, { mode: "dubbo-proxy", wasm: wasmSources.local }).find((f) => f.name === "envoy-filter.yaml")!.chunks.join(""));
     const [wasmPatch, dubboPatch] = patchFilters(ef!);
     expect(wasmPatch!.operation).toBe("INSERT_BEFORE");
     const wasmJson = { ...(wasmPatch!.value["typed_config"] as Obj) };
@@ -114,7 +114,7 @@ describe("Istio YAML", () => {
 
   it("the schema check is real: a bad enum or a bad sha256 fails", () => {
     const files = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.oci });
-    const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.text);
+    const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.chunks.join(""));
     validateIstio(plugin!);
     const spec = plugin!["spec"] as Obj;
     expect(() => validateIstio({ ...plugin!, spec: { ...spec, type: "TRANSPORT" } })).toThrow(/type/);
@@ -124,7 +124,7 @@ describe("Istio YAML", () => {
   it("is deterministic: the same input gives byte-identical files", () => {
     const a = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });
     const b = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });
-    expect(a.map((f) => f.text)).toEqual(b.map((f) => f.text));
+    expect(a.map((f) => f.chunks.join(""))).toEqual(b.map((f) => f.chunks.join("")));
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { sanitizeLabel } from "../../control/model/labels.js";
 import { ModelBuilder, buildModel } from "../../control/model/model.js";
 import { serviceHost } from "../../control/model/service-host.js";
-import { compilePluginConfig } from "../../control/plugin-config.js";
+import { compilePluginConfig, pluginConfigJson } from "../../control/plugin-config.js";
 import { parseProviderUrl, type Provider } from "../../control/registry/provider-url.js";
 import { parseRules } from "../../control/rules/load.js";
 
@@ -101,6 +101,16 @@ spec:
     expect(cfg).toMatchObject({ version: 1, rewrite: false, nonDubbo: "passthrough", defaultCluster: "fallback", routeAttachment: "x-dubbo-mesh-cluster" });
     expect(cfg.services[0]!.defaultCluster).toBe("com.example.Orders/all");
     expect(cfg.services[0]!.routes[0]!.destinations[0]!.cluster).toBe("com.example.Orders/canary");
+  });
+
+  it("the cached JSON text equals JSON.stringify of the configuration, compact and pretty", () => {
+    const model = buildModel(providers("dubbo://127.0.0.1:1/com.example.Orders?env=canary", "dubbo://127.0.0.1:2/org.o.T"), rules);
+    const cfg = compilePluginConfig(model);
+    expect(pluginConfigJson(cfg)).toBe(JSON.stringify(cfg));
+    expect(pluginConfigJson(cfg, true)).toBe(JSON.stringify(cfg, null, 2));
+    const empty = compilePluginConfig(buildModel([], []));
+    expect(pluginConfigJson(empty)).toBe(JSON.stringify(empty));
+    expect(pluginConfigJson(empty, true)).toBe(JSON.stringify(empty, null, 2));
   });
 
   it("the builder reuses unchanged services (same object) and rebuilds changed ones", () => {

@@ -1,7 +1,7 @@
 /**
  * Istio resources for the model: a ServiceEntry per service, a DestinationRule per service that has a rule
  * (subsets, load balancer), and the filter wiring (envoy-filter.ts, wasm-plugin.ts). Plain objects in
- * Istio's YAML shape; cached per `Service` object (the model reuses unchanged ones).
+ * Istio's YAML shape, built fresh on each call (istio/index.ts caches their YAML text per `Service`).
  */
 import { DUBBO_PORT_NAME, type Service } from "../../model/model.js";
 
@@ -20,21 +20,10 @@ function meta(name: string, namespace: string | undefined): Meta {
   return { name, ...(namespace ? { namespace } : {}), labels: { ...GENERATED_BY } };
 }
 
-const seCache = new WeakMap<Service, Map<string, Record<string, unknown>>>();
-const drCache = new WeakMap<Service, Map<string, Record<string, unknown> | null>>();
-
-function cached<T>(cache: WeakMap<Service, Map<string, T>>, service: Service, key: string, make: () => T): T {
-  let m = cache.get(service);
-  if (!m) cache.set(service, (m = new Map()));
-  if (m.has(key)) return m.get(key) as T;
-  const v = make();
-  m.set(key, v);
-  return v;
-}
 
 /** ServiceEntry: the DNS host, one TCP port named for Dubbo, STATIC endpoints with their labels. */
 export function serviceEntry(service: Service, namespace?: string): Record<string, unknown> {
-  return cached(seCache, service, namespace ?? "", () => ({
+  return {
     apiVersion: SERVICE_ENTRY_API,
     kind: "ServiceEntry",
     metadata: meta(service.host, namespace),
@@ -50,7 +39,7 @@ export function serviceEntry(service: Service, namespace?: string): Record<strin
         ...(e.weight > 0 ? { weight: e.weight } : {}),
       })),
     },
-  }));
+  };
 }
 
 function sortedLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
@@ -65,7 +54,7 @@ function sortedLabels(labels: Readonly<Record<string, string>>): Record<string, 
  * policy): the DestinationRule then leaves Istio's default; the fallback proxy honours it.
  */
 export function destinationRule(service: Service, namespace?: string): Record<string, unknown> | null {
-  return cached(drCache, service, namespace ?? "", () => {
+  {
     const rule = service.rule;
     if (!rule) return null;
     const lb = rule.loadBalancer && "simple" in rule.loadBalancer ? rule.loadBalancer.simple : undefined;
@@ -80,5 +69,5 @@ export function destinationRule(service: Service, namespace?: string): Record<st
         ...(rule.subsets.length > 0 ? { subsets: rule.subsets.map((s) => ({ name: s.name, labels: sortedLabels(s.labels) })) } : {}),
       },
     };
-  });
+  }
 }

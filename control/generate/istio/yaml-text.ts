@@ -48,6 +48,33 @@ function flowMap(obj: Record<string, unknown>): string | undefined {
   return out + "}";
 }
 
+/**
+ * Objects marked reusable (long-lived per-service pieces such as a service's dubbo_proxy RouteConfiguration
+ * or its plugin-configuration entry) have their YAML text as a list item cached per indent, so aggregate
+ * documents that hold every service are re-assembled from cached text after one service changes.
+ * A marked object must never be altered afterwards.
+ */
+const reusable = new WeakSet<object>();
+const itemText = new WeakMap<object, Map<string, string>>();
+
+export function markReusable<T extends object>(obj: T): T {
+  reusable.add(obj);
+  return obj;
+}
+
+function writeListItemMap(out: string[], item: Record<string, unknown>, indent: string): void {
+  if (!reusable.has(item)) return writeMapEntries(out, item, indent + "  ", `${indent}- `);
+  let byIndent = itemText.get(item);
+  if (!byIndent) itemText.set(item, (byIndent = new Map()));
+  let text = byIndent.get(indent);
+  if (text === undefined) {
+    const local: string[] = [];
+    writeMapEntries(local, item, indent + "  ", `${indent}- `);
+    byIndent.set(indent, (text = local.join("")));
+  }
+  out.push(text);
+}
+
 function writeValue(out: string[], value: unknown, indent: string): void {
   // `value` is a map or a list, written on the following lines at `indent`
   if (Array.isArray(value)) {
@@ -59,7 +86,7 @@ function writeValue(out: string[], value: unknown, indent: string): void {
           out.push(`${indent}-\n`);
           writeValue(out, item, indent + "  ");
         }
-      } else writeMapEntries(out, item as Record<string, unknown>, indent + "  ", `${indent}- `);
+      } else writeListItemMap(out, item as Record<string, unknown>, indent);
     }
   } else writeMapEntries(out, value as Record<string, unknown>, indent, indent);
 }

@@ -7,6 +7,7 @@
  * service's default cluster. Deny rules have no dubbo_proxy equivalent: the filter enforces them.
  */
 import { TypeUrl } from "./envoy-protos.js";
+import { markReusable } from "../istio/yaml-text.js";
 import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
 import type { StringMatch } from "../../rules/types.js";
 
@@ -79,7 +80,7 @@ function cachedRouteConfiguration(entry: PluginService, routeAttachment: string)
   let rc = byAttachment.get(routeAttachment);
   if (!rc) {
     const name = `${entry.interface}:${entry.version}:${entry.group}`;
-    byAttachment.set(routeAttachment, (rc = dubboRouteConfiguration(entry, routeAttachment, name)));
+    byAttachment.set(routeAttachment, (rc = markReusable(dubboRouteConfiguration(entry, routeAttachment, name))));
   }
   return rc;
 }

@@ -3,7 +3,7 @@
  * `--wasm URL --sha256 HEX` source it loads the module from.
  */
 import { TypeUrl } from "./envoy-protos.js";
-import type { PluginConfig } from "../../plugin-config.js";
+import { pluginConfigJson, type PluginConfig } from "../../plugin-config.js";
 
 /** Where the sidecar finds the module by default (mounted there, see docs/control.md). */
 export const DEFAULT_WASM_URL = "file:///var/local/lib/wasm-filters/dubbo_filter.wasm";
@@ -74,7 +74,7 @@ export function wasmNetworkFilter(source: WasmSource, config: PluginConfig): Rec
           runtime: "envoy.wasm.runtime.v8",
           code: wasmCode(source),
         },
-        configuration: { "@type": TypeUrl.stringValue, value: JSON.stringify(config) },
+        configuration: { "@type": TypeUrl.stringValue, value: pluginConfigJson(config) },
       },
     },
   };
