@@ -289,9 +289,9 @@ export class DubboConnection extends Context {
 
     if (!config.rewrite || !frame.bodyDecoded) return RequestAction.Pass;
     const key = config.routeAttachment;
-    if (cluster.length > 0) {
-      return frame.attachmentEquals(key, cluster) ? RequestAction.Pass : RequestAction.Rewrite;
-    }
+    // (Checking first whether the request already carries the value would cost a scan of its attachments
+    // on every request to save a re-encode on almost none.)
+    if (cluster.length > 0) return RequestAction.Rewrite;
     // No destination: blank a route attachment the client may have sent; add none otherwise.
     return frame.attachmentIndex(key) >= 0 && !frame.attachmentEquals(key, "") ? RequestAction.Rewrite : RequestAction.Pass;
   }
