@@ -123,7 +123,12 @@ function writeMapEntries(out: string[], obj: Record<string, unknown>, indent: st
 
 /** One YAML document (without the `---` line) for a JSON-shaped object. */
 export function toYamlText(doc: Record<string, unknown>): string {
+  return toYamlChunks(doc).join("");
+}
+
+/** The same text in pieces (cached list items are shared, not copied): for writing big documents. */
+export function toYamlChunks(doc: Record<string, unknown>): string[] {
   const out: string[] = [];
   writeMapEntries(out, doc, "", "");
-  return out.join("");
+  return out;
 }
