@@ -9,7 +9,8 @@
  *   model         providers + rules → model
  *   istioYaml     all Istio YAML text (ServiceEntries, DestinationRules, EnvoyFilter, WasmPlugin, plugin config)
  *   envoy         all Envoy resources (Listener, Clusters, ClusterLoadAssignments) as objects
- *   total         the sum: everything from URLs to YAML and Envoy objects
+ *   total         the sum: everything from URLs to YAML and Envoy objects (wall clock)
+ *   totalCpu      CPU time of the same (user + system, all threads: includes GC helper threads)
  *   encodeEnvoy   (extra) strict protobuf encoding of every Envoy resource (what an xDS server sends)
  * then one endpoint of one service changes and it times the rebuild (`changeOne`): model + YAML + Envoy
  * objects, where only the changed service's objects are rebuilt (per-service caches) and the aggregate
@@ -18,6 +19,7 @@
  * Options: --sizes 1000,10000   --endpoints 10
  */
 import { execFileSync } from "node:child_process";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generateIstio } from "../control/generate/istio/index.js";
@@ -64,6 +66,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   for (let s = 0; s < services; s++) for (let e = 0; e < endpoints; e++) urls.push(url(s, e, 20881 + e));
   const rssBefore = process.memoryUsage().rss;
 
+  const cpu0 = process.cpuUsage();
   let t = process.hrtime.bigint();
   const providers: Provider[] = [];
   for (const u of urls) {
@@ -85,6 +88,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   t = process.hrtime.bigint();
   const res = buildXdsResources(model, { mode: "dubbo-proxy", wasm });
   const envoy = ms(t);
+  const cpu1 = process.cpuUsage(cpu0);
   const all: Json[] = [...res.listeners, ...res.clusters, ...res.clusterLoadAssignments];
 
   t = process.hrtime.bigint();
@@ -123,6 +127,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
       istioYaml,
       envoy,
       total: Math.round((parse + modelMs + istioYaml + envoy) * 100) / 100,
+      totalCpu: Math.round((cpu1.user + cpu1.system) / 1000),
       encodeEnvoy,
       changeOne,
     },
@@ -133,6 +138,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
     envoyEncodedMB: Math.round((encodedBytes / 1048576) * 10) / 10,
     changeOneReusedServices: reused,
     changeOneRebuiltAssignments: changedClusters,
+    loadAverage1m: Math.round(loadavg()[0]! * 100) / 100,
     node: process.version,
   };
 }
