@@ -27,6 +27,19 @@ describe("connection", () => {
     expect(metric(vm, "dubbo_mesh.events")).toBe(1);
   });
 
+  it("passes a request in another serialization unmodified, routed without a body (as no service matched)", async () => {
+    const vm = await startFilter({ version: 1, defaultCluster: "top", services: [{ interface: "org.example.*", defaultCluster: "svc" }] });
+    const conn = connect(vm);
+    // Serialization id 6 (fastjson): the header is read, the body is not decoded.
+    const body = Buffer.from('"2.0.2"\n"org.example.Api"\n"1.0"\n"call"\n""\n{}\n');
+    const frame = Buffer.concat([header(0xc6, 0, 5, body.length), body]);
+    const r = conn.downstreamData(frame);
+    expect(r.action).toBe(Action.Continue);
+    expect(Buffer.from(r.forwarded).equals(frame)).toBe(true);
+    expect(conn.filterState.get("envoy.tcp_proxy.cluster")).toBe("top");
+    expect(metric(vm, "dubbo_mesh.requests.service._.method._.route.default")).toBe(1);
+  });
+
   it("closes a connection that is not Dubbo under nonDubbo: close", async () => {
     const vm = await startFilter(baseConfig());
     const conn = connect(vm);

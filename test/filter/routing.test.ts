@@ -239,6 +239,14 @@ describe("per-request host extension dubbo_mesh.route_request", () => {
     ]);
   });
 
+  it("reports an argument as the hash key when the service asks for one", async () => {
+    const reports: RouteReport[] = [];
+    const config = { version: 1, services: [{ interface: "*", defaultCluster: "c", hashKey: { argument: 1 } }] };
+    const vm = await startFilter(config, { foreignFunctions: { "dubbo_mesh.route_request": (a) => void reports.push(parse(a)) } });
+    connect(vm).downstreamData(Buffer.concat([requestFrame({ id: 1, args: ["a", "key-1"] }), requestFrame({ id: 2, args: ["a", 99], types: "Ljava/lang/String;I" }), requestFrame({ id: 3, args: ["a"] })]));
+    expect(reports.map((r) => r.hashKey)).toEqual(["key-1", "99", ""]);
+  });
+
   it("flags a request with no destination", async () => {
     const reports: RouteReport[] = [];
     const vm = await startFilter({ version: 1, services: [] }, { foreignFunctions: { "dubbo_mesh.route_request": (a) => void reports.push(parse(a)) } });
