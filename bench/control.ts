@@ -64,6 +64,8 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   const wasm = parseWasmSource();
   const urls: string[] = [];
   for (let s = 0; s < services; s++) for (let e = 0; e < endpoints; e++) urls.push(url(s, e, 20881 + e));
+  // baseline: node + tsx + the Envoy protos (loaded here, as a generator would) + the input URLs
+  encodeJson("envoy.config.cluster.v3.Cluster", { name: "warm-up" });
   const rssBefore = process.memoryUsage().rss;
 
   const cpu0 = process.cpuUsage();
@@ -132,6 +134,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
       changeOne,
     },
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    baselineRssMB: Math.round(rssBefore / 1048576),
     rssGrowthMB: Math.round((peakAfterFull - rssBefore) / 1048576),
     yamlMB: Math.round((yamlBytes / 1048576) * 10) / 10,
     envoyResources: all.length,

@@ -20,7 +20,8 @@ const USAGE =
   "usage: dubbo-mesh generate --registry URI --rules FILE --out DIR [--mode dubbo-proxy|tcp] [--wasm URL --sha256 HEX] [--namespace NS] [--port N]\n" +
   "  --registry  file:PATH (YAML of provider URLs) or zookeeper://HOST:PORT[/ROOT]\n" +
   "  --rules     DubboRoute YAML (one or more documents)\n" +
-  "  --out       folder for service-entries.yaml, destination-rules.yaml, envoy-filter.yaml, wasm-plugin.yaml, plugin-config.json\n" +
+  "  --out       folder for service-entries.yaml, destination-rules.yaml, envoy-filter-wasm.yaml, envoy-filter-MODE.yaml,\n" +
+  "              wasm-plugin.yaml (instead of envoy-filter-wasm.yaml), plugin-config.json\n" +
   "  --mode      dubbo-proxy (default: per-request routing through Envoy's dubbo_proxy) or tcp (per connection through tcp_proxy)\n" +
   `  --wasm      the filter module: a path or file:///PATH inside the sidecar (default ${DEFAULT_WASM_URL}), https://... or oci://... (WasmPlugin only)\n` +
   "  --sha256    SHA-256 of the module, 64 hex digits (required for https)\n" +

@@ -49,7 +49,8 @@ describe("Istio YAML", () => {
       it(`${mode} mode, ${kind} module: every object passes Istio's CRD schema and every typed_config the Envoy protos`, () => {
         const files = generateIstio(examplesModel(), { mode, wasm, namespace: "dubbo" });
         const names = files.map((f) => f.name);
-        expect(names.includes("envoy-filter.yaml")).toBe(kind !== "oci");
+        expect(names.includes("envoy-filter-wasm.yaml")).toBe(kind !== "oci");
+        expect(names).toContain(`envoy-filter-${mode}.yaml`);
         let typed = 0;
         for (const f of files.filter((x) => x.name.endsWith(".yaml"))) {
           for (const doc of docsOf(f.chunks.join(""))) {
@@ -72,7 +73,7 @@ describe("Istio YAML", () => {
             }
           }
         }
-        // tcp + oci: the WasmPlugin carries the module; the EnvoyFilter holds only the tcp_proxy merge
+        // tcp + oci: the WasmPlugin carries the module; the only EnvoyFilter holds the tcp_proxy merge
         if (!(mode === "tcp" && kind === "oci")) expect(typed).toBeGreaterThan(0);
       });
     }
@@ -80,8 +81,14 @@ describe("Istio YAML", () => {
 
   it("the wasm filter carries the compiled plugin configuration; dubbo-proxy routes follow the route attachment", () => {
     const model = examplesModel();
-    const [ef] = docsOf(generateIstio(model, { mode: "dubbo-proxy", wasm: wasmSources.local }).find((f) => f.name === "envoy-filter.yaml")!.chunks.join(""));
-    const [wasmPatch, dubboPatch] = patchFilters(ef!);
+    const files = generateIstio(model, { mode: "dubbo-proxy", wasm: wasmSources.local });
+    const [wasmEf] = docsOf(files.find((f) => f.name === "envoy-filter-wasm.yaml")!.chunks.join(""));
+    const [modeEf] = docsOf(files.find((f) => f.name === "envoy-filter-dubbo-proxy.yaml")!.chunks.join(""));
+    // the wasm insertion must run before the REPLACE of tcp_proxy: a lower priority
+    expect((wasmEf!["spec"] as Obj)["priority"]).toBe(-10);
+    expect((modeEf!["spec"] as Obj)["priority"]).toBeUndefined();
+    const [wasmPatch] = patchFilters(wasmEf!);
+    const [dubboPatch] = patchFilters(modeEf!);
     expect(wasmPatch!.operation).toBe("INSERT_BEFORE");
     const wasmJson = { ...(wasmPatch!.value["typed_config"] as Obj) };
     delete wasmJson["@type"];
@@ -189,7 +196,7 @@ describe("generate CLI", () => {
     expect(await main(["--registry", "file:examples/registry.yaml", "--rules", "examples/rules.yaml", "--out", a, "--mode", "tcp"])).toBe(0);
     expect(await main(["--registry", `file:${join(packageRoot, "examples", "registry.yaml")}`, "--rules", join(packageRoot, "examples", "rules.yaml"), "--out", b, "--mode", "tcp"])).toBe(0);
     const files = readdirSync(a).sort();
-    expect(files).toEqual(["destination-rules.yaml", "envoy-filter.yaml", "plugin-config.json", "service-entries.yaml", "wasm-plugin.yaml"]);
+    expect(files).toEqual(["destination-rules.yaml", "envoy-filter-tcp.yaml", "envoy-filter-wasm.yaml", "plugin-config.json", "service-entries.yaml", "wasm-plugin.yaml"]);
     for (const f of files) expect(readFileSync(join(a, f), "utf8")).toBe(readFileSync(join(b, f), "utf8"));
   });
 

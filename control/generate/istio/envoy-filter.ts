@@ -9,7 +9,9 @@
  *   2. MERGE into tcp_proxy: max_early_data_bytes + upstream_connect_mode ON_DOWNSTREAM_DATA, so tcp_proxy
  *      hands the first request to the filter before it picks the upstream (needs a recent Envoy, see docs).
  *
- * `includeWasm: false` leaves the wasm insertion out, for use beside a WasmPlugin.
+ * The two steps are two EnvoyFilters: `part: "wasm"` (priority -10, applied first: it inserts before
+ * tcp_proxy, which the dubbo-proxy step then replaces) and `part: "mode"` (priority 0). The WasmPlugin
+ * variant replaces the "wasm" one; the "mode" one is needed either way.
  */
 import { TypeUrl } from "../xds/envoy-protos.js";
 import { dubboProxyFilter } from "../xds/dubbo-proxy.js";
@@ -28,8 +30,10 @@ export interface EnvoyFilterOptions {
   port: number;
   wasm: WasmSource;
   namespace?: string;
-  includeWasm?: boolean;
+  part: "wasm" | "mode";
 }
+
+export const WASM_FILTER_PRIORITY = -10;
 
 /** The two tcp_proxy fields of the tcp mode that the grpc-js-xds Envoy protos predate. */
 export function tcpProxyEarlyDataPatch(): Record<string, unknown> {
@@ -46,10 +50,9 @@ export function envoyFilter(config: PluginConfig, options: EnvoyFilterOptions): 
     listener: { portNumber: options.port, filterChain: { filter: { name: "envoy.filters.network.tcp_proxy" } } },
   };
   const patches: Record<string, unknown>[] = [];
-  if (options.includeWasm !== false) {
+  if (options.part === "wasm") {
     patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "INSERT_BEFORE", value: wasmNetworkFilter(options.wasm, config) } });
-  }
-  if (options.mode === "dubbo-proxy") {
+  } else if (options.mode === "dubbo-proxy") {
     patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "REPLACE", value: dubboProxyFilter(config) } });
   } else {
     patches.push({
@@ -61,7 +64,11 @@ export function envoyFilter(config: PluginConfig, options: EnvoyFilterOptions): 
   return {
     apiVersion: ENVOY_FILTER_API,
     kind: "EnvoyFilter",
-    metadata: { name: `dubbo-mesh-${options.mode}`, ...(options.namespace ? { namespace: options.namespace } : {}), labels: { ...GENERATED_BY } },
-    spec: { configPatches: patches },
+    metadata: {
+      name: options.part === "wasm" ? "dubbo-mesh-wasm" : `dubbo-mesh-${options.mode}`,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      labels: { ...GENERATED_BY },
+    },
+    spec: { ...(options.part === "wasm" ? { priority: WASM_FILTER_PRIORITY } : {}), configPatches: patches },
   };
 }

@@ -4,8 +4,9 @@
  *
  *   service-entries.yaml    ServiceEntry per service
  *   destination-rules.yaml  DestinationRule per service with subsets / a load balancer
- *   envoy-filter.yaml       the mode's EnvoyFilter with the wasm filter inline (not for oci:// modules)
- *   wasm-plugin.yaml        the WasmPlugin variant: WasmPlugin + the EnvoyFilter without the wasm insertion
+ *   envoy-filter-wasm.yaml  EnvoyFilter inserting the wasm filter (not for oci:// modules)
+ *   envoy-filter-MODE.yaml  EnvoyFilter of the mode: dubbo_proxy replacing tcp_proxy, or the tcp_proxy merge
+ *   wasm-plugin.yaml        the WasmPlugin variant, applied instead of envoy-filter-wasm.yaml
  *   plugin-config.json      the compiled plugin configuration (docs/contracts.md §1)
  */
 import type { MeshModel, Service } from "../../model/model.js";
@@ -75,11 +76,9 @@ export function istioObjects(model: MeshModel, options: IstioOptions): { name: s
   }
   files.push({ name: "destination-rules.yaml", docs: drs });
   const ef = { mode: options.mode, port: model.port, wasm: options.wasm, ...(options.namespace ? { namespace: options.namespace } : {}) };
-  if (options.wasm.kind !== "oci") files.push({ name: "envoy-filter.yaml", docs: [envoyFilter(config, ef)] });
-  files.push({
-    name: "wasm-plugin.yaml",
-    docs: [wasmPlugin(config, options.wasm, model.port, options.namespace), envoyFilter(config, { ...ef, includeWasm: false })],
-  });
+  if (options.wasm.kind !== "oci") files.push({ name: "envoy-filter-wasm.yaml", docs: [envoyFilter(config, { ...ef, part: "wasm" })] });
+  files.push({ name: `envoy-filter-${options.mode}.yaml`, docs: [envoyFilter(config, { ...ef, part: "mode" })] });
+  files.push({ name: "wasm-plugin.yaml", docs: [wasmPlugin(config, options.wasm, model.port, options.namespace)] });
   return files;
 }
 
@@ -96,11 +95,9 @@ export function generateIstio(model: MeshModel, options: IstioOptions): Generate
   out.push({ name: "service-entries.yaml", chunks: se });
   out.push({ name: "destination-rules.yaml", chunks: dr });
   const ef = { mode: options.mode, port: model.port, wasm: options.wasm, ...(options.namespace ? { namespace: options.namespace } : {}) };
-  if (options.wasm.kind !== "oci") out.push({ name: "envoy-filter.yaml", chunks: yamlDocuments([envoyFilter(config, ef)]) });
-  out.push({
-    name: "wasm-plugin.yaml",
-    chunks: yamlDocuments([wasmPlugin(config, options.wasm, model.port, options.namespace), envoyFilter(config, { ...ef, includeWasm: false })]),
-  });
+  if (options.wasm.kind !== "oci") out.push({ name: "envoy-filter-wasm.yaml", chunks: yamlDocuments([envoyFilter(config, { ...ef, part: "wasm" })]) });
+  out.push({ name: `envoy-filter-${options.mode}.yaml`, chunks: yamlDocuments([envoyFilter(config, { ...ef, part: "mode" })]) });
+  out.push({ name: "wasm-plugin.yaml", chunks: yamlDocuments([wasmPlugin(config, options.wasm, model.port, options.namespace)]) });
   out.push({ name: "plugin-config.json", chunks: [pluginConfigJson(config, true), "\n"] });
   return out;
 }

@@ -1,9 +1,8 @@
 /**
  * The WasmPlugin variant (extensions.istio.io/v1alpha1, `type: NETWORK`, Istio ≥ 1.20): Istio's agent
  * fetches the module (oci://, https:// or file://) and delivers it over ECDS, on the client (outbound) side
- * of the Dubbo port. The only way to use an oci:// image. It replaces the wasm insertion of the EnvoyFilter;
- * the mode's other patch (dubbo_proxy or the tcp_proxy early-data merge) still comes from an EnvoyFilter
- * generated with `includeWasm: false`.
+ * of the Dubbo port. The only way to use an oci:// image. It replaces the "wasm" EnvoyFilter; the mode's
+ * EnvoyFilter (dubbo_proxy, or the tcp_proxy early-data merge) is needed with it.
  */
 import type { PluginConfig } from "../../plugin-config.js";
 import { WASM_PLUGIN_NAME, WASM_ROOT_ID, type WasmSource } from "../xds/wasm-filter.js";
