@@ -29,6 +29,7 @@ export interface DownstreamEnv {
 }
 
 export const TCP_PROXY_CLUSTER_KEY = "envoy.tcp_proxy.cluster";
+const EMPTY = Buffer.alloc(0);
 
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -64,7 +65,7 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
       this.end(true);
       return;
     }
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("data", (chunk: Buffer) => this.onData(chunk, false));
     socket.on("end", () => this.onEnd());
     socket.on("error", () => {
       /* reported through close */
@@ -72,13 +73,13 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
     socket.on("close", () => this.onClose());
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(chunk: Buffer, endOfStream: boolean): void {
     if (this.ended) return;
     const reports = this.env.reports;
     reports.reset();
     writeBatch.begin();
     try {
-      const r = this.filter.downstreamData(chunk, false);
+      const r = this.filter.downstreamData(chunk, endOfStream);
       if (r.forwarded.length > 0) this.reader.push(asBuffer(r.forwarded));
       if (r.closeDownstream || r.failed || r.closed) this.end(r.failed);
     } finally {
@@ -206,7 +207,8 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
   }
 
   private onEnd(): void {
-    // The client half-closed: answer what is in flight, then close.
+    // The client half-closed: the filter hears the end of stream, what is in flight is answered, then close.
+    this.onData(EMPTY, true);
     this.draining = true;
     if (this.inflight === 0) this.end(false);
   }

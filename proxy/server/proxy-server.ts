@@ -295,13 +295,18 @@ export class ProxyServer {
     try {
       const filter = await this.resolveFilter(config, mesh?.snapshot ?? null);
       const wasmChanged = !filter.wasm.equals(this.applied.wasm);
-      if (wasmChanged || filter.pluginConfig !== this.applied.pluginConfig) {
-        await this.vm.reconfigure({
-          ...(wasmChanged ? { wasm: filter.wasm } : {}),
-          pluginConfig: filter.pluginConfig,
-        });
-      }
       await this.syncListeners(config);
+      if (wasmChanged || filter.pluginConfig !== this.applied.pluginConfig) {
+        try {
+          await this.vm.reconfigure({
+            ...(wasmChanged ? { wasm: filter.wasm } : {}),
+            pluginConfig: filter.pluginConfig,
+          });
+        } catch (err) {
+          await this.syncListeners(this.config).catch(() => undefined); // back to the listeners in force
+          throw err;
+        }
+      }
       this.clusters.update(this.allClusters(config, mesh?.snapshot ?? null));
       if (newSource) {
         this.mesh?.close();
@@ -363,7 +368,7 @@ export class ProxyServer {
   }
 
   private listen(cfg: ListenerConfig): Promise<RunningListener> {
-    const server = createServer({ noDelay: true }, (socket) => this.accept(entry, socket));
+    const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(entry, socket));
     const entry: RunningListener = { cfg, server, address: cfg.address };
     return new Promise((resolvePromise, reject) => {
       server.once("error", (err) =>

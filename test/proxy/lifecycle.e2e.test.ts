@@ -3,11 +3,20 @@
  * configuration edit that changes nothing, the admin API, heartbeats answered locally, graceful drain.
  */
 import { copyFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
 import { DEMO_RULES, type Mesh, proxyConfig, startMesh, tally } from "./harness.js";
+
+const require = createRequire(import.meta.url);
+const dubbo = require("dubbo-remoting/lib/protocol/index.js") as {
+  requestEncode(id: number, req: Record<string, unknown>, options: Record<string, unknown>): Buffer;
+};
+const Response = require("dubbo-remoting/lib/protocol/response.js") as {
+  decode(buf: Buffer): { packetId: number; packetType: string; data: { appResponse: unknown } | null };
+};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -185,5 +194,45 @@ describe("admin API, heartbeats and drain", () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(await inflight).toBe("v2:slept 300");
     expect(mesh.proxy.downstreamCount).toBe(0);
+  });
+});
+
+describe("a client that half-closes", () => {
+  let mesh: Mesh;
+  beforeAll(async () => {
+    mesh = await startMesh();
+  });
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it("still gets the answers to what it sent before its FIN", async () => {
+    const [host, port] = mesh.address.split(":");
+    const sock = connect({ host, port: Number(port), allowHalfOpen: true });
+    await new Promise((r) => sock.once("connect", r));
+    // a real request (encoded by dubbo-remoting, as a Node consumer sends it) and a heartbeat, then FIN
+    const request = dubbo.requestEncode(
+      77,
+      { serverSignature: "org.apache.dubbo.demo.DemoService:1.0.0", methodName: "greet", args: ["fin"], requestProps: {}, group: "" },
+      { codecType: "hessian2" },
+    );
+    const heartbeat = Buffer.from([0xda, 0xbb, 0xe2, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 0x4e]);
+    const chunks: Buffer[] = [];
+    sock.on("data", (d: Buffer) => chunks.push(d));
+    const ended = new Promise((r) => sock.once("end", r));
+    sock.end(Buffer.concat([request, heartbeat]));
+    await ended;
+    sock.destroy();
+    const all = Buffer.concat(chunks);
+    const frames: Buffer[] = [];
+    for (let off = 0; off < all.length; ) {
+      const len = 16 + all.readInt32BE(off + 12);
+      frames.push(all.subarray(off, off + len));
+      off += len;
+    }
+    expect(frames).toHaveLength(2);
+    const response = frames.map((f) => Response.decode(f)).find((f) => f.packetType === "response")!;
+    expect(response.packetId).toBe(77);
+    expect(response.data?.appResponse).toBe("v1:greet fin");
   });
 });
