@@ -154,6 +154,11 @@ export class Cluster implements PoolOwner, UpstreamEvents {
     this.lb.update(this.usable);
   }
 
+  /** An endpoint for a whole connection (raw TCP passthrough): the balancer's pick without a hash key. */
+  pickForConnection(): Endpoint | undefined {
+    return this.lb.pick(false, 0);
+  }
+
   /** Route a request (frame, ids, hash, stats, target, timeout set by the caller) to an endpoint. */
   dispatch(p: PendingRequest): void {
     p.cluster = this;

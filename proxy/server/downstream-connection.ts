@@ -6,7 +6,7 @@
  * tcp_proxy would. Heartbeats are answered here. When the filter closes the connection (deny, bad input), the
  * client is disconnected.
  */
-import type { Socket } from "node:net";
+import { type Socket, connect } from "node:net";
 import { type Connection as FilterConnection, PeerType } from "../host/index.js";
 import type { ClusterManager } from "./cluster-manager.js";
 import {
@@ -42,6 +42,9 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
   private draining = false;
   private ended = false;
   private readonly reader: FrameReader;
+  /** Raw TCP to one endpoint, when the filter passes non-Dubbo bytes through (its `nonDubbo: passthrough`). */
+  private raw: Socket | null = null;
+  private sawBytes = false;
   /** The connection's context in the filter VM; set right after the context is created (see `attach`). */
   private filter!: FilterConnection;
 
@@ -80,11 +83,50 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
     writeBatch.begin();
     try {
       const r = this.filter.downstreamData(chunk, endOfStream);
-      if (r.forwarded.length > 0) this.reader.push(asBuffer(r.forwarded));
+      if (r.forwarded.length > 0) this.forward(asBuffer(r.forwarded));
       if (r.closeDownstream || r.failed || r.closed) this.end(r.failed);
     } finally {
       writeBatch.end();
     }
+  }
+
+  private forward(bytes: Buffer): void {
+    if (this.raw !== null) {
+      this.raw.write(bytes);
+      return;
+    }
+    if (!this.sawBytes) {
+      this.sawBytes = true;
+      // Not Dubbo, yet the filter let it through: it is a plain TCP stream, proxied as Envoy's tcp_proxy would.
+      if (bytes[0] !== 0xda || (bytes.length > 1 && bytes[1] !== 0xbb)) {
+        this.startRaw(bytes);
+        return;
+      }
+    }
+    this.reader.push(bytes);
+  }
+
+  /** Proxy the connection byte for byte to one endpoint of its cluster (filter state, else the listener's). */
+  private startRaw(first: Buffer): void {
+    const name = this.filter.filterState.get(TCP_PROXY_CLUSTER_KEY) ?? this.defaultCluster;
+    const endpoint = name === "" ? undefined : this.env.clusters.get(name)?.pickForConnection();
+    if (endpoint === undefined) {
+      this.env.log("warn", `downstream ${this.socket.remoteAddress}:${this.socket.remotePort}: non-Dubbo bytes passed by the filter and no cluster for them${name ? ` (cluster ${name} has no endpoint)` : ""}; closing`);
+      this.end(true);
+      return;
+    }
+    const up = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    this.raw = up;
+    up.write(first);
+    up.on("data", (d: Buffer) => {
+      if (this.socket.destroyed) return;
+      const r = this.filter.upstreamData(d, false);
+      if (r.forwarded.length > 0) this.socket.write(r.forwarded);
+      if (r.closeDownstream || r.failed) this.end(r.failed);
+    });
+    up.on("end", () => this.end(false));
+    up.on("error", () => this.end(true));
+    up.on("close", () => this.end(false));
   }
 
   /** The filter resumed the connection from another context, handing on the bytes it held. */
@@ -93,7 +135,7 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
     this.env.reports.reset();
     writeBatch.begin();
     try {
-      this.reader.push(asBuffer(forwarded));
+      this.forward(asBuffer(forwarded));
     } finally {
       writeBatch.end();
     }
@@ -209,12 +251,17 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
   private onEnd(): void {
     // The client half-closed: the filter hears the end of stream, what is in flight is answered, then close.
     this.onData(EMPTY, true);
+    if (this.raw !== null) {
+      this.raw.end();
+      return;
+    }
     this.draining = true;
     if (this.inflight === 0) this.end(false);
   }
 
   private onClose(): void {
     this.ended = true;
+    this.raw?.destroy();
     try {
       this.filter?.closeDownstream(PeerType.Remote);
     } catch (err) {

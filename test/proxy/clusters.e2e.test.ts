@@ -99,3 +99,56 @@ describe("clusters", () => {
     expect(mixed.healthyCount).toBe(1);
   });
 });
+
+describe("non-Dubbo bytes", () => {
+  async function echoServer() {
+    const s = createServer((c) => c.pipe(c));
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    return s;
+  }
+  async function exchange(port: number, text: string): Promise<{ reply: string; closed: boolean }> {
+    const sock = (await import("node:net")).connect({ host: "127.0.0.1", port });
+    let reply = "";
+    sock.on("data", (d: Buffer) => (reply += d.toString()));
+    const closed = new Promise<boolean>((r) => sock.once("close", () => r(true)));
+    sock.on("error", () => undefined);
+    sock.write(text);
+    const result = await Promise.race([closed, new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+    sock.destroy();
+    return { reply, closed: result };
+  }
+  const start = (nonDubbo: string, echoPort: number) =>
+    ProxyServer.start({
+      config: {
+        listeners: [{ name: "l", address: "127.0.0.1:0", defaultCluster: "echo" }],
+        admin: null,
+        filter: { configuration: { version: 1, nonDubbo, services: [] } },
+        clusters: [{ name: "echo", endpoints: [`127.0.0.1:${echoPort}`] }],
+      },
+      log: () => undefined,
+    });
+
+  it("with the filter's nonDubbo: passthrough, are proxied byte for byte to the listener's cluster, as tcp_proxy would", async () => {
+    const echo = await echoServer();
+    const proxy = await start("passthrough", (echo.address() as AddressInfo).port);
+    try {
+      const r = await exchange(proxy.listenerAddresses[0].port, "GET / HTTP/1.0\r\n\r\n");
+      expect(r.reply).toBe("GET / HTTP/1.0\r\n\r\n");
+    } finally {
+      await proxy.close();
+      echo.close();
+    }
+  });
+
+  it("with nonDubbo: close, close the connection", async () => {
+    const echo = await echoServer();
+    const proxy = await start("close", (echo.address() as AddressInfo).port);
+    try {
+      const r = await exchange(proxy.listenerAddresses[0].port, "GET / HTTP/1.0\r\n\r\n");
+      expect(r).toEqual({ reply: "", closed: true });
+    } finally {
+      await proxy.close();
+      echo.close();
+    }
+  });
+});
