@@ -23,7 +23,6 @@ import { kindOf, ValueKind } from "./codec/hessian";
 
 const decoder = new Decoder();
 const encoder = new Encoder();
-const reader = new HessianReader();
 let input = new ArrayBuffer(64 * 1024);
 let scratch = new ArrayBuffer(1024);
 let output: ArrayBuffer = new ArrayBuffer(0);
@@ -234,7 +233,7 @@ export function codec_rewrite(pairsLength: i32): i32 {
 
 function hessianRange(offset: i32, len: i32): bool {
   if (offset < 0 || len < 0 || offset > input.byteLength || len > input.byteLength - offset) return false;
-  reader.reset(changetype<usize>(input), offset, offset + len);
+  HessianReader.reset(changetype<usize>(input), offset, offset + len);
   return true;
 }
 
@@ -243,11 +242,11 @@ let hessianError: string = "";
 /** Bytes taken by one Hessian value at input[offset..offset+len), or -1 (message by codec_hessian_error). */
 export function codec_hessian_skip(offset: i32, len: i32): i32 {
   if (!hessianRange(offset, len)) return -1;
-  if (!reader.skipValue(0)) {
-    hessianError = codecErrorMessage(reader.error, Field.Body, reader.errorAt - offset, reader.errorValue);
+  if (!HessianReader.skipValue(0)) {
+    hessianError = codecErrorMessage(HessianReader.error, Field.Body, HessianReader.errorAt - offset, HessianReader.errorValue);
     return -1;
   }
-  return reader.pos - offset;
+  return HessianReader.pos - offset;
 }
 
 /** The message of the last codec_hessian_skip/read failure, UTF-8 at codec_output(). */
@@ -272,29 +271,29 @@ export function codec_hessian_read(offset: i32, len: i32): i32 {
   const kind = kindOf(b);
   let s: string;
   if (kind == ValueKind.Null) {
-    reader.pos = offset + 1;
+    HessianReader.pos = offset + 1;
     s = "{\"type\":\"null\"}";
   } else if (kind == ValueKind.Bool) {
-    reader.pos = offset + 1;
+    HessianReader.pos = offset + 1;
     s = "{\"type\":\"bool\",\"value\":" + (b == 0x54 ? "true" : "false") + "}";
   } else if (kind == ValueKind.Int || kind == ValueKind.Long) {
-    if (!reader.readLong()) return hessianFail(offset);
-    s = kind == ValueKind.Int ? "{\"type\":\"int\",\"value\":" + reader.num.toString() + "}" : "{\"type\":\"long\",\"value\":\"" + reader.num.toString() + "\"}";
+    if (!HessianReader.readLong()) return hessianFail(offset);
+    s = kind == ValueKind.Int ? "{\"type\":\"int\",\"value\":" + HessianReader.num.toString() + "}" : "{\"type\":\"long\",\"value\":\"" + HessianReader.num.toString() + "\"}";
   } else if (kind == ValueKind.Double) {
-    if (!reader.readDouble()) return hessianFail(offset);
-    const d = reader.dbl;
+    if (!HessianReader.readDouble()) return hessianFail(offset);
+    const d = HessianReader.dbl;
     s = "{\"type\":\"double\",\"value\":" + (isFinite(d) ? d.toString() : jsonString(d.toString())) + "}";
   } else if (kind == ValueKind.String) {
-    if (!reader.readString()) return hessianFail(offset);
+    if (!HessianReader.readString()) return hessianFail(offset);
     s = "{\"type\":\"string\",\"value\":" + jsonString(hessianStringAt(base, offset, end)) + "}";
   } else if (kind == ValueKind.Map && readStringMap(base, offset, end)) {
     s = mapJson;
   } else {
-    reader.reset(base, offset, end);
-    if (!reader.skipValue(0)) return hessianFail(offset);
+    HessianReader.reset(base, offset, end);
+    if (!HessianReader.skipValue(0)) return hessianFail(offset);
     s = "{\"type\":\"other\"}";
   }
-  s = s.substring(0, s.length - 1) + ",\"length\":" + (reader.pos - offset).toString() + "}";
+  s = s.substring(0, s.length - 1) + ",\"length\":" + (HessianReader.pos - offset).toString() + "}";
   return setOutput(s);
 }
 
@@ -302,21 +301,21 @@ let mapJson: string = "";
 
 /** Read a string→string map (H, or M with a type) into mapJson; false when it has other kinds (or is malformed). */
 function readStringMap(base: usize, offset: i32, end: i32): bool {
-  reader.reset(base, offset, end);
-  reader.pos = offset + 1;
-  if (load<u8>(base + <usize>offset) == 0x4d && !reader.skipType()) return false;
+  HessianReader.reset(base, offset, end);
+  HessianReader.pos = offset + 1;
+  if (load<u8>(base + <usize>offset) == 0x4d && !HessianReader.skipType()) return false;
   let s = "{\"type\":\"map\",\"value\":{";
   let first = true;
   while (true) {
-    const p = reader.pos;
+    const p = HessianReader.pos;
     if (p >= end) return false;
     if (load<u8>(base + <usize>p) == 0x5a) {
-      reader.pos = p + 1;
+      HessianReader.pos = p + 1;
       break;
     }
-    if (!reader.readString()) return false;
-    const v = reader.pos;
-    if (!reader.readString()) return false;
+    if (!HessianReader.readString()) return false;
+    const v = HessianReader.pos;
+    if (!HessianReader.readString()) return false;
     if (!first) s += ",";
     first = false;
     s += jsonString(hessianStringAt(base, p, end)) + ":" + jsonString(hessianStringAt(base, v, end));
@@ -326,7 +325,7 @@ function readStringMap(base: usize, offset: i32, end: i32): bool {
 }
 
 function hessianFail(offset: i32): i32 {
-  hessianError = codecErrorMessage(reader.error, Field.Body, reader.errorAt - offset, reader.errorValue);
+  hessianError = codecErrorMessage(HessianReader.error, Field.Body, HessianReader.errorAt - offset, HessianReader.errorValue);
   return -1;
 }
 

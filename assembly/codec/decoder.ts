@@ -5,7 +5,7 @@ import { HessianReader, H_NULL, H_MAP_UNTYPED, H_MAP_TYPED, H_END, kindOf, Value
 import {
   Frame, FrameKind, HEADER_LENGTH, MAGIC_HIGH, MAGIC_LOW, FLAGS_OFFSET, STATUS_OFFSET, REQUEST_ID_OFFSET,
   BODY_LENGTH_OFFSET, FLAG_REQUEST, FLAG_TWO_WAY, FLAG_EVENT, SERIALIZATION_MASK, SERIALIZATION_HESSIAN2,
-  DEFAULT_MAX_BODY_BYTES, STATUS_OK, ATTACHMENT_KEY_STRING, ATTACHMENT_VALUE_STRING,
+  DEFAULT_MAX_BODY_BYTES, STATUS_OK, ATTACHMENT_KEY_STRING, ATTACHMENT_VALUE_STRING, ATTACHMENT_STRIDE,
 } from "./frame";
 
 /** Result of Decoder.decode(). */
@@ -54,8 +54,6 @@ export class Decoder {
   errorField: Field = Field.Header;
   /** A number describing the error (the bad byte, length or index). */
   errorValue: i64 = 0;
-
-  private reader: HessianReader = new HessianReader();
 
   constructor(options: DecoderOptions | null = null) {
     if (options !== null) this.options = options;
@@ -116,22 +114,21 @@ export class Decoder {
 
     if (f.serialization != SERIALIZATION_HESSIAN2) return DecodeStatus.Done; // header-level result only
     f.bodyDecoded = true;
-    const r = this.reader;
-    r.reset(ptr, HEADER_LENGTH, total);
+    HessianReader.reset(ptr, HEADER_LENGTH, total);
     let ok: bool;
-    if (f.event) ok = this.decodeEvent(r, f);
+    if (f.event) ok = this.decodeEvent(f);
     else if (bodyLength == 0) return this.setError(CodecError.EmptyBody, Field.Body, HEADER_LENGTH, 0);
-    else if (f.isRequest) ok = this.decodeRequest(r, f);
-    else ok = this.decodeResponse(r, f);
+    else if (f.isRequest) ok = this.decodeRequest(f);
+    else ok = this.decodeResponse(f);
     if (!ok) return DecodeStatus.Error;
     return DecodeStatus.Done;
   }
 
   /** Copy the reader's error into the decoder, tagged with the field being read. */
-  private failed(r: HessianReader, field: Field): bool {
-    this.error = r.error;
-    this.errorOffset = r.errorAt;
-    this.errorValue = r.errorValue;
+  private failed(field: Field): bool {
+    this.error = HessianReader.error;
+    this.errorOffset = HessianReader.errorAt;
+    this.errorValue = HessianReader.errorValue;
     this.errorField = field;
     return false;
   }
@@ -142,60 +139,63 @@ export class Decoder {
   }
 
   /** Read a string (or Hessian null when nullable) and return its offset, -1 for null, -2 on error. */
-  private stringField(r: HessianReader, field: Field, nullable: bool): i32 {
-    const at = r.pos;
-    if (at >= r.end) {
+  private stringField(field: Field, nullable: bool): i32 {
+    const at = HessianReader.pos;
+    if (at >= HessianReader.end) {
       this.fail(CodecError.Truncated, field, at, 0);
       return -2;
     }
-    const b = r.byteAt(at);
+    const b = HessianReader.byteAt(at);
     if (b == H_NULL && nullable) {
-      r.pos = at + 1;
+      HessianReader.pos = at + 1;
       return -1;
     }
     if (!HessianReader.isStringLead(b)) {
       this.fail(CodecError.UnexpectedType, field, at, b);
       return -2;
     }
-    if (!r.readString()) {
-      this.failed(r, field);
+    if (!HessianReader.readString()) {
+      this.failed(field);
       return -2;
     }
     return at;
   }
 
-  private decodeEvent(r: HessianReader, f: Frame): bool {
+  private decodeEvent(f: Frame): bool {
     if (f.bodyLength == 0) {
       f.kind = FrameKind.Heartbeat;
       return true;
     }
-    const at = r.pos;
-    if (r.byteAt(at) == H_NULL) f.kind = FrameKind.Heartbeat;
-    if (!r.skipValue(0)) return this.failed(r, Field.EventData);
+    const at = HessianReader.pos;
+    if (HessianReader.byteAt(at) == H_NULL) f.kind = FrameKind.Heartbeat;
+    if (!HessianReader.skipValue(0)) return this.failed(Field.EventData);
     f.eventDataAt = at;
     return true;
   }
 
-  private decodeRequest(r: HessianReader, f: Frame): bool {
-    let at = this.stringField(r, Field.DubboVersion, true);
+  private decodeRequest(f: Frame): bool {
+    let at = this.stringField(Field.DubboVersion, true);
     if (at == -2) return false;
     f.dubboVersionAt = at;
-    at = this.stringField(r, Field.Service, false);
+    at = this.stringField(Field.Service, false);
     if (at == -2) return false;
     f.serviceAt = at;
-    at = this.stringField(r, Field.Version, true);
+    at = this.stringField(Field.Version, true);
     if (at == -2) return false;
     f.versionAt = at;
-    at = this.stringField(r, Field.Method, false);
+    at = this.stringField(Field.Method, false);
     if (at == -2) return false;
     f.rawMethodAt = at;
     f.methodAt = at;
-    at = this.stringField(r, Field.ParameterTypes, true);
+    // Generic calls ($invoke, $invokeAsync) start with '$'; only those are compared by name below.
+    const maybeGeneric = HessianReader.strUnits > 0 &&
+      (HessianReader.strChunked || load<u8>(HessianReader.base + <usize>HessianReader.strContentStart) == 0x24);
+    at = this.stringField(Field.ParameterTypes, true);
     if (at == -2) return false;
     f.parameterTypesAt = at;
     let argCount: i32 = 0;
     if (at >= 0) {
-      argCount = this.countDescriptor(r, f, at);
+      argCount = this.countDescriptor(f, at);
       if (argCount < 0) return false;
     }
     f.argCount = argCount;
@@ -206,18 +206,18 @@ export class Decoder {
     const record = argCount < maxArgs ? argCount : maxArgs;
     if (f.argAt.length < record) f.argAt = new StaticArray<i32>(record);
     for (let i: i32 = 0; i < argCount; i++) {
-      const argAt = r.pos;
+      const argAt = HessianReader.pos;
       if (i < record) {
         unchecked((f.argAt[i] = argAt));
         f.recordedArgs = i + 1;
       }
-      if (!r.skipValue(0)) return this.failed(r, Field.Argument);
-      if (i == 0) this.checkGeneric(f, argAt);
+      if (!HessianReader.skipValue(0)) return this.failed(Field.Argument);
+      if (i == 0 && maybeGeneric) this.checkGeneric(f, argAt);
     }
 
     // Attachments: absent when the body ends here.
-    if (r.pos >= r.end) return true;
-    return this.decodeAttachments(r, f);
+    if (HessianReader.pos >= HessianReader.end) return true;
+    return this.decodeAttachments(f);
   }
 
   /** `$invoke` / `$invokeAsync`: the real method is argument 0 when it is a string. */
@@ -231,9 +231,9 @@ export class Decoder {
    * Count the parameter types of a JVM descriptor list (`Ljava/lang/String;I[J`): `[` prefixes,
    * primitives VZBCDFIJS, `L...;` class names. Returns -1 after recording an error.
    */
-  private countDescriptor(r: HessianReader, f: Frame, at: i32): i32 {
-    // r's string fields describe the descriptor just read.
-    if (r.strChunked) {
+  private countDescriptor(f: Frame, at: i32): i32 {
+    // The reader's string fields describe the descriptor just read.
+    if (HessianReader.strChunked) {
       const s = f.stringAt(at);
       if (s === null) return -1;
       const n = s.length;
@@ -252,9 +252,9 @@ export class Decoder {
       }
       return count;
     }
-    const base = r.base;
-    const start = r.strContentStart;
-    const end = r.strContentEnd;
+    const base = HessianReader.base;
+    const start = HessianReader.strContentStart;
+    const end = HessianReader.strContentEnd;
     let p = start;
     let count: i32 = 0;
     while (p < end) {
@@ -276,73 +276,99 @@ export class Decoder {
    * The attachments map (H or M): every entry recorded with its key, value and end offsets; entries
    * whose key or value is not a string are kept in the tables but flagged (skippedAttachments).
    */
-  private decodeAttachments(r: HessianReader, f: Frame): bool {
-    const start = r.pos;
-    const lead = r.byteAt(start);
+  private decodeAttachments(f: Frame): bool {
+    const start = HessianReader.pos;
+    const lead = HessianReader.byteAt(start);
     if (lead == H_NULL) {
-      r.pos = start + 1;
+      HessianReader.pos = start + 1;
       f.attachmentsStart = start - HEADER_LENGTH;
-      f.attachmentsEnd = r.pos - HEADER_LENGTH;
+      f.attachmentsEnd = HessianReader.pos - HEADER_LENGTH;
       return true;
     }
     if (lead != H_MAP_UNTYPED && lead != H_MAP_TYPED) return this.fail(CodecError.UnexpectedType, Field.Attachments, start, lead);
-    r.pos = start + 1;
-    r.refCount++;
-    if (lead == H_MAP_TYPED && !r.skipType()) return this.failed(r, Field.Attachments);
+    HessianReader.pos = start + 1;
+    HessianReader.refCount++;
+    if (lead == H_MAP_TYPED && !HessianReader.skipType()) return this.failed(Field.Attachments);
+    const base = HessianReader.base;
+    const end = HessianReader.end;
     let n: i32 = 0;
+    let group: i32 = -1;
+    let skipped: i32 = 0;
+    let table = changetype<usize>(f.attTable);
+    let capacity = f.attTable.length / ATTACHMENT_STRIDE;
     while (true) {
-      const p = r.pos;
-      if (p >= r.end) return this.fail(CodecError.Truncated, Field.Attachments, p, 0);
-      if (r.byteAt(p) == H_END) {
-        r.pos = p + 1;
+      const p = HessianReader.pos;
+      if (p >= end) return this.fail(CodecError.Truncated, Field.Attachments, p, 0);
+      const kb = <u32>load<u8>(base + <usize>p);
+      if (kb == H_END) {
+        HessianReader.pos = p + 1;
         break;
       }
-      let flags: u8 = 0;
-      if (HessianReader.isStringLead(r.byteAt(p))) flags |= ATTACHMENT_KEY_STRING;
-      if (!r.skipValue(1)) return this.failed(r, Field.Attachments);
-      const v = r.pos;
-      if (v >= r.end) return this.fail(CodecError.Truncated, Field.Attachments, v, 0);
-      if (HessianReader.isStringLead(r.byteAt(v))) flags |= ATTACHMENT_VALUE_STRING;
-      if (!r.skipValue(1)) return this.failed(r, Field.Attachments);
-      f.ensureAttachmentCapacity(n);
-      unchecked((f.attKeyAt[n] = p));
-      unchecked((f.attValueAt[n] = v));
-      unchecked((f.attEndAt[n] = r.pos));
-      unchecked((f.attFlags[n] = flags));
-      if (flags != (ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING)) f.skippedAttachments++;
+      let flags: i32 = 0;
+      if (HessianReader.isStringLead(kb)) {
+        flags = ATTACHMENT_KEY_STRING;
+        if (!HessianReader.readString()) return this.failed(Field.Attachments);
+        // "group": five ASCII bytes in one chunk (compared in place, no string built).
+        if (HessianReader.strUnits == 5 && HessianReader.strContentEnd - HessianReader.strContentStart == 5 && !HessianReader.strChunked &&
+            load<u32>(base + <usize>HessianReader.strContentStart) == 0x756f7267 && load<u8>(base + <usize>(HessianReader.strContentStart + 4)) == 0x70) {
+          group = n;
+        }
+      } else if (!HessianReader.skipValue(1)) return this.failed(Field.Attachments);
+      const v = HessianReader.pos;
+      if (v >= end) return this.fail(CodecError.Truncated, Field.Attachments, v, 0);
+      const vb = <u32>load<u8>(base + <usize>v);
+      if (HessianReader.isStringLead(vb)) {
+        flags |= ATTACHMENT_VALUE_STRING;
+        if (!HessianReader.readString()) return this.failed(Field.Attachments);
+      } else if (!HessianReader.skipValue(1)) return this.failed(Field.Attachments);
+      if (n >= capacity) {
+        f.ensureAttachmentCapacity(n);
+        table = changetype<usize>(f.attTable);
+        capacity = f.attTable.length / ATTACHMENT_STRIDE;
+      }
+      const slot = table + (<usize>n << 4);
+      store<i32>(slot, p);
+      store<i32>(slot, v, 4);
+      store<i32>(slot, HessianReader.pos, 8);
+      store<i32>(slot, flags, 12);
+      if (flags != <i32>(ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING)) {
+        skipped++;
+        if (group == n) group = -1; // a "group" key whose value is not a string
+      }
       n++;
-      f.attachmentCount = n;
     }
+    f.attachmentCount = n;
+    f.skippedAttachments = skipped;
     f.attachmentsStart = start - HEADER_LENGTH;
-    f.attachmentsEnd = r.pos - HEADER_LENGTH;
-    f.groupIndex = f.attachmentIndex("group");
+    f.attachmentsEnd = HessianReader.pos - HEADER_LENGTH;
+    f.groupIndex = group;
     return true;
   }
 
-  private decodeResponse(r: HessianReader, f: Frame): bool {
+  private decodeResponse(f: Frame): bool {
     if (f.status != STATUS_OK) {
-      const at = this.stringField(r, Field.ErrorMessage, true);
+      const at = this.stringField(Field.ErrorMessage, true);
       if (at == -2) return false;
       f.errorMessageAt = at;
       return true;
     }
-    const flagAt = r.pos;
-    if (r.byteAt(flagAt) == H_NULL) {
+    const flagAt = HessianReader.pos;
+    if (HessianReader.byteAt(flagAt) == H_NULL) {
       // sofa-rpc-node writes a bare null (no flag) for an empty result.
-      r.pos = flagAt + 1;
+      HessianReader.pos = flagAt + 1;
       return true;
     }
-    if (!r.readInt()) return this.failed(r, Field.ResponseFlag);
-    const flag = r.num;
+    if (!HessianReader.readInt()) return this.failed(Field.ResponseFlag);
+    const flag = HessianReader.num;
     if (flag < 0 || flag > 5) return this.fail(CodecError.BadResponseFlag, Field.ResponseFlag, flagAt, flag);
     f.responseFlag = <i32>flag;
     if (flag != 2 && flag != 5) {
-      f.valueAt = r.pos;
-      if (!r.skipValue(0)) return this.failed(r, Field.ResponseValue);
+      f.valueAt = HessianReader.pos;
+      if (!HessianReader.skipValue(0)) return this.failed(Field.ResponseValue);
     }
     if (flag >= 3) {
-      if (r.pos >= r.end) return this.fail(CodecError.Truncated, Field.Attachments, r.pos, 0);
-      return this.decodeAttachments(r, f);
+      if (HessianReader.pos >= HessianReader.end) return this.fail(CodecError.Truncated, Field.Attachments, HessianReader.pos, 0);
+      return this.decodeAttachments(f);
     }
     return true;
   }

@@ -176,7 +176,7 @@ export class Encoder {
         this.put(H_MAP_UNTYPED);
       } else {
         // Up to the first entry, or up to the end marker of an empty map.
-        this.putBytes(base, frame.attachmentCount > 0 ? unchecked(frame.attKeyAt[0]) : after - 1);
+        this.putBytes(base, frame.attachmentCount > 0 ? frame.attKeyAt(0) : after - 1);
       }
     } else {
       // No map: the body ends after the arguments.
@@ -186,11 +186,11 @@ export class Encoder {
     const n = keys.length;
     // Existing entries, with values replaced where a key matches.
     for (let i = 0; i < frame.attachmentCount; i++) {
-      const keyAt = unchecked(frame.attKeyAt[i]);
-      const valueAt = unchecked(frame.attValueAt[i]);
-      const endAt = unchecked(frame.attEndAt[i]);
+      const keyAt = frame.attKeyAt(i);
+      const valueAt = frame.attValueAt(i);
+      const endAt = frame.attEndAt(i);
       let replaced = -1;
-      if (unchecked(frame.attFlags[i]) == (ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING)) {
+      if (frame.attFlags(i) == <i32>(ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING)) {
         for (let k = 0; k < n; k++) {
           if (hessianStringEquals(base, keyAt, frame.length, unchecked(keys[k]))) replaced = k;
         }
@@ -209,7 +209,7 @@ export class Encoder {
       for (let j = 0; j < k && !seen; j++) if (unchecked(keys[j]) == key) seen = true;
       if (seen) continue;
       for (let i = 0; i < frame.attachmentCount && !seen; i++) {
-        if (unchecked(frame.attFlags[i]) == (ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING) && hessianStringEquals(base, unchecked(frame.attKeyAt[i]), frame.length, key)) seen = true;
+        if (frame.attFlags(i) == <i32>(ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING) && hessianStringEquals(base, frame.attKeyAt(i), frame.length, key)) seen = true;
       }
       if (seen) continue;
       this.writeString(key);

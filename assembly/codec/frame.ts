@@ -66,6 +66,9 @@ export function frameKindName(kind: FrameKind): string {
   }
 }
 
+/** i32 slots per attachment entry in Frame.attTable: key offset, value offset, end offset, flags. */
+export const ATTACHMENT_STRIDE: i32 = 4;
+
 /** Attachment entry flags. */
 export const ATTACHMENT_KEY_STRING: u8 = 1;
 export const ATTACHMENT_VALUE_STRING: u8 = 2;
@@ -129,10 +132,11 @@ export class Frame {
   attachmentCount: i32 = 0;
   /** Entries whose key or value is not a string (they are skipped, counted here and kept by the re-encoder). */
   skippedAttachments: i32 = 0;
-  attKeyAt: StaticArray<i32> = new StaticArray<i32>(16);
-  attValueAt: StaticArray<i32> = new StaticArray<i32>(16);
-  attEndAt: StaticArray<i32> = new StaticArray<i32>(16);
-  attFlags: StaticArray<u8> = new StaticArray<u8>(16);
+  /**
+   * Entry table, ATTACHMENT_STRIDE i32 slots per entry: offset of the key, of the value, just past the
+   * value, and the ATTACHMENT_* flags (offsets from the frame start). Read it through the accessors.
+   */
+  attTable: StaticArray<i32> = new StaticArray<i32>(16 * ATTACHMENT_STRIDE);
   /** Index of the "group" attachment, -1 when absent. */
   groupIndex: i32 = -1;
 
@@ -202,7 +206,7 @@ export class Frame {
   parameterTypes(): string | null { return this.stringAt(this.parameterTypesAt); }
   /** The "group" attachment, or null. */
   group(): string | null {
-    return this.groupIndex < 0 ? null : this.stringAt(unchecked(this.attValueAt[this.groupIndex]));
+    return this.groupIndex < 0 ? null : this.stringAt(this.attValueAt(this.groupIndex));
   }
   /** Error message of a non-OK response, or null. */
   errorMessage(): string | null { return this.stringAt(this.errorMessageAt); }
@@ -220,25 +224,34 @@ export class Frame {
     return hessianScalarTextAt(this.base, unchecked(this.argAt[i]), this.length);
   }
 
+  /** Offset (from the frame start) of entry i's key; the caller checks 0 <= i < attachmentCount. */
+  @inline attKeyAt(i: i32): i32 { return load<i32>(changetype<usize>(this.attTable) + (<usize>i << 4)); }
+  /** Offset of entry i's value. */
+  @inline attValueAt(i: i32): i32 { return load<i32>(changetype<usize>(this.attTable) + (<usize>i << 4), 4); }
+  /** Offset just past entry i's value. */
+  @inline attEndAt(i: i32): i32 { return load<i32>(changetype<usize>(this.attTable) + (<usize>i << 4), 8); }
+  /** ATTACHMENT_* flags of entry i. */
+  @inline attFlags(i: i32): i32 { return load<i32>(changetype<usize>(this.attTable) + (<usize>i << 4), 12); }
+
   /** True when entry i has a string key and a string value. */
   attachmentIsString(i: i32): bool {
     if (i < 0 || i >= this.attachmentCount) return false;
-    return unchecked(this.attFlags[i]) == (ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING);
+    return this.attFlags(i) == (ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING);
   }
   /** Key of entry i when it is a string, else null. */
   attachmentKey(i: i32): string | null {
-    if (i < 0 || i >= this.attachmentCount || (unchecked(this.attFlags[i]) & ATTACHMENT_KEY_STRING) == 0) return null;
-    return this.stringAt(unchecked(this.attKeyAt[i]));
+    if (i < 0 || i >= this.attachmentCount || (this.attFlags(i) & ATTACHMENT_KEY_STRING) == 0) return null;
+    return this.stringAt(this.attKeyAt(i));
   }
   /** Value of entry i when it is a string, else null. */
   attachmentValue(i: i32): string | null {
-    if (i < 0 || i >= this.attachmentCount || (unchecked(this.attFlags[i]) & ATTACHMENT_VALUE_STRING) == 0) return null;
-    return this.stringAt(unchecked(this.attValueAt[i]));
+    if (i < 0 || i >= this.attachmentCount || (this.attFlags(i) & ATTACHMENT_VALUE_STRING) == 0) return null;
+    return this.stringAt(this.attValueAt(i));
   }
   /** Index of the entry whose string key equals `key` (the last one when repeated), or -1. No allocation. */
   attachmentIndex(key: string): i32 {
     for (let i = this.attachmentCount - 1; i >= 0; i--) {
-      if ((unchecked(this.attFlags[i]) & ATTACHMENT_KEY_STRING) != 0 && this.stringAtEquals(unchecked(this.attKeyAt[i]), key)) return i;
+      if ((this.attFlags(i) & ATTACHMENT_KEY_STRING) != 0 && this.stringAtEquals(this.attKeyAt(i), key)) return i;
     }
     return -1;
   }
@@ -249,26 +262,18 @@ export class Frame {
   /** True when attachment `key` has a string value equal to `value` (no allocation). */
   attachmentEquals(key: string, value: string): bool {
     const i = this.attachmentIndex(key);
-    if (i < 0 || (unchecked(this.attFlags[i]) & ATTACHMENT_VALUE_STRING) == 0) return false;
-    return this.stringAtEquals(unchecked(this.attValueAt[i]), value);
+    if (i < 0 || (this.attFlags(i) & ATTACHMENT_VALUE_STRING) == 0) return false;
+    return this.stringAtEquals(this.attValueAt(i), value);
   }
 
-  /** Make room for attachment entry `i` (grows the tables by doubling). */
+  /** Make room for attachment entry `i` (grows the table by doubling). */
   ensureAttachmentCapacity(i: i32): void {
-    const cap = this.attKeyAt.length;
+    const table = this.attTable;
+    const cap = table.length / ATTACHMENT_STRIDE;
     if (i < cap) return;
-    const next = cap << 1;
-    this.attKeyAt = growI32(this.attKeyAt, next);
-    this.attValueAt = growI32(this.attValueAt, next);
-    this.attEndAt = growI32(this.attEndAt, next);
-    const flags = new StaticArray<u8>(next);
-    memory.copy(changetype<usize>(flags), changetype<usize>(this.attFlags), <usize>cap);
-    this.attFlags = flags;
+    const grown = new StaticArray<i32>(cap * 2 * ATTACHMENT_STRIDE);
+    memory.copy(changetype<usize>(grown), changetype<usize>(table), <usize>table.length << 2);
+    this.attTable = grown;
   }
 }
 
-function growI32(a: StaticArray<i32>, n: i32): StaticArray<i32> {
-  const b = new StaticArray<i32>(n);
-  memory.copy(changetype<usize>(b), changetype<usize>(a), <usize>a.length << 2);
-  return b;
-}

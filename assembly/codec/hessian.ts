@@ -81,212 +81,299 @@ export function kindOf(b: u32): ValueKind {
 }
 
 /**
- * A cursor over [pos, end) of the memory at `base`. Methods return false on malformed input after
- * recording the first error (code, offset, value); they never read outside [start, end).
- * Results of reads are left in fields (`num`, `dbl`, `strUnits`, ...) so nothing is allocated.
+ * Result of scanString(): a string value's extent and length, or the error that stopped the scan.
+ * Static fields (plain globals): the scan uses no object, so the hot path has no shadow-stack traffic.
+ */
+export class StringScan {
+  /** Length in UTF-16 code units. */
+  static units: i32 = 0;
+  /** More than one chunk. */
+  static chunked: bool = false;
+  /** Content bytes of the (last) chunk; the whole content when not chunked. */
+  static contentStart: i32 = 0;
+  static contentEnd: i32 = 0;
+  /** Offset just past the value. */
+  static next: i32 = 0;
+  static error: CodecError = CodecError.None;
+  static errorAt: i32 = 0;
+  static errorValue: i64 = 0;
+}
+
+@inline function scanFail(code: CodecError, at: i32, value: i64): bool {
+  StringScan.error = code;
+  StringScan.errorAt = at;
+  StringScan.errorValue = value;
+  return false;
+}
+
+/**
+ * Walk `units` UTF-16 code units of Hessian's UTF-8 (1-3 bytes per unit, surrogates as two 3-byte
+ * units) from p, not past e. Returns the offset after them, or -1 after recording the error in StringScan.
+ */
+function walkUnits(base: usize, p: i32, e: i32, units: i32): i32 {
+  let n = units;
+  // ASCII fast path: 8 bytes whose high bits are all clear are 8 units.
+  while (n >= 8 && e - p >= 8) {
+    if ((load<u64>(base + <usize>p) & 0x8080808080808080) != 0) break;
+    p += 8;
+    n -= 8;
+  }
+  while (n > 0) {
+    if (p >= e) {
+      scanFail(CodecError.Truncated, p, 0);
+      return -1;
+    }
+    const b = <u32>load<u8>(base + <usize>p);
+    if (b < 0x80) p += 1;
+    else if ((b & 0xe0) == 0xc0) p += 2;
+    else if ((b & 0xf0) == 0xe0) p += 3;
+    else {
+      scanFail(CodecError.BadUtf8, p, b);
+      return -1;
+    }
+    n--;
+  }
+  if (p > e) {
+    scanFail(CodecError.Truncated, e, 0);
+    return -1;
+  }
+  return p;
+}
+
+/**
+ * Scan the Hessian string whose lead byte is at `at` in [at, end) of the memory at base, in all its
+ * forms including chunks; results in StringScan. A non-string lead byte gives CodecError.UnexpectedType.
+ * Pure: touches only StringScan, so it may run in the middle of a HessianReader pass.
+ */
+export function scanString(base: usize, at: i32, end: i32): bool {
+  let p = at;
+  let units: i32 = 0;
+  let chunks: i32 = 0;
+  while (true) {
+    if (p >= end) return scanFail(CodecError.Truncated, p, 0);
+    const b = <u32>load<u8>(base + <usize>p);
+    let n: i32;
+    let final = true;
+    if (b < 0x20) {
+      n = <i32>b;
+      p += 1;
+    } else if (b >= 0x30 && b < 0x34) {
+      if (end - p < 2) return scanFail(CodecError.Truncated, p, 0);
+      n = ((<i32>b - 0x30) << 8) | <i32>load<u8>(base + <usize>(p + 1));
+      p += 2;
+    } else if (b == H_STRING_CHUNK || b == H_STRING_FINAL) {
+      if (end - p < 3) return scanFail(CodecError.Truncated, p, 0);
+      n = (<i32>load<u8>(base + <usize>(p + 1)) << 8) | <i32>load<u8>(base + <usize>(p + 2));
+      final = b == H_STRING_FINAL;
+      p += 3;
+    } else if (chunks == 0) {
+      return scanFail(CodecError.UnexpectedType, p, b);
+    } else {
+      return scanFail(CodecError.BadStringChunk, p, b);
+    }
+    const contentStart = p;
+    p = walkUnits(base, p, end, n);
+    if (p < 0) return false;
+    units += n;
+    chunks++;
+    if (final) {
+      StringScan.units = units;
+      StringScan.chunked = chunks > 1;
+      StringScan.contentStart = contentStart;
+      StringScan.contentEnd = p;
+      StringScan.next = p;
+      StringScan.error = CodecError.None;
+      return true;
+    }
+  }
+  return false; // unreachable
+}
+
+/**
+ * The Hessian reader: a cursor over [pos, end) of the memory at `base`, with the per-body tables.
+ * All members are static (globals): one body is read at a time, start to end, within one call, and
+ * the hot path touches no object (no shadow-stack spills). Methods return false on malformed input
+ * after recording the first error (code, offset, value); they never read outside [start, end).
+ * Results of reads are left in static fields (`num`, `dbl`, `strUnits`, ...), so nothing is allocated.
  */
 export class HessianReader {
-  base: usize = 0;
-  pos: i32 = 0;
-  end: i32 = 0;
+  static base: usize = 0;
+  static pos: i32 = 0;
+  static end: i32 = 0;
 
-  error: CodecError = CodecError.None;
-  errorAt: i32 = 0;
-  errorValue: i64 = 0;
+  static error: CodecError = CodecError.None;
+  static errorAt: i32 = 0;
+  static errorValue: i64 = 0;
 
   /** Objects (lists, maps, instances) seen so far in this body: the bound for 'Q' references. */
-  refCount: i32 = 0;
+  static refCount: i32 = 0;
   /** Types defined so far in this body: the bound for type references. */
-  typeCount: i32 = 0;
-  /** Class definitions seen so far in this body, and each one's field count. */
-  classCount: i32 = 0;
-  classFields: StaticArray<i32> = new StaticArray<i32>(16);
+  static typeCount: i32 = 0;
+  /** Class definitions seen so far in this body, and each one's field count (raw i32 table). */
+  static classCount: i32 = 0;
+  static classCapacity: i32 = 0;
+  static classFields: usize = 0;
 
   /** The last int or long read. */
-  num: i64 = 0;
+  static num: i64 = 0;
   /** The last double read. */
-  dbl: f64 = 0;
-  /** The last string read: offset of its lead byte, length in UTF-16 units, chunked or not, content bytes when not chunked. */
-  strAt: i32 = 0;
-  strUnits: i32 = 0;
-  strChunked: bool = false;
-  strContentStart: i32 = 0;
-  strContentEnd: i32 = 0;
+  static dbl: f64 = 0;
+  /** The last string read: offset of its lead byte, length in UTF-16 units, chunked or not, content bytes of the last chunk. */
+  static strAt: i32 = 0;
+  static strUnits: i32 = 0;
+  static strChunked: bool = false;
+  static strContentStart: i32 = 0;
+  static strContentEnd: i32 = 0;
 
   /** Start reading [start, end) of the memory at base, with empty per-body tables. */
-  reset(base: usize, start: i32, end: i32): void {
-    this.base = base;
-    this.pos = start;
-    this.end = end;
-    this.error = CodecError.None;
-    this.errorAt = 0;
-    this.errorValue = 0;
-    this.refCount = 0;
-    this.typeCount = 0;
-    this.classCount = 0;
+  static reset(base: usize, start: i32, end: i32): void {
+    HessianReader.base = base;
+    HessianReader.pos = start;
+    HessianReader.end = end;
+    HessianReader.error = CodecError.None;
+    HessianReader.errorAt = 0;
+    HessianReader.errorValue = 0;
+    HessianReader.refCount = 0;
+    HessianReader.typeCount = 0;
+    HessianReader.classCount = 0;
   }
 
   /** Record an error (the first one wins) and return false. */
-  fail(code: CodecError, at: i32, value: i64): bool {
-    if (this.error == CodecError.None) {
-      this.error = code;
-      this.errorAt = at;
-      this.errorValue = value;
+  static fail(code: CodecError, at: i32, value: i64): bool {
+    if (HessianReader.error == CodecError.None) {
+      HessianReader.error = code;
+      HessianReader.errorAt = at;
+      HessianReader.errorValue = value;
     }
     return false;
   }
 
   /** The byte at `at`; the caller has checked at < end. */
-  @inline byteAt(at: i32): u32 {
-    return <u32>load<u8>(this.base + <usize>at);
-  }
-
-  /** The next byte without consuming it, or -1 at the end. */
-  @inline peek(): i32 {
-    return this.pos < this.end ? <i32>this.byteAt(this.pos) : -1;
+  @inline static byteAt(at: i32): u32 {
+    return <u32>load<u8>(HessianReader.base + <usize>at);
   }
 
   /** Consume n raw bytes (n >= 0). */
-  skipBytes(n: i32): bool {
-    if (n > this.end - this.pos) return this.fail(CodecError.Truncated, this.pos, n);
-    this.pos += n;
+  static skipBytes(n: i32): bool {
+    const p = HessianReader.pos;
+    if (n > HessianReader.end - p) return HessianReader.fail(CodecError.Truncated, p, n);
+    HessianReader.pos = p + n;
     return true;
   }
 
-  /** Read `n` bytes big-endian (1..4) as unsigned; the caller has checked the bounds. */
-  @inline private be(at: i32, n: i32): u32 {
-    let v: u32 = 0;
-    for (let i = 0; i < n; i++) v = (v << 8) | this.byteAt(at + i);
-    return v;
+  /** Two bytes big-endian at `at`; the caller has checked the bounds. */
+  @inline static u16At(at: i32): i32 {
+    const base = HessianReader.base;
+    return (<i32>load<u8>(base + <usize>at) << 8) | <i32>load<u8>(base + <usize>(at + 1));
   }
 
   /** Read a Hessian int (any int form) into `num`. */
-  readInt(): bool {
-    const at = this.pos;
-    if (at >= this.end) return this.fail(CodecError.Truncated, at, 0);
-    const b = this.byteAt(at);
-    const left = this.end - at - 1;
+  static readInt(): bool {
+    const at = HessianReader.pos;
+    const end = HessianReader.end;
+    if (at >= end) return HessianReader.fail(CodecError.Truncated, at, 0);
+    const base = HessianReader.base;
+    const b = <u32>load<u8>(base + <usize>at);
+    const left = end - at - 1;
     if (b >= 0x80 && b < 0xc0) {
-      this.num = <i64>(<i32>b - 0x90);
-      this.pos = at + 1;
+      HessianReader.num = <i64>(<i32>b - 0x90);
+      HessianReader.pos = at + 1;
       return true;
     }
     if (b >= 0xc0 && b < 0xd0) {
-      if (left < 1) return this.fail(CodecError.Truncated, at, 0);
-      this.num = <i64>(((<i32>b - 0xc8) << 8) + <i32>this.byteAt(at + 1));
-      this.pos = at + 2;
+      if (left < 1) return HessianReader.fail(CodecError.Truncated, at, 0);
+      HessianReader.num = <i64>(((<i32>b - 0xc8) << 8) + <i32>load<u8>(base + <usize>(at + 1)));
+      HessianReader.pos = at + 2;
       return true;
     }
     if (b >= 0xd0 && b < 0xd8) {
-      if (left < 2) return this.fail(CodecError.Truncated, at, 0);
-      this.num = <i64>(((<i32>b - 0xd4) << 16) + <i32>this.be(at + 1, 2));
-      this.pos = at + 3;
+      if (left < 2) return HessianReader.fail(CodecError.Truncated, at, 0);
+      HessianReader.num = <i64>(((<i32>b - 0xd4) << 16) + HessianReader.u16At(at + 1));
+      HessianReader.pos = at + 3;
       return true;
     }
     if (b == H_INT) {
-      if (left < 4) return this.fail(CodecError.Truncated, at, 0);
-      this.num = <i64><i32>bswap<u32>(load<u32>(this.base + <usize>(at + 1)));
-      this.pos = at + 5;
+      if (left < 4) return HessianReader.fail(CodecError.Truncated, at, 0);
+      HessianReader.num = <i64><i32>bswap<u32>(load<u32>(base + <usize>(at + 1)));
+      HessianReader.pos = at + 5;
       return true;
     }
-    return this.fail(CodecError.UnexpectedType, at, b);
+    return HessianReader.fail(CodecError.UnexpectedType, at, b);
   }
 
   /** Read a Hessian int or long (any form) into `num`. */
-  readLong(): bool {
-    const at = this.pos;
-    if (at >= this.end) return this.fail(CodecError.Truncated, at, 0);
-    const b = this.byteAt(at);
-    const left = this.end - at - 1;
+  static readLong(): bool {
+    const at = HessianReader.pos;
+    const end = HessianReader.end;
+    if (at >= end) return HessianReader.fail(CodecError.Truncated, at, 0);
+    const base = HessianReader.base;
+    const b = <u32>load<u8>(base + <usize>at);
+    const left = end - at - 1;
     if (b >= 0xd8 && b < 0xf0) {
-      this.num = <i64>(<i32>b - 0xe0);
-      this.pos = at + 1;
+      HessianReader.num = <i64>(<i32>b - 0xe0);
+      HessianReader.pos = at + 1;
       return true;
     }
     if (b >= 0xf0) {
-      if (left < 1) return this.fail(CodecError.Truncated, at, 0);
-      this.num = <i64>(((<i32>b - 0xf8) << 8) + <i32>this.byteAt(at + 1));
-      this.pos = at + 2;
+      if (left < 1) return HessianReader.fail(CodecError.Truncated, at, 0);
+      HessianReader.num = <i64>(((<i32>b - 0xf8) << 8) + <i32>load<u8>(base + <usize>(at + 1)));
+      HessianReader.pos = at + 2;
       return true;
     }
     if (b >= 0x38 && b < 0x40) {
-      if (left < 2) return this.fail(CodecError.Truncated, at, 0);
-      this.num = <i64>(((<i32>b - 0x3c) << 16) + <i32>this.be(at + 1, 2));
-      this.pos = at + 3;
+      if (left < 2) return HessianReader.fail(CodecError.Truncated, at, 0);
+      HessianReader.num = <i64>(((<i32>b - 0x3c) << 16) + HessianReader.u16At(at + 1));
+      HessianReader.pos = at + 3;
       return true;
     }
     if (b == H_LONG_INT) {
-      if (left < 4) return this.fail(CodecError.Truncated, at, 0);
-      this.num = <i64><i32>bswap<u32>(load<u32>(this.base + <usize>(at + 1)));
-      this.pos = at + 5;
+      if (left < 4) return HessianReader.fail(CodecError.Truncated, at, 0);
+      HessianReader.num = <i64><i32>bswap<u32>(load<u32>(base + <usize>(at + 1)));
+      HessianReader.pos = at + 5;
       return true;
     }
     if (b == H_LONG) {
-      if (left < 8) return this.fail(CodecError.Truncated, at, 0);
-      this.num = <i64>bswap<u64>(load<u64>(this.base + <usize>(at + 1)));
-      this.pos = at + 9;
+      if (left < 8) return HessianReader.fail(CodecError.Truncated, at, 0);
+      HessianReader.num = <i64>bswap<u64>(load<u64>(base + <usize>(at + 1)));
+      HessianReader.pos = at + 9;
       return true;
     }
-    return this.readInt();
+    return HessianReader.readInt();
   }
 
   /** Read a Hessian double (any form) into `dbl`. */
-  readDouble(): bool {
-    const at = this.pos;
-    if (at >= this.end) return this.fail(CodecError.Truncated, at, 0);
-    const b = this.byteAt(at);
-    const left = this.end - at - 1;
+  static readDouble(): bool {
+    const at = HessianReader.pos;
+    const end = HessianReader.end;
+    if (at >= end) return HessianReader.fail(CodecError.Truncated, at, 0);
+    const base = HessianReader.base;
+    const b = <u32>load<u8>(base + <usize>at);
+    const left = end - at - 1;
     switch (b) {
-      case H_DOUBLE_ZERO: this.dbl = 0; this.pos = at + 1; return true;
-      case H_DOUBLE_ONE: this.dbl = 1; this.pos = at + 1; return true;
+      case H_DOUBLE_ZERO: HessianReader.dbl = 0; HessianReader.pos = at + 1; return true;
+      case H_DOUBLE_ONE: HessianReader.dbl = 1; HessianReader.pos = at + 1; return true;
       case H_DOUBLE_BYTE:
-        if (left < 1) return this.fail(CodecError.Truncated, at, 0);
-        this.dbl = <f64><i8>this.byteAt(at + 1);
-        this.pos = at + 2;
+        if (left < 1) return HessianReader.fail(CodecError.Truncated, at, 0);
+        HessianReader.dbl = <f64><i8>load<u8>(base + <usize>(at + 1));
+        HessianReader.pos = at + 2;
         return true;
       case H_DOUBLE_SHORT:
-        if (left < 2) return this.fail(CodecError.Truncated, at, 0);
-        this.dbl = <f64><i16>this.be(at + 1, 2);
-        this.pos = at + 3;
+        if (left < 2) return HessianReader.fail(CodecError.Truncated, at, 0);
+        HessianReader.dbl = <f64><i16>HessianReader.u16At(at + 1);
+        HessianReader.pos = at + 3;
         return true;
       case H_DOUBLE_MILLI:
-        if (left < 4) return this.fail(CodecError.Truncated, at, 0);
-        this.dbl = <f64><i32>bswap<u32>(load<u32>(this.base + <usize>(at + 1))) * 0.001;
-        this.pos = at + 5;
+        if (left < 4) return HessianReader.fail(CodecError.Truncated, at, 0);
+        HessianReader.dbl = <f64><i32>bswap<u32>(load<u32>(base + <usize>(at + 1))) * 0.001;
+        HessianReader.pos = at + 5;
         return true;
       case H_DOUBLE:
-        if (left < 8) return this.fail(CodecError.Truncated, at, 0);
-        this.dbl = reinterpret<f64>(bswap<u64>(load<u64>(this.base + <usize>(at + 1))));
-        this.pos = at + 9;
+        if (left < 8) return HessianReader.fail(CodecError.Truncated, at, 0);
+        HessianReader.dbl = reinterpret<f64>(bswap<u64>(load<u64>(base + <usize>(at + 1))));
+        HessianReader.pos = at + 9;
         return true;
     }
-    return this.fail(CodecError.UnexpectedType, at, b);
-  }
-
-  /** Walk `units` UTF-16 code units of Hessian's UTF-8 (1-3 bytes per unit, surrogates as two 3-byte units). */
-  skipUnits(units: i32): bool {
-    let p = this.pos;
-    const e = this.end;
-    const base = this.base;
-    let n = units;
-    // ASCII fast path: 8 bytes whose high bits are all clear are 8 units.
-    while (n >= 8 && e - p >= 8) {
-      if ((load<u64>(base + <usize>p) & 0x8080808080808080) != 0) break;
-      p += 8;
-      n -= 8;
-    }
-    while (n > 0) {
-      if (p >= e) return this.fail(CodecError.Truncated, p, 0);
-      const b = <u32>load<u8>(base + <usize>p);
-      if (b < 0x80) p += 1;
-      else if ((b & 0xe0) == 0xc0) p += 2;
-      else if ((b & 0xf0) == 0xe0) p += 3;
-      else return this.fail(CodecError.BadUtf8, p, b);
-      n--;
-    }
-    if (p > e) return this.fail(CodecError.Truncated, e, 0);
-    this.pos = p;
-    return true;
+    return HessianReader.fail(CodecError.UnexpectedType, at, b);
   }
 
   /** True when the lead byte starts a string. */
@@ -296,248 +383,220 @@ export class HessianReader {
 
   /**
    * Read (validate and step over) a string at pos, in all its forms including chunks. Sets strAt,
-   * strUnits, strChunked and, for a single-chunk string, strContentStart/strContentEnd.
-   * A non-string lead byte gives CodecError.UnexpectedType.
+   * strUnits, strChunked, strContentStart/strContentEnd. A non-string lead byte gives
+   * CodecError.UnexpectedType.
    */
-  readString(): bool {
-    const at = this.pos;
-    this.strAt = at;
-    let units: i32 = 0;
-    let chunks: i32 = 0;
-    while (true) {
-      const p = this.pos;
-      if (p >= this.end) return this.fail(CodecError.Truncated, p, 0);
-      const b = this.byteAt(p);
-      let n: i32;
-      let final = true;
-      if (b < 0x20) {
-        n = <i32>b;
-        this.pos = p + 1;
-      } else if (b >= 0x30 && b < 0x34) {
-        if (this.end - p < 2) return this.fail(CodecError.Truncated, p, 0);
-        n = ((<i32>b - 0x30) << 8) | <i32>this.byteAt(p + 1);
-        this.pos = p + 2;
-      } else if (b == H_STRING_CHUNK || b == H_STRING_FINAL) {
-        if (this.end - p < 3) return this.fail(CodecError.Truncated, p, 0);
-        n = <i32>this.be(p + 1, 2);
-        final = b == H_STRING_FINAL;
-        this.pos = p + 3;
-      } else if (chunks == 0) {
-        return this.fail(CodecError.UnexpectedType, p, b);
-      } else {
-        return this.fail(CodecError.BadStringChunk, p, b);
-      }
-      const contentStart = this.pos;
-      if (!this.skipUnits(n)) return false;
-      units += n;
-      chunks++;
-      if (final) {
-        this.strUnits = units;
-        this.strChunked = chunks > 1;
-        this.strContentStart = contentStart;
-        this.strContentEnd = this.pos;
-        return true;
-      }
+  static readString(): bool {
+    const at = HessianReader.pos;
+    if (!scanString(HessianReader.base, at, HessianReader.end)) {
+      return HessianReader.fail(StringScan.error, StringScan.errorAt, StringScan.errorValue);
     }
-    return false; // unreachable; keeps the compiler's flow analysis happy
+    HessianReader.strAt = at;
+    HessianReader.strUnits = StringScan.units;
+    HessianReader.strChunked = StringScan.chunked;
+    HessianReader.strContentStart = StringScan.contentStart;
+    HessianReader.strContentEnd = StringScan.contentEnd;
+    HessianReader.pos = StringScan.next;
+    return true;
   }
 
   /** Skip a binary value in all its forms, the lead byte `b` at `at` already consumed. */
-  private skipBinary(b: u32, at: i32): bool {
+  private static skipBinary(b: u32, at: i32): bool {
     let lead = b;
     let p = at;
+    const end = HessianReader.end;
     while (true) {
       let n: i32;
       let final = true;
+      const q = HessianReader.pos;
       if (lead >= 0x20 && lead < 0x30) {
         n = <i32>lead - 0x20;
       } else if (lead >= 0x34 && lead < 0x38) {
-        if (this.end - this.pos < 1) return this.fail(CodecError.Truncated, p, 0);
-        n = ((<i32>lead - 0x34) << 8) | <i32>this.byteAt(this.pos);
-        this.pos += 1;
+        if (end - q < 1) return HessianReader.fail(CodecError.Truncated, p, 0);
+        n = ((<i32>lead - 0x34) << 8) | <i32>HessianReader.byteAt(q);
+        HessianReader.pos = q + 1;
       } else if (lead == H_BINARY_CHUNK || lead == H_BINARY_FINAL) {
-        if (this.end - this.pos < 2) return this.fail(CodecError.Truncated, p, 0);
-        n = <i32>this.be(this.pos, 2);
-        this.pos += 2;
+        if (end - q < 2) return HessianReader.fail(CodecError.Truncated, p, 0);
+        n = HessianReader.u16At(q);
+        HessianReader.pos = q + 2;
         final = lead == H_BINARY_FINAL;
       } else {
-        return this.fail(CodecError.BadBinaryChunk, p, lead);
+        return HessianReader.fail(CodecError.BadBinaryChunk, p, lead);
       }
-      if (!this.skipBytes(n)) return false;
+      if (!HessianReader.skipBytes(n)) return false;
       if (final) return true;
-      p = this.pos;
-      if (p >= this.end) return this.fail(CodecError.Truncated, p, 0);
-      lead = this.byteAt(p);
-      this.pos = p + 1;
+      p = HessianReader.pos;
+      if (p >= end) return HessianReader.fail(CodecError.Truncated, p, 0);
+      lead = HessianReader.byteAt(p);
+      HessianReader.pos = p + 1;
     }
     return false;
   }
 
   /** Skip a type (a string, added to the type table, or an int index into it). */
-  skipType(): bool {
-    const at = this.pos;
-    if (at >= this.end) return this.fail(CodecError.Truncated, at, 0);
-    const b = this.byteAt(at);
+  static skipType(): bool {
+    const at = HessianReader.pos;
+    if (at >= HessianReader.end) return HessianReader.fail(CodecError.Truncated, at, 0);
+    const b = HessianReader.byteAt(at);
     if (HessianReader.isStringLead(b)) {
-      if (!this.readString()) return false;
-      this.typeCount++;
+      if (!HessianReader.readString()) return false;
+      HessianReader.typeCount++;
       return true;
     }
-    if (!this.readInt()) return false;
-    if (this.num < 0 || this.num >= <i64>this.typeCount) return this.fail(CodecError.TypeRefOutOfRange, at, this.num);
+    if (!HessianReader.readInt()) return false;
+    const n = HessianReader.num;
+    if (n < 0 || n >= <i64>HessianReader.typeCount) return HessianReader.fail(CodecError.TypeRefOutOfRange, at, n);
     return true;
   }
 
   /** Read a class definition ('C' already consumed): a name, a field count and the field names. */
-  private readClassDef(): bool {
-    if (!this.readString()) return false;
-    const at = this.pos;
-    if (!this.readInt()) return false;
-    const n = this.num;
-    if (n < 0 || n > <i64>(this.end - this.pos)) return this.fail(CodecError.BadLength, at, n);
+  private static readClassDef(): bool {
+    if (!HessianReader.readString()) return false;
+    const at = HessianReader.pos;
+    if (!HessianReader.readInt()) return false;
+    const n = HessianReader.num;
+    if (n < 0 || n > <i64>(HessianReader.end - HessianReader.pos)) return HessianReader.fail(CodecError.BadLength, at, n);
     for (let i: i32 = 0; i < <i32>n; i++) {
-      if (!this.readString()) return false;
+      if (!HessianReader.readString()) return false;
     }
-    let fields = this.classFields;
-    const count = this.classCount;
-    if (count >= fields.length) {
-      const grown = new StaticArray<i32>(fields.length << 1);
-      memory.copy(changetype<usize>(grown), changetype<usize>(fields), <usize>count << 2);
-      this.classFields = fields = grown;
+    const count = HessianReader.classCount;
+    if (count >= HessianReader.classCapacity) {
+      // Grows by doubling; bounded by the body length (each definition takes bytes). Unmanaged memory, kept.
+      const cap = HessianReader.classCapacity == 0 ? 16 : HessianReader.classCapacity << 1;
+      HessianReader.classFields = HessianReader.classFields == 0 ? heap.alloc(<usize>cap << 2) : heap.realloc(HessianReader.classFields, <usize>cap << 2);
+      HessianReader.classCapacity = cap;
     }
-    unchecked((fields[count] = <i32>n));
-    this.classCount = count + 1;
+    store<i32>(HessianReader.classFields + (<usize>count << 2), <i32>n);
+    HessianReader.classCount = count + 1;
     return true;
   }
 
   /** Skip `n` values, each at least one byte, so n larger than the bytes left is rejected first. */
-  private skipValues(n: i64, at: i32, depth: i32): bool {
-    if (n < 0 || n > <i64>(this.end - this.pos)) return this.fail(CodecError.BadLength, at, n);
+  private static skipValues(n: i64, at: i32, depth: i32): bool {
+    if (n < 0 || n > <i64>(HessianReader.end - HessianReader.pos)) return HessianReader.fail(CodecError.BadLength, at, n);
     for (let i: i32 = 0; i < <i32>n; i++) {
-      if (!this.skipValue(depth)) return false;
+      if (!HessianReader.skipValue(depth)) return false;
     }
     return true;
   }
 
   /** Skip values up to and including the end marker 'Z'. */
-  private skipUntilEnd(depth: i32): bool {
+  private static skipUntilEnd(depth: i32): bool {
     while (true) {
-      const p = this.pos;
-      if (p >= this.end) return this.fail(CodecError.Truncated, p, 0);
-      if (this.byteAt(p) == H_END) {
-        this.pos = p + 1;
+      const p = HessianReader.pos;
+      if (p >= HessianReader.end) return HessianReader.fail(CodecError.Truncated, p, 0);
+      if (HessianReader.byteAt(p) == H_END) {
+        HessianReader.pos = p + 1;
         return true;
       }
-      if (!this.skipValue(depth)) return false;
+      if (!HessianReader.skipValue(depth)) return false;
     }
     return false;
   }
 
   /** Skip map entries (key value)* up to and including 'Z'. */
-  private skipMapEntries(depth: i32): bool {
+  static skipMapEntries(depth: i32): bool {
     while (true) {
-      const p = this.pos;
-      if (p >= this.end) return this.fail(CodecError.Truncated, p, 0);
-      if (this.byteAt(p) == H_END) {
-        this.pos = p + 1;
+      const p = HessianReader.pos;
+      if (p >= HessianReader.end) return HessianReader.fail(CodecError.Truncated, p, 0);
+      if (HessianReader.byteAt(p) == H_END) {
+        HessianReader.pos = p + 1;
         return true;
       }
-      if (!this.skipValue(depth)) return false;
-      if (!this.skipValue(depth)) return false;
+      if (!HessianReader.skipValue(depth)) return false;
+      if (!HessianReader.skipValue(depth)) return false;
     }
     return false;
   }
 
   /** Skip an object instance of class definition `def` whose lead byte is at `at`. */
-  private skipObject(def: i64, at: i32, depth: i32): bool {
-    if (def < 0 || def >= <i64>this.classCount) return this.fail(CodecError.ClassRefOutOfRange, at, def);
-    this.refCount++;
-    const fields = unchecked(this.classFields[<i32>def]);
-    return this.skipValues(fields, at, depth + 1);
+  private static skipObject(def: i64, at: i32, depth: i32): bool {
+    if (def < 0 || def >= <i64>HessianReader.classCount) return HessianReader.fail(CodecError.ClassRefOutOfRange, at, def);
+    HessianReader.refCount++;
+    const fields = load<i32>(HessianReader.classFields + (<usize>def << 2));
+    return HessianReader.skipValues(<i64>fields, at, depth + 1);
   }
 
   /**
    * Skip one value of any kind (class definitions in front of it included), at nesting depth `depth`
    * (0 for a top-level value). Maps, lists and objects count as referable objects, as in Hessian 2.
    */
-  skipValue(depth: i32): bool {
-    if (depth >= MAX_DEPTH) return this.fail(CodecError.TooDeep, this.pos, depth + 1);
+  static skipValue(depth: i32): bool {
+    if (depth >= MAX_DEPTH) return HessianReader.fail(CodecError.TooDeep, HessianReader.pos, depth + 1);
     while (true) {
-      const at = this.pos;
-      if (at >= this.end) return this.fail(CodecError.Truncated, at, 0);
-      const b = this.byteAt(at);
-      if (b < 0x20 || (b >= 0x30 && b < 0x34) || b == H_STRING_CHUNK || b == H_STRING_FINAL) return this.readString();
-      if (b >= 0x80 && b < 0xd8) return this.readInt();
-      if (b >= 0xd8 || (b >= 0x38 && b < 0x40) || b == H_LONG || b == H_LONG_INT) return this.readLong();
-      this.pos = at + 1;
-      if (b < 0x30 || (b >= 0x34 && b < 0x38) || b == H_BINARY_CHUNK || b == H_BINARY_FINAL) return this.skipBinary(b, at);
+      const at = HessianReader.pos;
+      if (at >= HessianReader.end) return HessianReader.fail(CodecError.Truncated, at, 0);
+      const b = HessianReader.byteAt(at);
+      if (b < 0x20 || (b >= 0x30 && b < 0x34) || b == H_STRING_CHUNK || b == H_STRING_FINAL) return HessianReader.readString();
+      if (b >= 0x80 && b < 0xd8) return HessianReader.readInt();
+      if (b >= 0xd8 || (b >= 0x38 && b < 0x40) || b == H_LONG || b == H_LONG_INT) return HessianReader.readLong();
+      HessianReader.pos = at + 1;
+      if (b < 0x30 || (b >= 0x34 && b < 0x38) || b == H_BINARY_CHUNK || b == H_BINARY_FINAL) return HessianReader.skipBinary(b, at);
       if (b >= 0x60) {
-        if (b < 0x70) return this.skipObject(<i64>(b - 0x60), at, depth);
-        this.refCount++;
+        if (b < 0x70) return HessianReader.skipObject(<i64>(b - 0x60), at, depth);
+        HessianReader.refCount++;
         if (b < 0x78) {
-          if (!this.skipType()) return false;
-          return this.skipValues(<i64>(b - 0x70), at, depth + 1);
+          if (!HessianReader.skipType()) return false;
+          return HessianReader.skipValues(<i64>(b - 0x70), at, depth + 1);
         }
-        return this.skipValues(<i64>(b - 0x78), at, depth + 1);
+        return HessianReader.skipValues(<i64>(b - 0x78), at, depth + 1);
       }
       switch (b) {
         case H_CLASS_DEF:
-          if (!this.readClassDef()) return false;
+          if (!HessianReader.readClassDef()) return false;
           continue; // the definition precedes the value it describes
         case H_NULL: case H_TRUE: case H_FALSE: case H_DOUBLE_ZERO: case H_DOUBLE_ONE:
           return true;
-        case H_DOUBLE_BYTE: return this.skipBytes(1);
-        case H_DOUBLE_SHORT: return this.skipBytes(2);
-        case H_DOUBLE_MILLI: case H_DATE_MIN: case H_INT: return this.skipBytes(4);
-        case H_DOUBLE: case H_DATE_MS: return this.skipBytes(8);
+        case H_DOUBLE_BYTE: return HessianReader.skipBytes(1);
+        case H_DOUBLE_SHORT: return HessianReader.skipBytes(2);
+        case H_DOUBLE_MILLI: case H_DATE_MIN: case H_INT: return HessianReader.skipBytes(4);
+        case H_DOUBLE: case H_DATE_MS: return HessianReader.skipBytes(8);
         case H_MAP_UNTYPED:
-          this.refCount++;
-          return this.skipMapEntries(depth + 1);
+          HessianReader.refCount++;
+          return HessianReader.skipMapEntries(depth + 1);
         case H_MAP_TYPED:
-          this.refCount++;
-          if (!this.skipType()) return false;
-          return this.skipMapEntries(depth + 1);
+          HessianReader.refCount++;
+          if (!HessianReader.skipType()) return false;
+          return HessianReader.skipMapEntries(depth + 1);
         case H_OBJECT: {
-          if (!this.readInt()) return false;
-          return this.skipObject(this.num, at, depth);
+          if (!HessianReader.readInt()) return false;
+          return HessianReader.skipObject(HessianReader.num, at, depth);
         }
         case H_REF: {
-          if (!this.readInt()) return false;
-          if (this.num < 0 || this.num >= <i64>this.refCount) return this.fail(CodecError.RefOutOfRange, at, this.num);
+          if (!HessianReader.readInt()) return false;
+          const n = HessianReader.num;
+          if (n < 0 || n >= <i64>HessianReader.refCount) return HessianReader.fail(CodecError.RefOutOfRange, at, n);
           return true;
         }
         case H_LIST_VAR_TYPED:
-          this.refCount++;
-          if (!this.skipType()) return false;
-          return this.skipUntilEnd(depth + 1);
+          HessianReader.refCount++;
+          if (!HessianReader.skipType()) return false;
+          return HessianReader.skipUntilEnd(depth + 1);
         case H_LIST_FIXED_TYPED: {
-          this.refCount++;
-          if (!this.skipType()) return false;
-          const lenAt = this.pos;
-          if (!this.readInt()) return false;
-          return this.skipValues(this.num, lenAt, depth + 1);
+          HessianReader.refCount++;
+          if (!HessianReader.skipType()) return false;
+          const lenAt = HessianReader.pos;
+          if (!HessianReader.readInt()) return false;
+          return HessianReader.skipValues(HessianReader.num, lenAt, depth + 1);
         }
         case H_LIST_VAR:
-          this.refCount++;
-          return this.skipUntilEnd(depth + 1);
+          HessianReader.refCount++;
+          return HessianReader.skipUntilEnd(depth + 1);
         case H_LIST_FIXED: {
-          this.refCount++;
-          const lenAt = this.pos;
-          if (!this.readInt()) return false;
-          return this.skipValues(this.num, lenAt, depth + 1);
+          HessianReader.refCount++;
+          const lenAt = HessianReader.pos;
+          if (!HessianReader.readInt()) return false;
+          return HessianReader.skipValues(HessianReader.num, lenAt, depth + 1);
         }
         case H_END:
-          return this.fail(CodecError.UnexpectedEnd, at, b);
+          return HessianReader.fail(CodecError.UnexpectedEnd, at, b);
         default:
-          return this.fail(CodecError.InvalidByte, at, b); // 0x40 0x45 0x47 0x50: reserved
+          return HessianReader.fail(CodecError.InvalidByte, at, b); // 0x40 0x45 0x47 0x50: reserved
       }
     }
     return false;
   }
 }
-
-/** Scratch reader for string reads outside a decode (materializing strings after the fact). */
-const scratch = new HessianReader();
 
 /** Decode `units` UTF-16 units of validated Hessian UTF-8 at p into dst starting at unit index i; returns the new p. */
 function decodeUnits(base: usize, p: i32, units: i32, dst: usize, i: i32): i32 {
@@ -590,9 +649,8 @@ function copyStringUnits(base: usize, at: i32, dst: usize): void {
  */
 export function hessianStringAt(base: usize, at: i32, end: i32): string | null {
   if (at < 0) return null;
-  scratch.reset(base, at, end);
-  if (!scratch.readString()) return null;
-  const units = scratch.strUnits;
+  if (!scanString(base, at, end)) return null;
+  const units = StringScan.units;
   if (units == 0) return "";
   const s = changetype<string>(__new(<usize>units << 1, idof<string>()));
   copyStringUnits(base, at, changetype<usize>(s));
@@ -605,14 +663,13 @@ export function hessianStringAt(base: usize, at: i32, end: i32): string | null {
  */
 export function hessianStringEquals(base: usize, at: i32, end: i32, s: string): bool {
   if (at < 0) return false;
-  scratch.reset(base, at, end);
-  if (!scratch.readString()) return false;
-  const units = scratch.strUnits;
+  if (!scanString(base, at, end)) return false;
+  const units = StringScan.units;
   if (units != s.length) return false;
   const sp = changetype<usize>(s);
-  if (!scratch.strChunked) {
-    // Common case: compare the single chunk's bytes directly while they are ASCII.
-    let p = scratch.strContentStart;
+  if (!StringScan.chunked) {
+    // Common case: one chunk, compared unit by unit without allocating.
+    let p = StringScan.contentStart;
     for (let k = 0; k < units; k++) {
       const b = <u32>load<u8>(base + <usize>p);
       let c: u32;
@@ -642,14 +699,24 @@ export function hessianScalarTextAt(base: usize, at: i32, end: i32): string | nu
   if (at < 0 || at >= end) return null;
   const kind = kindOf(<u32>load<u8>(base + <usize>at));
   if (kind == ValueKind.String) return hessianStringAt(base, at, end);
-  scratch.reset(base, at, end);
+  // Number reads use the reader's statics; save and restore them so this is safe at any time.
+  const savedBase = HessianReader.base, savedPos = HessianReader.pos, savedEnd = HessianReader.end;
+  const savedError = HessianReader.error, savedNum = HessianReader.num, savedDbl = HessianReader.dbl;
+  HessianReader.base = base;
+  HessianReader.pos = at;
+  HessianReader.end = end;
+  HessianReader.error = CodecError.None;
+  let text: string | null = null;
   if (kind == ValueKind.Int || kind == ValueKind.Long) {
-    if (!scratch.readLong()) return null;
-    return scratch.num.toString();
+    if (HessianReader.readLong()) text = HessianReader.num.toString();
+  } else if (kind == ValueKind.Double) {
+    if (HessianReader.readDouble()) text = HessianReader.dbl.toString();
   }
-  if (kind == ValueKind.Double) {
-    if (!scratch.readDouble()) return null;
-    return scratch.dbl.toString();
-  }
-  return null;
+  HessianReader.base = savedBase;
+  HessianReader.pos = savedPos;
+  HessianReader.end = savedEnd;
+  HessianReader.error = savedError;
+  HessianReader.num = savedNum;
+  HessianReader.dbl = savedDbl;
+  return text;
 }
