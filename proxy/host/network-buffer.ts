@@ -54,12 +54,22 @@ export class NetworkBuffer {
   prepend(data: Uint8Array): void {
     this.own();
     if (data.length === 0) return;
+    if (this.start === this.end) {
+      // Empty (the usual replace-everything edit drained it): prepending is appending, storage is reused.
+      this.start = this.end = 0;
+      this.append(data);
+      return;
+    }
     if (this.start < data.length) {
       const len = this.end - this.start;
       const headroom = data.length + 64;
-      const next = new Uint8Array(Math.max(headroom + len + 64, this.storage.length));
-      next.set(this.storage.subarray(this.start, this.end), headroom);
-      this.storage = next;
+      if (headroom + len <= this.storage.length) {
+        this.storage.copyWithin(headroom, this.start, this.end);
+      } else {
+        const next = new Uint8Array(Math.max(1024, (headroom + len) * 2));
+        next.set(this.storage.subarray(this.start, this.end), headroom);
+        this.storage = next;
+      }
       this.start = headroom;
       this.end = headroom + len;
     }

@@ -217,4 +217,45 @@ describe("NetworkBuffer", () => {
     expect(str(b.take())).toBe("x");
     expect(b.take()).toHaveLength(0);
   });
+
+  it("matches a plain array model over a seeded sequence of edits", () => {
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const b = new NetworkBuffer();
+    let model: number[] = [];
+    for (let step = 0; step < 800; step++) {
+      const chunk = Array.from({ length: rand(1500) }, () => rand(256));
+      switch (rand(6)) {
+        case 0:
+          b.add(Uint8Array.from(chunk));
+          model.push(...chunk);
+          break;
+        case 1:
+          b.append(Uint8Array.from(chunk));
+          model.push(...chunk);
+          break;
+        case 2:
+          b.prepend(Uint8Array.from(chunk));
+          model = [...chunk, ...model];
+          break;
+        case 3: {
+          const n = rand(model.length + 10);
+          b.drain(n);
+          model = model.slice(n);
+          break;
+        }
+        case 4:
+          b.own();
+          break;
+        default:
+          expect([...b.take()]).toEqual(model);
+          model = [];
+      }
+      expect(b.length).toBe(model.length);
+    }
+    expect([...b.content()]).toEqual(model);
+  });
 });
