@@ -96,7 +96,7 @@ export class DubboConnection extends Context {
   private lastCluster: string | null = null;
   // Upstream header scanner: bytes of the current body still to skip, the header bytes gathered so far.
   private upSkip: i64 = 0;
-  private upHeader: ArrayBuffer = new ArrayBuffer(16);
+  private upHeader: StaticArray<u8> = new StaticArray<u8>(16);
   private upHeaderLength: i32 = 0;
   private upScanning: bool = true;
 
@@ -431,12 +431,13 @@ export class DubboConnection extends Context {
         this.upScanning = false;
         break;
       }
-      memory.copy(changetype<usize>(this.upHeader) + <usize>this.upHeaderLength, changetype<usize>(bytes), <usize>take);
+      const h = this.upHeader;
+      const got = Uint8Array.wrap(bytes);
+      for (let i = 0; i < take; i++) h[this.upHeaderLength + i] = got[i];
       this.upHeaderLength += take;
       pos += take;
       if (this.upHeaderLength < 16) break;
       this.upHeaderLength = 0;
-      const h = Uint8Array.wrap(this.upHeader);
       if (h[0] != 0xda || h[1] != 0xbb) {
         // Not Dubbo (or out of step): stop looking; the bytes pass untouched regardless.
         this.upScanning = false;
