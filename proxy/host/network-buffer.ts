@@ -91,7 +91,7 @@ export class NetworkBuffer {
 
   /**
    * Hands the whole content to the caller and empties the buffer: the borrowed chunk itself when untouched,
-   * otherwise a fresh copy (the storage is kept for reuse).
+   * otherwise the owned storage (handed over without a copy; the next edit allocates afresh).
    */
   take(): Uint8Array {
     const b = this.borrowed;
@@ -100,7 +100,8 @@ export class NetworkBuffer {
       return b;
     }
     if (this.end === this.start) return EMPTY;
-    const out = this.storage.slice(this.start, this.end);
+    const out = this.storage.subarray(this.start, this.end);
+    this.storage = EMPTY;
     this.start = this.end = 0;
     return out;
   }
@@ -116,7 +117,9 @@ export class NetworkBuffer {
     if (len + n <= this.storage.length && this.start > 0) {
       this.storage.copyWithin(0, this.start, this.end);
     } else {
-      const next = new Uint8Array(Math.max(1024, (len + n) * 2));
+      // From empty: room for this write plus a quarter; growing: double.
+      const size = len === 0 ? Math.max(256, n + (n >> 2)) : Math.max(1024, (len + n) * 2);
+      const next = new Uint8Array(size);
       next.set(this.storage.subarray(this.start, this.end), 0);
       this.storage = next;
     }
