@@ -78,7 +78,7 @@ function copyOnly(n: number): void {
   const view = new Uint8Array(ex.memory.buffer, ptr, frame.length);
   for (let i = 0; i < n; i++) {
     view.set(frame);
-    sink += view[i & 1023 % frame.length]!;
+    sink += view[(i & 1023) % frame.length]!;
   }
 }
 
