@@ -16,7 +16,7 @@ import { FrameReader, type FrameSink } from "./frame-reader.js";
 import { type PendingRequest, type ResponseTarget, acquirePending } from "./pending-request.js";
 import { type RequestStatsTable, Result } from "./request-stats.js";
 import { ROUTE_FLAG_NO_DESTINATION, type RouteReports } from "./route-reports.js";
-import { type Corkable, writeBatch } from "./write-batch.js";
+import { type Corkable, type Deferred, writeBatch } from "./write-batch.js";
 
 export interface DownstreamEnv {
   readonly clusters: ClusterManager;
@@ -35,7 +35,7 @@ function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
-export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable {
+export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable, Deferred {
   corked = false;
   /** Requests dispatched and not yet finished. */
   inflight = 0;
@@ -44,6 +44,9 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
   private readonly reader: FrameReader;
   /** Raw TCP to one endpoint, when the filter passes non-Dubbo bytes through (its `nonDubbo: passthrough`). */
   private raw: Socket | null = null;
+  /** Responses gathered during one upstream read, handed to the filter in one call at the end of it. */
+  private readonly responses: Buffer[] = [];
+  private responsesDeferred = false;
   private sawBytes = false;
   /** The connection's context in the filter VM; set right after the context is created (see `attach`). */
   private filter!: FilterConnection;
@@ -212,13 +215,32 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
 
   respond(buf: Buffer, start: number, end: number): void {
     if (this.socket.destroyed) return;
+    const frame = buf.subarray(start, end);
     if (!this.filterResponses) {
-      writeBatch.write(this, buf.subarray(start, end));
+      writeBatch.write(this, frame);
       return;
     }
-    const r = this.filter.upstreamData(buf.subarray(start, end), false);
+    this.responses.push(frame);
+    if (!writeBatch.active) {
+      this.flush();
+    } else if (!this.responsesDeferred) {
+      this.responsesDeferred = true;
+      writeBatch.defer(this);
+    }
+  }
+
+  /** Pass the gathered responses through the filter's on_upstream_data (one call) and on to the client. */
+  flush(): void {
+    this.responsesDeferred = false;
+    const parts = this.responses;
+    if (parts.length === 0) return;
+    const bytes = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    parts.length = 0;
+    if (this.socket.destroyed) return;
+    const r = this.filter.upstreamData(bytes, false);
     if (r.forwarded.length > 0) writeBatch.write(this, r.forwarded);
     if (r.closeDownstream || r.failed) this.end(r.failed);
+    else if (this.draining && this.inflight === 0) this.end(false);
   }
 
   respondLocal(frame: Buffer): void {
@@ -228,7 +250,8 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
 
   requestDone(): void {
     this.inflight--;
-    if (this.draining && this.inflight === 0) this.end(false);
+    // With responses still gathered for the filter, `flush` closes after writing them.
+    if (this.draining && this.inflight === 0 && !this.responsesDeferred) this.end(false);
   }
 
   /** Graceful drain: close as soon as the requests in flight are answered. */

@@ -9,9 +9,25 @@ export interface Corkable {
   corked: boolean;
 }
 
+/** Work to finish at the end of the outermost batch, before the sockets are uncorked. */
+export interface Deferred {
+  flush(): void;
+}
+
 export class WriteBatch {
   private readonly corked: Corkable[] = [];
+  private readonly deferred: Deferred[] = [];
   private depth = 0;
+
+  /** True while a batch is open. */
+  get active(): boolean {
+    return this.depth > 0;
+  }
+
+  /** Run `d.flush()` once at the end of the outermost batch (the caller defers itself once per batch). */
+  defer(d: Deferred): void {
+    this.deferred.push(d);
+  }
 
   /** Start a batch; batches nest (a response handled inside a request batch joins the outer one). */
   begin(): void {
@@ -28,7 +44,18 @@ export class WriteBatch {
   }
 
   end(): void {
-    if (--this.depth > 0) return;
+    if (this.depth > 1) {
+      this.depth--;
+      return;
+    }
+    // Still inside the batch: deferred work may write (and defer more).
+    const deferred = this.deferred;
+    try {
+      for (let i = 0; i < deferred.length; i++) deferred[i].flush();
+    } finally {
+      deferred.length = 0;
+      this.depth = 0;
+    }
     const list = this.corked;
     for (let i = 0; i < list.length; i++) {
       list[i].corked = false;
