@@ -108,6 +108,14 @@ describe("route matching", () => {
     expect(decoded.attachments["dubbo.tag"]).toBe("x");
   });
 
+  it("is idempotent: a rewritten frame passed again comes out byte for byte the same", async () => {
+    const vm = await startFilter(baseConfig());
+    const once = Buffer.from(connect(vm).downstreamData(requestFrame({ id: 4, attachments: { "dubbo.tag": "gray" } })).forwarded);
+    const twice = Buffer.from(connect(vm).downstreamData(once).forwarded);
+    expect(twice.equals(once)).toBe(true);
+    expect(Object.keys(decodeRequest(twice).attachments).filter((k) => k === ATTACHMENT)).toHaveLength(1);
+  });
+
   it("writes the attachment under the configured key", async () => {
     const config = baseConfig();
     config.routeAttachment = "mesh.cluster";
