@@ -12,9 +12,13 @@
  *   total         the sum: everything from URLs to YAML and Envoy objects (wall clock)
  *   totalCpu      CPU time of the same (user + system, all threads: includes GC helper threads)
  *   encodeEnvoy   (extra) strict protobuf encoding of every Envoy resource (what an xDS server sends)
- * then one endpoint of one service changes and it times the rebuild (`changeOne`): model + YAML + Envoy
- * objects, where only the changed service's objects are rebuilt (per-service caches) and the aggregate
- * objects (EnvoyFilter, Listener, file texts) are re-assembled.
+ * then one endpoint of one service changes and it times the rebuild (`changeOne`): model + Envoy objects
+ * (`changeOneEnvoy`, what an xDS server would push) + all YAML, where only the changed service's objects are
+ * rebuilt (per-service caches) and the aggregate objects (EnvoyFilter, WasmPlugin, Listener, file texts)
+ * are re-assembled from cached pieces.
+ * Memory: `peakRssCoreMB` = peak RSS after the core phases (parse, model, YAML, Envoy objects),
+ * `peakRssMB` = peak of the whole run (with protobuf encoding and the change), `baselineRssMB` = before
+ * the core phases (node, tsx, the loaded Envoy protos, the input URLs).
  *
  * Options: --sizes 1000,10000   --endpoints 10
  */
@@ -91,6 +95,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   const res = buildXdsResources(model, { mode: "dubbo-proxy", wasm });
   const envoy = ms(t);
   const cpu1 = process.cpuUsage(cpu0);
+  const peakCore = process.resourceUsage().maxRSS; // peak so far: parse + model + YAML + Envoy objects
   const all: Json[] = [...res.listeners, ...res.clusters, ...res.clusterLoadAssignments];
 
   t = process.hrtime.bigint();
@@ -112,8 +117,9 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   changed[idx] = moved.provider;
   t = process.hrtime.bigint();
   const model2 = builder.build(changed, rules);
-  const files2 = generateIstio(model2, { mode: "dubbo-proxy", wasm });
   const res2 = buildXdsResources(model2, { mode: "dubbo-proxy", wasm });
+  const changeOneEnvoy = ms(t);
+  const files2 = generateIstio(model2, { mode: "dubbo-proxy", wasm });
   const changeOne = ms(t);
   const reused = model2.services.filter((s, i) => s === model.services[i]).length;
   const changedClusters = res2.clusterLoadAssignments.filter((c, i) => c !== res.clusterLoadAssignments[i]).length;
@@ -132,7 +138,9 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
       totalCpu: Math.round((cpu1.user + cpu1.system) / 1000),
       encodeEnvoy,
       changeOne,
+      changeOneEnvoy,
     },
+    peakRssCoreMB: Math.round(peakCore / 1024),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     baselineRssMB: Math.round(rssBefore / 1048576),
     rssGrowthMB: Math.round((peakAfterFull - rssBefore) / 1048576),
