@@ -8,6 +8,12 @@ import {
   DEFAULT_MAX_BODY_BYTES, STATUS_OK, ATTACHMENT_KEY_STRING, ATTACHMENT_VALUE_STRING, ATTACHMENT_STRIDE,
 } from "./frame";
 
+/**
+ * Attachment entries allowed in one map (CodecError.TooManyAttachments beyond): bounds the entry table
+ * (16 bytes per entry) whatever the body holds; real requests carry tens.
+ */
+export const MAX_ATTACHMENTS: i32 = 4096;
+
 /** Result of Decoder.decode(). */
 export const enum DecodeStatus {
   /** The bytes are a valid prefix of a frame; call again with more bytes (from the same frame start). */
@@ -322,6 +328,7 @@ export class Decoder {
         if (!HessianReader.readString()) return this.failed(Field.Attachments);
       } else if (!HessianReader.skipValue(1)) return this.failed(Field.Attachments);
       if (n >= capacity) {
+        if (n >= MAX_ATTACHMENTS) return this.fail(CodecError.TooManyAttachments, Field.Attachments, p, MAX_ATTACHMENTS);
         f.ensureAttachmentCapacity(n);
         table = changetype<usize>(f.attTable);
         capacity = f.attTable.length / ATTACHMENT_STRIDE;

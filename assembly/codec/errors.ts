@@ -42,6 +42,10 @@ export const enum CodecError {
   EmptyBody = 18,
   /** an int or long value outside the range that field allows (value: the number). */
   BadNumber = 19,
+  /** more attachment entries than MAX_ATTACHMENTS (value: the limit). */
+  TooManyAttachments = 20,
+  /** more class definitions in one body than MAX_CLASS_DEFINITIONS (value: the limit). */
+  TooManyClasses = 21,
 }
 
 /** Which part of the frame was being read when an error happened. */
@@ -107,6 +111,8 @@ export function codecErrorMessage(code: CodecError, field: Field, offset: i32, v
     case CodecError.BadResponseFlag: return "response flag " + value.toString() + " is not 0-5" + where;
     case CodecError.EmptyBody: return "empty body" + where;
     case CodecError.BadNumber: return "number " + value.toString() + " out of range" + where;
+    case CodecError.TooManyAttachments: return "more than " + value.toString() + " attachments" + where;
+    case CodecError.TooManyClasses: return "more than " + value.toString() + " class definitions in one body" + where;
     default: return "decode error" + where;
   }
 }

@@ -10,6 +10,11 @@ import { CodecError } from "./errors";
 
 /** Containers (lists, maps, objects) nested deeper than this are rejected with CodecError.TooDeep. */
 export const MAX_DEPTH: i32 = 64;
+/**
+ * Class definitions allowed in one body (CodecError.TooManyClasses beyond): keeps the field-count
+ * table small whatever the body holds (real bodies define tens).
+ */
+export const MAX_CLASS_DEFINITIONS: i32 = 65536;
 
 // Lead bytes with names (see ../shared/reference/dubbo.md's table).
 export const H_BINARY_CHUNK: u32 = 0x41; // 'A'
@@ -460,6 +465,7 @@ export class HessianReader {
       if (!HessianReader.readString()) return false;
     }
     const count = HessianReader.classCount;
+    if (count >= MAX_CLASS_DEFINITIONS) return HessianReader.fail(CodecError.TooManyClasses, at, MAX_CLASS_DEFINITIONS);
     if (count >= HessianReader.classCapacity) {
       // Grows by doubling; bounded by the body length (each definition takes bytes). Unmanaged memory, kept.
       const cap = HessianReader.classCapacity == 0 ? 16 : HessianReader.classCapacity << 1;

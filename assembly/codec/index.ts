@@ -24,7 +24,7 @@
 // Non-hessian2 serialization ids give a header-level result (frame.bodyDecoded == false). Nothing in
 // the codec calls the host, traps or aborts on any input.
 
-export { DecodeStatus, Decoder, DecoderOptions } from "./decoder";
+export { DecodeStatus, Decoder, DecoderOptions, MAX_ATTACHMENTS } from "./decoder";
 export {
   Frame, FrameKind, frameKindName, HEADER_LENGTH, MAGIC, FLAG_REQUEST, FLAG_TWO_WAY, FLAG_EVENT,
   SERIALIZATION_MASK, SERIALIZATION_HESSIAN2, DEFAULT_MAX_BODY_BYTES,
@@ -35,4 +35,4 @@ export {
 } from "./frame";
 export { Encoder } from "./encoder";
 export { CodecError, Field, codecErrorMessage } from "./errors";
-export { HessianReader, MAX_DEPTH, hessianStringAt, hessianStringEquals, hessianScalarTextAt } from "./hessian";
+export { HessianReader, MAX_DEPTH, MAX_CLASS_DEFINITIONS, hessianStringAt, hessianStringEquals, hessianScalarTextAt } from "./hessian";

@@ -222,6 +222,8 @@ const bad: Bad[] = [
   { name: "response flag 4 without its attachments", bytes: frame(0x02, 20, 1n, [0x94, 0x91]), error: /past the end of the body in attachments/, offset: 18 },
   { name: "response value truncated", bytes: frame(0x02, 20, 1n, [0x91, 0x49, 0x00]), error: /past the end of the body in response value/, offset: 18 },
   { name: "error response whose message is not a string", bytes: frame(0x02, 70, 1n, [0x91]), error: /unexpected hessian value 0x91 in error message/, offset: 16 },
+  { name: "more attachments than the bound (4096)", bytes: frame(0xc2, 0, 1n, [...requestHead("m", ""), 0x48, ...Array.from({ length: 4097 }, () => [0x4e, 0x4e]).flat(), 0x5a]), error: /more than 4096 attachments in attachments/, offset: E + 1 + 4096 * 2 },
+  { name: "more class definitions than the bound (65536)", bytes: frame(0xc2, 0, 1n, [...requestHead("m", "I"), ...Array.from({ length: 65537 }, () => [0x43, 0x00, 0x90]).flat(), 0x4e]), error: /more than 65536 class definitions in one body in argument/, offset: A + 65536 * 3 + 2 },
   { name: "event data truncated", bytes: frame(0xe2, 0, 1n, [0x4c, 0x00]), error: /past the end of the body in event data/, offset: 16 },
 ];
 
