@@ -26,6 +26,7 @@ import {
   BufferType,
   closeStream,
   getBufferBytes,
+  getProperty,
   hostLog,
   lastStatus,
   Level,
@@ -75,6 +76,10 @@ const PROP_METHOD = String.UTF8.encode("dubbo_mesh.method");
 const PROP_ROUTE = String.UTF8.encode("dubbo_mesh.route");
 const PROP_CLUSTER = String.UTF8.encode("dubbo_mesh.cluster");
 
+// Property paths read for log lines (NUL-separated segments).
+const PATH_CONNECTION_ID = String.UTF8.encode("connection_id");
+const PATH_SOURCE_ADDRESS = String.UTF8.encode("source\0address");
+
 let filterStateWarnings = 0;
 
 export class DubboConnection extends Context {
@@ -87,6 +92,7 @@ export class DubboConnection extends Context {
   private pending: ArrayBuffer = EMPTY;
   private pendingLength: i32 = 0;
   private sawFrame: bool = false;
+  private labelText: string | null = null;
   private filterStateDone: bool = false;
   private active: bool = false;
   // Last property values set on this connection (set again only on change).
@@ -121,7 +127,7 @@ export class DubboConnection extends Context {
       this.active = true;
     }
     if (this.config === null) {
-      hostLog(Level.Error, "dubbo-mesh: no valid plugin configuration; closing connection " + this.context_id.toString());
+      hostLog(Level.Error, "dubbo-mesh: no valid plugin configuration; closing connection " + this.label());
       this.closeDownstream();
     }
     // Continue: tcp_proxy (with early data / connect-on-data) or dubbo_proxy decide when to connect.
@@ -233,7 +239,7 @@ export class DubboConnection extends Context {
       this.keepTail(work, pos, workLength, hadTail);
       if (end && this.pendingLength > 0) {
         if (logEnabled(Level.Debug)) {
-          hostLog(Level.Debug, "dubbo-mesh: connection " + this.context_id.toString() + " ended inside a frame; " + this.pendingLength.toString() + " bytes dropped");
+          hostLog(Level.Debug, "dubbo-mesh: connection " + this.label() + " ended inside a frame; " + this.pendingLength.toString() + " bytes dropped");
         }
         this.releasePending();
       }
@@ -252,7 +258,7 @@ export class DubboConnection extends Context {
       metrics.countDenied(decision.routeName);
       hostLog(
         Level.Info,
-        "dubbo-mesh: connection " + this.context_id.toString() + ": request " + frame.requestId.toString() + " to " + service + "#" + method +
+        "dubbo-mesh: connection " + this.label() + ": request " + frame.requestId.toString() + " to " + service + "#" + method +
           " denied by rule '" + decision.routeName + "'; closing the downstream connection",
       );
       this.closeDownstream();
@@ -321,7 +327,7 @@ export class DubboConnection extends Context {
     if (metrics !== null) metrics.nonDubbo.add(1);
     if (config.nonDubbo == NonDubboPolicy.Passthrough) {
       if (logEnabled(Level.Debug)) {
-        hostLog(Level.Debug, "dubbo-mesh: connection " + this.context_id.toString() + " is not Dubbo; passing it through");
+        hostLog(Level.Debug, "dubbo-mesh: connection " + this.label() + " is not Dubbo; passing it through");
       }
       this.mode = Mode.Passthrough;
       if (hadTail) {
@@ -336,7 +342,7 @@ export class DubboConnection extends Context {
     }
     hostLog(
       Level.Info,
-      "dubbo-mesh: connection " + this.context_id.toString() + " is not Dubbo (first bytes are not 0xdabb); closing it (nonDubbo: close)",
+      "dubbo-mesh: connection " + this.label() + " is not Dubbo (first bytes are not 0xdabb); closing it (nonDubbo: close)",
     );
     if (n > 0) setBufferBytes(BufferType.DownstreamData, 0, <u32>n, EMPTY, 0, 0);
     this.releasePending();
@@ -349,15 +355,32 @@ export class DubboConnection extends Context {
     if (metrics !== null) metrics.decodeErrors.add(1);
     hostLog(
       Level.Warn,
-      "dubbo-mesh: connection " + this.context_id.toString() + ": malformed Dubbo frame: " + decoder.errorMessage() + "; closing the connection",
+      "dubbo-mesh: connection " + this.label() + ": malformed Dubbo frame: " + decoder.errorMessage() + "; closing the connection",
     );
     this.closeDownstream();
   }
 
   private internalFailure(message: string): void {
-    hostLog(Level.Error, "dubbo-mesh: connection " + this.context_id.toString() + ": " + message + "; closing the connection");
+    hostLog(Level.Error, "dubbo-mesh: connection " + this.label() + ": " + message + "; closing the connection");
     this.releasePending();
     this.closeDownstream();
+  }
+
+  /**
+   * How log lines name this connection: Envoy's connection id (property `connection_id`, as in access
+   * logs) and the downstream address, read once, only when a line is written.
+   */
+  private label(): string {
+    let text = this.labelText;
+    if (text === null) {
+      text = "#" + this.context_id.toString();
+      const id = getProperty(PATH_CONNECTION_ID);
+      if (id !== null && id.byteLength == 8) text = load<u64>(changetype<usize>(id)).toString();
+      const source = getProperty(PATH_SOURCE_ADDRESS);
+      if (source !== null) text += " from " + String.UTF8.decode(source);
+      this.labelText = text;
+    }
+    return text;
   }
 
   private closeDownstream(): void {

@@ -166,8 +166,9 @@ describe("deny", () => {
     expect(metric(vm, "dubbo_mesh.denied")).toBe(1);
     expect(metric(vm, "dubbo_mesh.denied.rule.no-deletes")).toBe(1);
     const line = vm.logs(LogLevel.Info).find((e) => e.message.includes("denied"));
-    expect(line?.message).toMatch(
-      /^dubbo-mesh: connection \d+: request 2 to org\.apache\.dubbo\.demo\.DemoService#deleteAll denied by rule 'no-deletes'; closing the downstream connection$/,
+    // Named by Envoy's connection id and the client address, as in access logs.
+    expect(line?.message).toBe(
+      `dubbo-mesh: connection ${conn.connectionId} from ${conn.source}: request 2 to org.apache.dubbo.demo.DemoService#deleteAll denied by rule 'no-deletes'; closing the downstream connection`,
     );
     // Nothing more is processed on the closed connection.
     expect(conn.downstreamData(requestFrame({ id: 4 })).forwarded.length).toBe(0);
