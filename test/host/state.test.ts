@@ -93,6 +93,20 @@ describe("properties", () => {
     expect(conn.wasmState.get("wasm.dubbo.service")).toEqual(text("org.demo.Greeter"));
   });
 
+  it("serializes a map-valued property as proxy-wasm pairs", async () => {
+    const { report } = await runIn("newConnection", getProps(["source"]));
+    const b = report[1] as Uint8Array;
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    expect(dv.getUint32(0, true)).toBe(2);
+    expect([dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true), dv.getUint32(16, true)]).toEqual([7, 14, 4, 8]);
+    expect(str(b.subarray(20, 27))).toBe("address");
+    expect(b[27]).toBe(0);
+    expect(str(b.subarray(28, 42))).toBe("10.0.0.1:40000");
+    expect(str(b.subarray(43, 47))).toBe("port");
+    expect(new DataView(b.buffer, b.byteOffset + 48, 8).getBigUint64(0, true)).toBe(40000n);
+    expect(b.length).toBe(57);
+  });
+
   it("has no connection properties in the root context, and upstream.address only once set", async () => {
     const s = getProps(["source\0address", "plugin_root_id"]).call("proxy_set_property", data("k"), 1, data("v"), 1);
     const { report, vm } = await runIn("configure", s.ret(1), { rootId: "r" });
@@ -383,6 +397,44 @@ describe("time and ticks", () => {
     expect(events.some((e) => e.cb === "tick")).toBe(false);
     vm.tick();
     expect(events.filter((e) => e.cb === "tick").map((e) => e.context)).toEqual([1]);
+  });
+
+  it("finishes a root context whose proxy_on_done returned false when the module calls proxy_done", async () => {
+    const { vm, events, reports } = await probeVm((e) => {
+      if (e.cb === "done" && e.context === 1) return script().ret(0);
+      if (e.cb === "tick") return script().call("proxy_done").call("proxy_done");
+      return undefined;
+    });
+    events.length = 0;
+    vm.close();
+    expect(events.map((e) => e.cb)).toEqual(["done"]);
+    vm.tick();
+    expect(reports.at(-1)).toEqual([WasmResult.Ok, WasmResult.NotFound]);
+    await Promise.resolve();
+    expect(events.map((e) => [e.cb, e.context])).toEqual([["done", 1], ["tick", 1], ["delete", 1]]);
+  });
+
+  it("exposes the configured environment through WASI environ_sizes_get / environ_get", async () => {
+    const { reports } = await probeVm(
+      (e) =>
+        e.cb === "vmStart"
+          ? script()
+              .call("wasi_snapshot_preview1.environ_sizes_get", scratch(0), scratch(4))
+              .scratch(0, 8)
+              .call("wasi_snapshot_preview1.environ_get", scratch(16), scratch(64))
+              .store(8, scratch(64))
+              .store(12, 15)
+              .deref(8, 12)
+              .ret(1)
+          : undefined,
+      { environment: { POD: "demo-1", A: "b" } },
+    );
+    const r = reports[0]!;
+    expect(r[0]).toBe(0);
+    const sizes = r[1] as Uint8Array;
+    expect([u32(sizes), u32(sizes.subarray(4))]).toEqual([2, 15]);
+    expect(r[2]).toBe(0);
+    expect(str(r[3])).toBe("POD=demo-1\0A=b\0");
   });
 
   it("lets a tick close a connection through proxy_set_effective_context", async () => {
