@@ -154,6 +154,7 @@ export class Connection implements PropertyConnection {
     this.downstreamClosed = true;
     this.instance.callConnection(this, "proxy_on_downstream_connection_close", peer);
     this.applyPending(false);
+    this.instance.applyDeferred(this);
     this.done();
   }
 
@@ -169,6 +170,7 @@ export class Connection implements PropertyConnection {
     this.upstreamClosed = true;
     this.instance.callConnection(this, "proxy_on_upstream_connection_close", peer);
     this.applyPending(false);
+    this.instance.applyDeferred(this);
     if (this.downstreamClosed) this.done();
   }
 
@@ -179,6 +181,7 @@ export class Connection implements PropertyConnection {
     if (!this.finished) this.instance.callConnection(this, "proxy_on_log");
     if (!this.finished) this.instance.callConnection(this, "proxy_on_delete");
     this.finish();
+    this.instance.applyDeferred(this);
   }
 
   /** True once nothing more will reach the module for this connection. */
@@ -211,6 +214,7 @@ export class Connection implements PropertyConnection {
       closed: false,
     };
     this.applyPending(false);
+    this.instance.applyDeferred(this);
     result.closed = this.finished;
     return result;
   }

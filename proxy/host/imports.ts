@@ -327,7 +327,10 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
       if (type === StreamType.Upstream) return WasmResult.Unimplemented; // as Envoy
       if (type === StreamType.Downstream) {
         const conn = inst.activeConnection();
-        if (conn !== undefined) conn.pendingContinue = true;
+        if (conn !== undefined) {
+          conn.pendingContinue = true;
+          if (conn.id !== inst.currentContext) inst.crossPending = true;
+        }
       }
       return WasmResult.Ok;
     },
@@ -335,9 +338,10 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
       type >>>= 0;
       if (type > STREAM_TYPE_MAX) return WasmResult.BadArgument;
       const conn = inst.activeConnection();
-      if (conn !== undefined) {
+      if (conn !== undefined && (type === StreamType.Downstream || type === StreamType.Upstream)) {
         if (type === StreamType.Downstream) conn.pendingCloseDownstream = true;
-        else if (type === StreamType.Upstream) conn.pendingCloseUpstream = true;
+        else conn.pendingCloseUpstream = true;
+        if (conn.id !== inst.currentContext) inst.crossPending = true;
       }
       return WasmResult.Ok;
     },

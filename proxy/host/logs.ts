@@ -32,6 +32,8 @@ export function parseLogLevel(value: unknown): LogLevel {
 export class LogBuffer {
   private readonly entries: LogEntry[] = [];
   private dropped = 0;
+  /** Exceptions thrown by the sink (swallowed). */
+  sinkFailures = 0;
 
   constructor(
     /** Lines below this level are discarded before any string is kept (Envoy's logger level). */
@@ -52,7 +54,14 @@ export class LogBuffer {
       this.dropped++;
     }
     this.entries.push(entry);
-    this.sink?.(entry);
+    if (this.sink !== undefined) {
+      // A failing sink must not turn into a trap of the module that logged.
+      try {
+        this.sink(entry);
+      } catch {
+        this.sinkFailures++;
+      }
+    }
   }
 
   /** Retained lines at or above minLevel, oldest first. */

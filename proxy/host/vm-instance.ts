@@ -236,6 +236,7 @@ export class VmInstance {
     };
     conn.pendingContinue = false;
     conn.applyPending(false);
+    this.applyDeferred(conn);
   }
 
   /**
@@ -282,9 +283,21 @@ export class VmInstance {
     for (const conn of [...this.connections.values()]) conn.markFailed(conn.id !== inProgress);
   }
 
-  /** Applies the close/continue requests a root-level call (tick, queue) made for connections. */
-  private applyDeferred(): void {
+  /**
+   * Set when a host call made a close/continue request for a connection other than the one called (through
+   * proxy_set_effective_context, or from the root context); applied after the call by applyDeferred.
+   */
+  crossPending = false;
+
+  /**
+   * Applies close/continue requests made for connections other than `except` during the last call (their
+   * onClose / onResume callbacks run).
+   */
+  applyDeferred(except?: Connection): void {
+    if (!this.crossPending) return;
+    this.crossPending = false;
     for (const conn of [...this.connections.values()]) {
+      if (conn === except) continue;
       if (conn.pendingCloseDownstream || conn.pendingCloseUpstream || conn.pendingContinue) conn.applyPending(true);
     }
   }
@@ -294,12 +307,14 @@ export class VmInstance {
     const f = this.exports.proxy_on_tick;
     if (this.failed || this.rootDeleted || f === undefined) return;
     if (this.invoke(f, "proxy_on_tick", ROOT_CONTEXT_ID, ROOT_CONTEXT_ID) !== null) this.applyDeferred();
+    else this.crossPending = false;
   }
 
   queueReady(token: number): void {
     const f = this.exports.proxy_on_queue_ready;
     if (this.failed || this.rootDeleted || f === undefined) return;
     if (this.invoke(f, "proxy_on_queue_ready", ROOT_CONTEXT_ID, ROOT_CONTEXT_ID, token) !== null) this.applyDeferred();
+    else this.crossPending = false;
   }
 
   /** proxy_set_tick_period_milliseconds: 0 stops the timer. */

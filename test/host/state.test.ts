@@ -437,6 +437,33 @@ describe("time and ticks", () => {
     expect(str(r[3])).toBe("POD=demo-1\0A=b\0");
   });
 
+  it("applies a close one connection's call asks for another connection (effective context) to that one", async () => {
+    const { vm, events } = await probeVm((e) =>
+      e.cb === "downstreamData" && e.context === 2 ? script().call("proxy_set_effective_context", 3).call("proxy_close_stream", 2) : undefined,
+    );
+    const reasons: string[] = [];
+    const a = vm.newConnection({ ...addr, onClose: (r) => reasons.push(`a:${r}`) });
+    const b = vm.newConnection({ ...addr, onClose: (r) => reasons.push(`b:${r}`) });
+    const r = a.downstreamData(text("x"));
+    expect(r.closeDownstream).toBe(false);
+    expect(a.closed).toBe(false);
+    expect(reasons).toEqual(["b:filter-closed-downstream"]);
+    expect(b.closed).toBe(true);
+    expect(events.slice(-4).map((e) => [e.cb, e.context])).toEqual([["downstreamClose", 3], ["done", 3], ["log", 3], ["delete", 3]]);
+  });
+
+  it("does not let a throwing log sink fail the VM", async () => {
+    const { vm } = await probeVm((e) => (e.cb === "newConnection" ? script().call("proxy_log", LogLevel.Error, data("x"), 1) : undefined), {
+      logger: () => {
+        throw new Error("sink down");
+      },
+    });
+    const conn = vm.newConnection(addr);
+    expect(conn.newConnectionResult.failed).toBe(false);
+    expect(vm.traps).toBe(0);
+    expect(vm.logs().map((l) => l.message)).toEqual(["x"]);
+  });
+
   it("lets a tick close a connection through proxy_set_effective_context", async () => {
     const { vm, events } = await probeVm((e) =>
       e.cb === "tick" ? script().call("proxy_set_effective_context", 2).call("proxy_close_stream", 2) : undefined,
