@@ -47,6 +47,12 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
   /** Responses gathered during one upstream read, handed to the filter in one call at the end of it. */
   private readonly responses: Buffer[] = [];
   private responsesDeferred = false;
+  /** Reading is paused until the client takes what was written to it (flow control). */
+  private paused = false;
+  private readonly resume = (): void => {
+    this.paused = false;
+    if (!this.ended) this.socket.resume();
+  };
   private sawBytes = false;
   /** The connection's context in the filter VM; set right after the context is created (see `attach`). */
   private filter!: FilterConnection;
@@ -217,7 +223,7 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
     if (this.socket.destroyed) return;
     const frame = buf.subarray(start, end);
     if (!this.filterResponses) {
-      writeBatch.write(this, frame);
+      this.writeOut(frame);
       return;
     }
     this.responses.push(frame);
@@ -238,9 +244,22 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
     parts.length = 0;
     if (this.socket.destroyed) return;
     const r = this.filter.upstreamData(bytes, false);
-    if (r.forwarded.length > 0) writeBatch.write(this, r.forwarded);
+    if (r.forwarded.length > 0) this.writeOut(r.forwarded);
     if (r.closeDownstream || r.failed) this.end(r.failed);
     else if (this.draining && this.inflight === 0) this.end(false);
+  }
+
+  /**
+   * Write to the client; when its socket buffers more than its high-water mark (the client reads slower than
+   * its answers come), stop reading its requests until the buffer drains, so answers do not pile up.
+   */
+  private writeOut(bytes: Uint8Array): void {
+    writeBatch.write(this, bytes);
+    if (!this.paused && this.socket.writableNeedDrain) {
+      this.paused = true;
+      this.socket.pause();
+      this.socket.once("drain", this.resume);
+    }
   }
 
   respondLocal(frame: Buffer): void {
