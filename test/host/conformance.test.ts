@@ -69,11 +69,16 @@ describe("the ABI table", () => {
   });
 });
 
-describe("build/dubbo_filter.wasm", () => {
+const builds = [
+  ["build/dubbo_filter.wasm (release, what Envoy loads)", filterWasmPath],
+  ["build/dubbo_filter.debug.wasm", filterWasmPath.replace(/\.wasm$/, ".debug.wasm")],
+] as const;
+
+describe.each(builds)("%s", (_name, path) => {
   let iface: ModuleInterface;
   beforeAll(() => {
-    if (!existsSync(filterWasmPath)) throw new Error(`${filterWasmPath} is missing: run npm run build:wasm`);
-    iface = readModuleInterface(readFileSync(filterWasmPath));
+    if (!existsSync(path)) throw new Error(`${path} is missing: run npm run build:wasm`);
+    iface = readModuleInterface(readFileSync(path));
   });
 
   it("imports only functions Envoy provides for ABI 0.2.1, each with Envoy's exact signature", () => {
@@ -101,7 +106,7 @@ describe("build/dubbo_filter.wasm", () => {
   });
 
   it("passes the host's own import check and is not rejected by WebAssembly", async () => {
-    const bytes = readFileSync(filterWasmPath);
+    const bytes = readFileSync(path);
     expect(() => checkModuleImports(bytes)).not.toThrow();
     expect(WebAssembly.validate(bytes)).toBe(true);
   });
