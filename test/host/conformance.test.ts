@@ -105,6 +105,12 @@ describe.each(builds)("%s", (_name, path) => {
     expect(exported.get("memory")?.kind).toBe("memory");
   });
 
+  it("is read by the binary reader as WebAssembly itself reads it (names and kinds)", async () => {
+    const mod = await WebAssembly.compile(readFileSync(path));
+    expect(iface.imports.map((i) => [i.module, i.name, i.kind])).toEqual(WebAssembly.Module.imports(mod).map((i) => [i.module, i.name, i.kind]));
+    expect(iface.exports.map((e) => [e.name, e.kind])).toEqual(WebAssembly.Module.exports(mod).map((e) => [e.name, e.kind]));
+  });
+
   it("passes the host's own import check and is not rejected by WebAssembly", async () => {
     const bytes = readFileSync(path);
     expect(() => checkModuleImports(bytes)).not.toThrow();
