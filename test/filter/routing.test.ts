@@ -263,6 +263,23 @@ describe("per-request host extension dubbo_mesh.route_request", () => {
     expect(reports.map((r) => [r.flags, r.cluster])).toEqual([[3, ""]]);
   });
 
+  it("keeps calling after other failures, logging only the first ten", async () => {
+    let calls = 0;
+    const vm = await startFilter(baseConfig(), {
+      foreignFunctions: {
+        "dubbo_mesh.route_request": () => {
+          calls++;
+          return WasmResult.InternalFailure;
+        },
+      },
+    });
+    const r = connect(vm).downstreamData(Buffer.concat(Array.from({ length: 15 }, (_, i) => requestFrame({ id: i }))));
+    expect(splitFrames(r.forwarded)).toHaveLength(15);
+    expect(calls).toBe(15);
+    const warnings = vm.logs(LogLevel.Warn).filter((e) => e.message === "dubbo-mesh: dubbo_mesh.route_request failed: InternalFailure");
+    expect(warnings).toHaveLength(10);
+  });
+
   it("stops calling after NotFound (as in Envoy) and routes on unchanged", async () => {
     let calls = 0;
     const vm = await startFilter(baseConfig(), {
