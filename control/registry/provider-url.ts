@@ -40,6 +40,22 @@ function decode(part: string): string | undefined {
 }
 
 /**
+ * Param keys and short values repeat across 10^5 providers ("application", "side", "provider", "2.0.2"):
+ * one shared copy each (a bounded table, emptied when full).
+ */
+const internTable = new Map<string, string>();
+const INTERN_MAX = 50_000;
+
+function intern(s: string | undefined): string | undefined {
+  if (s === undefined || s.length > 24) return s;
+  const hit = internTable.get(s);
+  if (hit !== undefined) return hit;
+  if (internTable.size >= INTERN_MAX) internTable.clear();
+  internTable.set(s, s);
+  return s;
+}
+
+/**
  * Parses one provider URL; never throws. `skip` marks URLs that are valid but not for us (disabled, other
  * protocol). A narrow, allocation-light parser for `scheme://host:port[/path][?query]` (registries hold
  * 10^5 of these; WHATWG `new URL` costs several times more and accepts shapes Dubbo never writes).
@@ -82,8 +98,8 @@ export function parseProviderUrl(url: string): ParsedProvider {
       if (amp > i) {
         const eq = query.indexOf("=", i);
         const hasValue = eq >= 0 && eq < amp;
-        const key = decode(query.slice(i, hasValue ? eq : amp));
-        const value = hasValue ? decode(query.slice(eq + 1, amp)) : "";
+        const key = intern(decode(query.slice(i, hasValue ? eq : amp)));
+        const value = intern(hasValue ? decode(query.slice(eq + 1, amp)) : "");
         if (key === undefined || value === undefined) return bad(`bad percent-encoding in '${query.slice(i, amp)}'`);
         if (key !== "") params.set(key, value);
       }

@@ -128,6 +128,16 @@ describe("Istio YAML", () => {
     expect(() => validateIstio({ ...plugin!, spec: { ...spec, sha256: "xyz" } })).toThrow(/sha256/);
   });
 
+  it("the WasmPlugin carries the same plugin configuration as plugin-config.json", () => {
+    for (const mode of MODES) {
+      const files = generateIstio(examplesModel(), { mode, wasm: wasmSources.oci });
+      const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.chunks.join(""));
+      const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.chunks.join("")) as Obj;
+      expect((plugin!["spec"] as Obj)["pluginConfig"]).toEqual(json);
+      expect(json["rewrite"]).toBe(mode === "dubbo-proxy");
+    }
+  });
+
   it("is deterministic: the same input gives byte-identical files", () => {
     const a = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });
     const b = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });

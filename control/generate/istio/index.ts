@@ -97,7 +97,14 @@ export function generateIstio(model: MeshModel, options: IstioOptions): Generate
   const ef = { mode: options.mode, port: model.port, wasm: options.wasm, ...(options.namespace ? { namespace: options.namespace } : {}) };
   if (options.wasm.kind !== "oci") out.push({ name: "envoy-filter-wasm.yaml", chunks: yamlDocuments([envoyFilter(config, { ...ef, part: "wasm" })]) });
   out.push({ name: `envoy-filter-${options.mode}.yaml`, chunks: yamlDocuments([envoyFilter(config, { ...ef, part: "mode" })]) });
-  out.push({ name: "wasm-plugin.yaml", chunks: yamlDocuments([wasmPlugin(config, options.wasm, model.port, options.namespace)]) });
+  // The WasmPlugin's pluginConfig (the last field of its spec) is written as JSON — valid YAML flow
+  // style — from the per-service JSON text already cached for the EnvoyFilter, instead of a second,
+  // much larger YAML rendering of every service.
+  const plugin = wasmPlugin(config, options.wasm, model.port, options.namespace);
+  const { pluginConfig: _pluginConfig, ...specWithoutConfig } = plugin["spec"] as Record<string, unknown>;
+  const pluginChunks = yamlDocuments([{ ...plugin, spec: specWithoutConfig }]);
+  pluginChunks.push("  pluginConfig: ", pluginConfigJson(config), "\n");
+  out.push({ name: "wasm-plugin.yaml", chunks: pluginChunks });
   out.push({ name: "plugin-config.json", chunks: [pluginConfigJson(config, true), "\n"] });
   return out;
 }
