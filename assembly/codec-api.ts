@@ -31,9 +31,8 @@ let lastDecodeOffset: i32 = 0;
 
 function grow(buf: ArrayBuffer, n: i32): ArrayBuffer {
   if (n <= buf.byteLength) return buf;
-  let cap = buf.byteLength;
-  while (cap < n) cap <<= 1;
-  return new ArrayBuffer(cap);
+  const cap = buf.byteLength;
+  return new ArrayBuffer(cap <= 0x3fffffff && cap << 1 >= n ? cap << 1 : n);
 }
 
 /** Address of an input buffer of at least n bytes (the previous contents are not kept when it grows). */

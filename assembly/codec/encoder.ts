@@ -32,8 +32,8 @@ export class Encoder {
     const need = this.length + extra;
     const cap = this.buf.byteLength;
     if (need <= cap) return;
-    let next = cap << 1;
-    while (next < need) next <<= 1;
+    // Double, or jump straight to `need` (no shift loop that could overflow for huge sizes).
+    const next = cap <= 0x3fffffff && cap << 1 >= need ? cap << 1 : need;
     const grown = new ArrayBuffer(next);
     memory.copy(changetype<usize>(grown), changetype<usize>(this.buf), <usize>this.length);
     this.buf = grown;
