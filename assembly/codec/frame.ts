@@ -89,7 +89,7 @@ export const ATTACHMENT_VALUE_STRING: u8 = 2;
 export class Frame {
   /** Address of the frame's first byte in linear memory, as given to decode(). */
   base: usize = 0;
-  /** Total frame length: header + body. */
+  /** Total frame length: header + body (known as soon as the 16 header bytes are there, also while NeedMore). */
   length: i32 = 0;
   kind: FrameKind = FrameKind.Request;
   /** The raw flags byte (offset 2). */
