@@ -8,7 +8,7 @@ import type { ClusterConfig } from "./config.js";
 import type { DeadlineQueue } from "./deadline-queue.js";
 import { ID_OFFSET, STATUS_OFFSET, Status, errorResponse } from "./dubbo-wire.js";
 import { Endpoint } from "./endpoint.js";
-import { ConnectionPool, type PoolOwner } from "./connection-pool.js";
+import { ConnectionPool, type PoolOwner, SendResult } from "./connection-pool.js";
 import { LeastRequestLb } from "./lb-least-request.js";
 import { MaglevLb } from "./lb-maglev.js";
 import { RandomLb } from "./lb-random.js";
@@ -188,23 +188,28 @@ export class Cluster implements PoolOwner, UpstreamEvents {
     if (i >= 0) e = usable[(i + 1) % usable.length];
     // A pool in connect backoff refuses: try the others in turn (a connection failure, retried).
     for (let tries = 0; tries < usable.length; tries++) {
-      if (e.pool.send(p, now)) {
-        p.endpoint = e;
-        e.active++;
-        e.requests++;
-        const conn = p.conn as UpstreamConnection;
-        if (!conn.ready) {
-          this.pending++;
-          if (this.pending > this.cfg.circuitBreakers.maxPendingRequests) {
-            conn.cancel(p);
-            this.pending--;
-            this.counters.overflow++;
-            this.finish(p, Result.OVERFLOW, Status.SERVER_THREADPOOL_EXHAUSTED,
-              `dubbo-mesh: cluster ${this.name} is over its limit of ${this.cfg.circuitBreakers.maxPendingRequests} pending requests`);
-          }
+      p.endpoint = e;
+      e.active++;
+      e.requests++;
+      const sent = e.pool.send(p, now);
+      if (sent === SendResult.SENT) {
+        if (!p.twoWay) this.finish(p, Result.ONE_WAY, Status.OK, null);
+        return;
+      }
+      if (sent === SendResult.QUEUED) {
+        this.pending++;
+        if (this.pending > this.cfg.circuitBreakers.maxPendingRequests) {
+          (p.conn as UpstreamConnection).cancel(p);
+          this.pending--;
+          this.counters.overflow++;
+          this.finish(p, Result.OVERFLOW, Status.SERVER_THREADPOOL_EXHAUSTED,
+            `dubbo-mesh: cluster ${this.name} is over its limit of ${this.cfg.circuitBreakers.maxPendingRequests} pending requests`);
         }
         return;
       }
+      p.endpoint = null;
+      e.active--;
+      e.requests--;
       if (i < 0) i = usable.indexOf(e);
       i = (i + 1) % usable.length;
       e = usable[i];

@@ -16,6 +16,10 @@ export interface PoolOwner {
   readonly events: UpstreamEvents;
 }
 
+/** What `ConnectionPool.send` did with a request. */
+export const SendResult = { REFUSED: 0, SENT: 1, QUEUED: 2 } as const;
+export type SendResult = (typeof SendResult)[keyof typeof SendResult];
+
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5000;
 
@@ -36,28 +40,25 @@ export class ConnectionPool {
   }
 
   /**
-   * Take the request; false when the pool cannot (connect backoff, or no connection and none may be opened).
+   * Take the request: SENT (written now), QUEUED (waiting for a connection) or REFUSED (connect backoff, or
+   * no connection and none may be opened).
    */
-  send(p: PendingRequest, now: number): boolean {
-    if (this.closed || now < this.backoffUntil) return false;
+  send(p: PendingRequest, now: number): SendResult {
+    if (this.closed || now < this.backoffUntil) return SendResult.REFUSED;
     const conns = this.conns;
     let usable = 0;
     for (let i = 0; i < conns.length; i++) if (!conns[i].draining) usable++;
     if (usable < this.owner.connectionsPerEndpoint && this.owner.canOpenConnection()) {
       const c = new UpstreamConnection(this.endpoint, this.owner.events, this.owner.connectTimeoutMs, this.owner.maxFrameBytes);
       conns.push(c);
-      c.send(p);
-      return true;
+      return c.send(p) ? SendResult.SENT : SendResult.QUEUED;
     }
-    if (usable === 0) return false;
+    if (usable === 0) return SendResult.REFUSED;
     for (let tries = 0; tries < conns.length; tries++) {
       const c = conns[this.rr++ % conns.length];
-      if (!c.draining) {
-        c.send(p);
-        return true;
-      }
+      if (!c.draining) return c.send(p) ? SendResult.SENT : SendResult.QUEUED;
     }
-    return false;
+    return SendResult.REFUSED;
   }
 
   connected(): void {

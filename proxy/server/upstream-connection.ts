@@ -22,7 +22,7 @@ const CLOSED = 2;
 /** What the connection reports to its owner (the cluster, through the pool). */
 export interface UpstreamEvents {
   response(p: PendingRequest, buf: Buffer, start: number, end: number): void;
-  /** A one-way request was written: it is finished. */
+  /** A one-way request that waited for the connection was written: it is finished. */
   sentOneWay(p: PendingRequest): void;
   /** Requests that were never written because the connection could not be established. */
   connectFailed(conn: UpstreamConnection, unsent: PendingRequest[], reason: string): void;
@@ -93,10 +93,15 @@ export class UpstreamConnection implements FrameSink, Corkable {
     return this.queue.length;
   }
 
-  send(p: PendingRequest): void {
+  /** Write the request now (true) or queue it until the connection is established (false). */
+  send(p: PendingRequest): boolean {
     p.conn = this;
-    if (this.state === READY) this.write(p);
-    else this.queue.push(p);
+    if (this.state === READY) {
+      this.write(p);
+      return true;
+    }
+    this.queue.push(p);
+    return false;
   }
 
   /** Forget a request (its deadline passed): a late response is then dropped. */
@@ -131,10 +136,7 @@ export class UpstreamConnection implements FrameSink, Corkable {
     frame.writeUInt32BE(id, ID_OFFSET + 4);
     writeBatch.write(this, frame);
     if (p.twoWay) this.inflight.set(id, p);
-    else {
-      p.conn = null;
-      this.events.sentOneWay(p);
-    }
+    else p.conn = null; // one-way: nothing comes back; the caller finishes it
   }
 
   private allocateId(): number {
@@ -153,7 +155,10 @@ export class UpstreamConnection implements FrameSink, Corkable {
     this.queue = [];
     writeBatch.begin();
     try {
-      for (const p of q) this.write(p);
+      for (const p of q) {
+        this.write(p);
+        if (!p.twoWay) this.events.sentOneWay(p);
+      }
     } finally {
       writeBatch.end();
     }

@@ -236,3 +236,46 @@ describe("a client that half-closes", () => {
     expect(response.data?.appResponse).toBe("v1:greet fin");
   });
 });
+
+describe("one-way requests", () => {
+  const seen: string[] = [];
+  let mesh: Mesh;
+  beforeAll(async () => {
+    const record = (subset: string) => ({
+      async note(text: string) {
+        seen.push(`${subset}:${text}`);
+        return null;
+      },
+    });
+    mesh = await startMesh({ v1Methods: record("v1"), v2Methods: record("v2") });
+  });
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it("are routed and delivered, on a fresh upstream connection and on an established one, and nothing waits for them", async () => {
+    const [host, port] = mesh.address.split(":");
+    const sock = connect({ host, port: Number(port) });
+    await new Promise((r) => sock.once("connect", r));
+    const oneWay = (id: number, text: string, tag?: string) => {
+      const f = dubbo.requestEncode(
+        id,
+        { serverSignature: "org.apache.dubbo.demo.DemoService:1.0.0", methodName: "note", args: [text], requestProps: tag ? { "dubbo.tag": tag } : {}, group: "" },
+        { codecType: "hessian2" },
+      );
+      f[2] &= ~0x40; // clear the two-way flag
+      return f;
+    };
+    sock.write(oneWay(1, "first", "gray")); // v2; its upstream connection is still being established
+    await until("the first note", () => seen.length === 1);
+    sock.write(Buffer.concat([oneWay(2, "second", "gray"), oneWay(3, "third", "gray")]));
+    await until("three notes", () => seen.length === 3);
+    expect(seen).toEqual(["v2:first", "v2:second", "v2:third"]);
+    sock.destroy();
+    const v2 = mesh.proxy.clusters.all().find((c) => c.name.includes("|v2|"))!;
+    await until("nothing in flight", () => v2.active === 0);
+    expect(v2.endpoints[0].active).toBe(0);
+    const stats = await (await fetch(`${mesh.adminUrl}/stats`)).text();
+    expect(stats).toMatch(/dubbo_mesh_requests_total\{[^}]*method="note",route="gray"[^}]*result="one_way"\} 3/);
+  });
+});
