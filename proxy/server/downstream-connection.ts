@@ -13,7 +13,7 @@ import {
   FLAGS_OFFSET, FLAG_EVENT, FLAG_REQUEST, FLAG_TWO_WAY, ID_OFFSET, Status, errorResponse, heartbeatReply,
 } from "./dubbo-wire.js";
 import { FrameReader, type FrameSink } from "./frame-reader.js";
-import { type PendingRequest, type ResponseTarget, acquirePending } from "./pending-request.js";
+import { type PendingRequest, type ResponseTarget, acquirePending, releasePending } from "./pending-request.js";
 import { type RequestStatsTable, Result } from "./request-stats.js";
 import { ROUTE_FLAG_NO_DESTINATION, type RouteReports } from "./route-reports.js";
 import { type Corkable, type Deferred, writeBatch } from "./write-batch.js";
@@ -207,8 +207,7 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
     p.stats?.record(result, Status.SERVICE_NOT_FOUND, (this.env.now() - p.start) / 1000);
     if (p.twoWay) this.respondLocal(errorResponse(p.idHigh, p.idLow, Status.SERVICE_NOT_FOUND, message));
     this.env.log("debug", message);
-    p.frame = null;
-    p.target = null;
+    releasePending(p);
     this.requestDone();
   }
 
