@@ -358,3 +358,45 @@ export class JsonReader {
     return null;
   }
 }
+
+/**
+ * Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or -1 when all of `bytes` is well-formed.
+ */
+export function firstInvalidUtf8(bytes: ArrayBuffer): i32 {
+  const data = Uint8Array.wrap(bytes);
+  const n = data.length;
+  let i = 0;
+  while (i < n) {
+    const b = <u32>unchecked(data[i]);
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let need = 0;
+    let lo: u32 = 0x80;
+    let hi: u32 = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) {
+      need = 1;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b == 0xe0) lo = 0xa0;
+      else if (b == 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b == 0xf0) lo = 0x90;
+      else if (b == 0xf4) hi = 0x8f;
+    } else {
+      return i;
+    }
+    if (i + need >= n) return i;
+    const b1 = <u32>unchecked(data[i + 1]);
+    if (b1 < lo || b1 > hi) return i;
+    for (let k = 2; k <= need; k++) {
+      const c = <u32>unchecked(data[i + k]);
+      if (c < 0x80 || c > 0xbf) return i;
+    }
+    i += need + 1;
+  }
+  return -1;
+}

@@ -9,6 +9,7 @@
 import { Context, RootContext } from "@gcoredev/proxy-wasm-sdk-as/assembly";
 import { BufferType, getBufferBytes, hostLog, lastStatus, Level, refreshLogLevel, statusName } from "../hostcalls";
 import { FilterConfig, MAX_CONFIG_BYTES, parseConfig } from "./config";
+import { firstInvalidUtf8 } from "./json";
 import { DubboConnection } from "./connection";
 import { FilterMetrics } from "./metrics";
 import { Random } from "./random";
@@ -29,6 +30,8 @@ export class DubboMeshRoot extends RootContext {
     if (size > <u32>MAX_CONFIG_BYTES) return "the plugin configuration is larger than " + MAX_CONFIG_BYTES.toString() + " bytes";
     const bytes = getBufferBytes(BufferType.PluginConfiguration, 0, size);
     if (bytes === null) return "cannot read the plugin configuration: " + statusName(lastStatus);
+    const bad = firstInvalidUtf8(bytes);
+    if (bad >= 0) return "the plugin configuration is not valid UTF-8 (byte " + bad.toString() + ")";
     const result = parseConfig(String.UTF8.decode(bytes));
     if (result.config === null) return result.error;
     if (apply) {

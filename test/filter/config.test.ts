@@ -99,6 +99,15 @@ describe("plugin configuration", () => {
     await expect(started).rejects.toThrow(error);
   });
 
+  it.each([
+    ["a stray byte", [0xff, 0x7b, 0x7d], 0],
+    ["a truncated sequence", [...Buffer.from('{"a":"'), 0xc3, 0x22, 0x7d], 6],
+    ["an encoded surrogate", [...Buffer.from('{"'), 0xed, 0xa0, 0x80, 0x22, 0x3a, 0x31, 0x7d], 2],
+    ["an overlong form", [...Buffer.from('{"version": 1, "x": "'), 0xc0, 0xaf, 0x22, 0x7d], 21],
+  ])("rejects a configuration that is not UTF-8 (%s) naming the byte", async (_name, bytes, offset) => {
+    await expect(startFilter(Uint8Array.from(bytes))).rejects.toThrow(`dubbo-mesh: invalid plugin configuration: the plugin configuration is not valid UTF-8 (byte ${offset})`);
+  });
+
   it("keeps the last good configuration when a reconfiguration is rejected", async () => {
     const vm = await startFilter(baseConfig());
     const bad = baseConfig();

@@ -63,7 +63,7 @@ export interface FilterOptions {
 export async function startFilter(config: unknown, options: FilterOptions = {}): Promise<WasmVm> {
   return WasmVm.create({
     wasm: filterWasm(),
-    pluginConfig: typeof config === "string" ? config : JSON.stringify(config),
+    pluginConfig: typeof config === "string" || config instanceof Uint8Array ? config : JSON.stringify(config),
     rootId: "dubbo_mesh",
     vmId: "dubbo_mesh",
     logLevel: options.logLevel ?? "info",
