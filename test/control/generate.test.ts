@@ -158,6 +158,25 @@ describe("strict proto round trip", () => {
     expect(() => encodeJson("envoy.config.listener.v3.Filter", { name: "f", typed_config: { "@type": "type.googleapis.com/no.Such" } })).toThrow(/unknown message type/);
   });
 
+  it("enforces the protoc-gen-validate rules Envoy checks: required oneofs and messages, lengths, items, bounds", () => {
+    const route = (match: unknown) => ({ name: "r", routes: [{ match, route: { cluster: "c" } }] });
+    const dubbo = (rc: unknown) => ({ stat_prefix: "s", multiple_route_config: { route_config: [rc] } });
+    expect(() => encodeJson(TypeUrl.dubboProxy, dubbo(route({ method: { name: {} } })))).toThrow(
+      /route_config\[0\].routes\[0\].match.method.name: one of exact, prefix, suffix, safe_regex, contains, custom is required/,
+    );
+    expect(() => encodeJson(TypeUrl.dubboProxy, dubbo({ name: "r", routes: [{ route: { cluster: "c" } }] }))).toThrow(/routes\[0\].match: required field/);
+    expect(() => encodeJson(TypeUrl.dubboProxy, { multiple_route_config: { route_config: [] } })).toThrow(/stat_prefix: must be at least 1 character/);
+    expect(() => encodeJson(TypeUrl.dubboProxy, dubbo(route({ method: { name: { prefix: "" } } })))).toThrow(/name.prefix: must be at least 1 character/);
+    expect(() =>
+      encodeJson(TypeUrl.dubboProxy, dubbo({ name: "r", routes: [{ match: { method: { name: { exact: "m" } } }, route: { weighted_clusters: { clusters: [] } } }] })),
+    ).toThrow(/weighted_clusters.clusters: needs at least 1 item/);
+    expect(() => encodeJson(TypeUrl.dubboProxy, dubbo(route({ method: { name: { exact: "m" } }, headers: [{ name: "", present_match: true }] })))).toThrow(
+      /headers\[0\].name: must be at least 1 character/,
+    );
+    expect(() => encodeJson(TypeUrl.cluster, { name: "c", lb_policy: 99 })).toThrow(/lb_policy: 99 is not a defined LbPolicy value/);
+    expect(() => encodeJson(TypeUrl.tcpProxy, { stat_prefix: "s", cluster: "c", max_connect_attempts: 0 })).toThrow(/max_connect_attempts: must be >= 1, got 0/);
+  });
+
   it("accepts JSON (lowerCamel) names as Envoy does and encodes the same bytes", () => {
     const a = encodeJson(TypeUrl.cluster, { name: "c", connect_timeout: "1.5s", lb_policy: "RANDOM" });
     const b = encodeJson(TypeUrl.cluster, { name: "c", connectTimeout: "1.5s", lbPolicy: "RANDOM" });

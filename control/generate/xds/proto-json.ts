@@ -7,6 +7,10 @@
  * `Any` (`{"@type": URL, ...fields}`, or `{"@type", "value"}` for well-known inner types), `Duration`
  * (`"1.5s"`), the wrappers (plain values), `Struct`/`Value`/`ListValue` (any JSON). Field names may be
  * written in proto (snake_case) or JSON (lowerCamel) spelling, as Envoy accepts both.
+ *
+ * It also enforces the protoc-gen-validate rules Envoy checks at load time that matter for generated
+ * config (read from the protos' options): required messages, required oneofs, string min/max length,
+ * repeated min items, integer bounds, defined enum values. Others (durations, regex formats) are not checked.
  */
 import protobuf from "protobufjs";
 import { lookupMessage } from "./envoy-protos.js";
@@ -178,7 +182,64 @@ function convertMessage(type: protobuf.Type, json: unknown, path: string): Plain
     }
     out[field.name] = convertField(field, value, fieldPath);
   }
+  checkValidateRules(type, out, path);
   return out;
+}
+
+type Options = Record<string, unknown> | undefined;
+
+function num(o: Options, key: string): number | undefined {
+  const v = o?.[key];
+  return typeof v === "number" ? v : undefined;
+}
+
+/** The protoc-gen-validate rules of `type`'s fields on one converted message (see the file comment). */
+function checkValidateRules(type: protobuf.Type, out: Plain, path: string): void {
+  const at = (f: protobuf.Field) => (path ? `${path}.${f.name}` : f.name);
+  for (const oneof of type.oneofsArray) {
+    if (oneof.options?.["(validate.required)"] === true && !oneof.fieldsArray.some((f) => out[f.name] !== undefined)) {
+      throw new ProtoJsonError(path, `one of ${oneof.fieldsArray.map((f) => f.name).join(", ")} is required (${type.name}.${oneof.name})`);
+    }
+  }
+  for (const field of type.fieldsArray) {
+    const o = field.options as Options;
+    if (!o) continue;
+    const value = out[field.name];
+    // PGV skips fields of a oneof that is not set to them
+    if (field.partOf && value === undefined) continue;
+    if (o["(validate.rules).message.required"] === true && value === undefined) {
+      throw new ProtoJsonError(at(field), `required field of ${type.fullName.slice(1)} is missing`);
+    }
+    const minItems = num(o, "(validate.rules).repeated.min_items");
+    if (minItems !== undefined && (Array.isArray(value) ? value.length : 0) < minItems) {
+      throw new ProtoJsonError(at(field), `needs at least ${minItems} item(s)`);
+    }
+    if (field.repeated || field.map) continue;
+    const minLen = num(o, "(validate.rules).string.min_len");
+    const maxLen = num(o, "(validate.rules).string.max_len");
+    if (field.type === "string" && (minLen !== undefined || maxLen !== undefined)) {
+      const len = typeof value === "string" ? value.length : 0;
+      if (minLen !== undefined && len < minLen) throw new ProtoJsonError(at(field), `must be at least ${minLen} character(s) long, got ${JSON.stringify(value ?? "")}`);
+      if (maxLen !== undefined && len > maxLen) throw new ProtoJsonError(at(field), `must be at most ${maxLen} characters long`);
+    }
+    if (value === undefined) continue;
+    const raw = typeof value === "object" && value !== null && "value" in (value as Plain) && wrapperTypes.has(field.resolvedType?.fullName ?? "") ? (value as Plain)["value"] : value;
+    if (typeof raw === "number") {
+      for (const kind of ["uint32", "uint64", "int32", "int64"]) {
+        const gte = num(o, `(validate.rules).${kind}.gte`);
+        const gt = num(o, `(validate.rules).${kind}.gt`);
+        const lte = num(o, `(validate.rules).${kind}.lte`);
+        const lt = num(o, `(validate.rules).${kind}.lt`);
+        if (gte !== undefined && raw < gte) throw new ProtoJsonError(at(field), `must be >= ${gte}, got ${raw}`);
+        if (gt !== undefined && raw <= gt) throw new ProtoJsonError(at(field), `must be > ${gt}, got ${raw}`);
+        if (lte !== undefined && raw > lte) throw new ProtoJsonError(at(field), `must be <= ${lte}, got ${raw}`);
+        if (lt !== undefined && raw >= lt) throw new ProtoJsonError(at(field), `must be < ${lt}, got ${raw}`);
+      }
+    }
+    if (o["(validate.rules).enum.defined_only"] === true && field.resolvedType instanceof protobuf.Enum && typeof raw === "number") {
+      if (!Object.values(field.resolvedType.values).includes(raw)) throw new ProtoJsonError(at(field), `${raw} is not a defined ${field.resolvedType.name} value`);
+    }
+  }
 }
 
 function convertSingle(field: protobuf.Field, value: unknown, path: string): unknown {
