@@ -13,8 +13,9 @@
  * option; startProvider subclasses it so it listens on 127.0.0.1 only (`host` to change).
  * sofa-rpc-node's server also installs a process-wide `uncaughtException` handler (module
  * `graceful`) that would exit the process later; startProvider removes it again after start.
- * Errors thrown by provider methods go back to the consumer as Dubbo error responses (status 80)
- * and are collected in `provider.errors`.
+ * Errors thrown by provider methods go back to the consumer as Dubbo error responses (status 80).
+ * `provider.received` lists every call the provider decoded, with its attachments, so end-to-end tests
+ * can check what reached the provider (e.g. an attachment a proxy added).
  *
  * Quirks of these peers worth knowing: the consumer puts `dubbo`, `path`, `group` (and `version`)
  * plus the request's `requestProps` into the attachments; the provider answers a method returning a
@@ -36,6 +37,7 @@ interface SofaServer {
   start(): Promise<void>;
   close(): Promise<void>;
   on(event: "error", listener: (err: Error) => void): void;
+  on(event: "request", listener: (event: { req: { data: { methodName: string; args: unknown[]; requestProps?: Record<string, unknown> } } }) => void): void;
   _startServer(port: number): NetServer;
 }
 interface SofaConsumer {
@@ -79,8 +81,19 @@ export interface ProviderOptions {
   port?: number;
   /** Address to listen on (default 127.0.0.1). */
   host?: string;
-  /** The methods: each receives the call's arguments and returns (or resolves to) the result. */
+  /**
+   * The methods: each receives the call's arguments and resolves to the result. They must be `async`
+   * functions: sofa-rpc-node answers "Can not find method" for plain functions.
+   */
   methods: Record<string, MethodImpl>;
+}
+
+/** A call as the provider decoded it. */
+export interface ReceivedCall {
+  method: string;
+  args: unknown[];
+  /** The request's attachments (sofa-rpc-node adds `dubbo`, `path` and, from the body, `version`). */
+  attachments: Record<string, unknown>;
 }
 
 export interface Provider {
@@ -88,8 +101,10 @@ export interface Provider {
   port: number;
   /** "127.0.0.1:PORT". */
   address: string;
-  /** Errors thrown by methods (or raised for unknown services), in order. */
+  /** Errors the server reported (its "error" event), in order. */
   errors: Error[];
+  /** Every request the provider received, in order, with the attachments it decoded. */
+  received: ReceivedCall[];
   /** Stop listening and close every connection. */
   close(): Promise<void>;
 }
@@ -104,6 +119,10 @@ export async function startProvider(options: ProviderOptions): Promise<Provider>
   server._startServer = (port: number): NetServer => withListenHost(host, () => startServer(port));
   const errors: Error[] = [];
   server.on("error", (err: Error) => errors.push(err));
+  const received: ReceivedCall[] = [];
+  server.on("request", ({ req }) => {
+    received.push({ method: req.data.methodName, args: req.data.args, attachments: { ...(req.data.requestProps ?? {}) } });
+  });
   server.addService({ interfaceName: options.interface, version: options.version, group: options.group ?? "" }, options.methods);
   const before = new Set(process.listeners("uncaughtException"));
   await server.start();
@@ -115,6 +134,7 @@ export async function startProvider(options: ProviderOptions): Promise<Provider>
     port,
     address: `${host}:${port}`,
     errors,
+    received,
     close: () => server.close(),
   };
 }
