@@ -2,12 +2,18 @@
  * The ZooKeeper registry against a real ZooKeeper (test/support/zookeeper.ts), with providers written by a
  * real sofa-rpc-node server and by a client that writes nodes the way Java Dubbo does.
  */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import zookeeper from "node-zookeeper-client";
 import type { Client } from "node-zookeeper-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRegistry, type Provider, type Registry, type RegistryState } from "../../control/registry/index.js";
 import { parseZookeeperTarget } from "../../control/registry/zookeeper-registry.js";
+import { generate } from "../../control/cli-generate.js";
+import { DEFAULT_WASM_URL } from "../../control/generate/xds/wasm-filter.js";
+import { packageRoot } from "../../common/paths.js";
 import { ZooKeeperServer, freePort } from "../support/zookeeper.js";
 
 const require = createRequire(import.meta.url);
@@ -242,6 +248,37 @@ describe("zookeeper registry with a real ZooKeeper", () => {
       }
     } finally {
       await w.registry.close();
+    }
+  });
+
+  it("dubbo-mesh generate reads a ZooKeeper registry", async () => {
+    const writer = await JavaStyleWriter.connect(zk.connectString);
+    const iface = "org.apache.dubbo.demo.DemoService";
+    const v1 = `dubbo://127.0.0.1:20881/${iface}?interface=${iface}&version=1.0.0&revision=v1`;
+    const v2 = `dubbo://127.0.0.1:20882/${iface}?interface=${iface}&version=1.0.0&revision=v2`;
+    const out = mkdtempSync(join(tmpdir(), "dubbo-mesh-zk-generate-"));
+    try {
+      await writer.register(v1);
+      await writer.register(v2);
+      const written = await generate({
+        registry: `zookeeper://${zk.connectString}/dubbo`,
+        rules: join(packageRoot, "examples", "rules.yaml"),
+        out,
+        mode: "dubbo-proxy",
+        wasm: DEFAULT_WASM_URL,
+        port: 20880,
+      });
+      expect(written).toContain("service-entries.yaml");
+      // the same providers as examples/registry.yaml's, from ZooKeeper: the same routing, the same clusters
+      const fromZk = JSON.parse(readFileSync(join(out, "plugin-config.json"), "utf8"));
+      const fromFile = JSON.parse(readFileSync(join(packageRoot, "envoyfilters", "dubbo-proxy", "plugin-config.json"), "utf8"));
+      expect(fromZk).toEqual(fromFile);
+      const se = readFileSync(join(out, "service-entries.yaml"), "utf8");
+      expect(se).toContain("tcp-dubbo: 20881");
+      expect(se).toContain("tcp-dubbo: 20882");
+    } finally {
+      writer.close();
+      rmSync(out, { recursive: true, force: true });
     }
   });
 
