@@ -1,7 +1,8 @@
 // Hessian 2 values written by hessian.js EncoderV2 (test/fixtures/hessian-*.bin): the .wasm skips each
 // one exactly, reads the scalar kinds and string maps as hessian.js does, and rejects every prefix.
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { fixtureBytes, fixtureIndex, hessian, loadCodec } from "./helpers.js";
+import { fixtureBytes, fixtureIndex, hessian, loadCodec, prng } from "./helpers.js";
 
 const codec = loadCodec();
 
@@ -90,6 +91,68 @@ describe("hessian.js values", () => {
       const got = codec.hessianRead(bytes);
       if (typeof got === "string") throw new Error(got);
       expect(got).toEqual({ type: "string", value: s, length: bytes.length });
+    }
+  });
+});
+
+describe("random values written by hessian.js (seeded)", () => {
+  const require = createRequire(import.meta.url);
+  const java = require("js-to-java") as ((cls: string, v: unknown) => unknown) & {
+    Long(v: number | string): unknown;
+    double(v: number): unknown;
+    array: ((cls: string, v: unknown[]) => unknown) & { int(v: number[]): unknown };
+  };
+
+  function randomValue(rnd: () => number, depth: number, shared: unknown[]): unknown {
+    const pick = (n: number) => Math.floor(rnd() * n);
+    const leaf = depth >= 4 || rnd() < 0.45;
+    const kind = leaf ? pick(9) : 9 + pick(6);
+    switch (kind) {
+      case 0: return null;
+      case 1: return rnd() < 0.5;
+      case 2: return pick(2 ** 31) - 2 ** 30; // ints of every size
+      case 3: return [0, 7, -16, 47, 48, -2048, 2047, 2048, -262144, 262143, 262144][pick(11)];
+      case 4: return java.Long([0, -8, 15, 16, -2048, 2047, 2048, -262144, 262143, 2 ** 31 - 1, -(2 ** 31), 2 ** 40][pick(12)]!);
+      case 5: return java.double([0, 1, -128, 127, -32768, 32767, 1.5, 12.25, 3.141592653589793, 1e300][pick(10)]!);
+      case 6: {
+        const len = [0, 1, 5, 31, 32, 100, 1023, 1024, 3000][pick(9)]!;
+        let s = "";
+        for (let i = 0; i < len; i++) s += rnd() < 0.8 ? String.fromCharCode(0x20 + pick(95)) : ["é", "世", "😀", "\u0000", "\ud800"][pick(5)]!;
+        return s;
+      }
+      case 7: return Buffer.alloc([0, 3, 15, 16, 1023, 1024, 5000][pick(7)]!, pick(256));
+      case 8: return new Date(1_700_000_000_000 + pick(2 ** 30) * (rnd() < 0.5 ? 60_000 : 1));
+      case 9: return Array.from({ length: pick(10) }, () => randomValue(rnd, depth + 1, shared));
+      case 10: {
+        const o: Record<string, unknown> = {};
+        for (let i = pick(6); i > 0; i--) o[`k${pick(20)}`] = randomValue(rnd, depth + 1, shared);
+        return o;
+      }
+      case 11: {
+        // class instances: few class names and field sets, so definitions are reused
+        const cls = `com.example.C${pick(3)}`;
+        const fields: Record<string, unknown> = {};
+        for (const f of ["a", "b", "c"].slice(0, 1 + (Number(cls.at(-1)) % 3))) fields[f] = randomValue(rnd, depth + 1, shared);
+        const obj = java(cls, fields);
+        shared.push(obj);
+        return obj;
+      }
+      case 12: return shared.length > 0 ? shared[pick(shared.length)] : null; // same object again: a back-reference
+      case 13: return java.array.int(Array.from({ length: pick(12) }, () => pick(1000)));
+      default: return java.array("java.lang.String", Array.from({ length: pick(12) }, () => `s${pick(100)}`));
+    }
+  }
+
+  it("skips 2000 random nested values exactly as hessian.js wrote them", () => {
+    const rnd = prng(2024);
+    for (let i = 0; i < 2000; i++) {
+      const shared: unknown[] = [];
+      const value = [randomValue(rnd, 0, shared), randomValue(rnd, 0, shared)]; // a list of two: refs may cross
+      const enc = new hessian.EncoderV2();
+      enc.write(value);
+      const bytes = enc.get();
+      const n = codec.hessianSkip(bytes);
+      if (n !== bytes.length) throw new Error(`value ${i}: skipped ${String(n)} of ${bytes.length} bytes: ${bytes.toString("hex").slice(0, 400)}`);
     }
   });
 });
