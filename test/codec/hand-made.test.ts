@@ -109,6 +109,15 @@ const valid: Valid[] = [
     expected: { kind: "request", method: "ping", argCount: 0, parameterTypes: "", attachments: {} },
   },
   {
+    name: "request with bytes after the attachments map (ignored, as Java ignores them)",
+    bytes: frame(0xc2, 0, 14n, [
+      ...requestHead("ping", ""), // no arguments
+      0x48, ...s("k"), ...s("v"), 0x5a, // attachments {"k": "v"}
+      0x4e, 0x91, // trailing bytes inside the body length
+    ]),
+    expected: { kind: "request", method: "ping", attachments: { k: "v" } },
+  },
+  {
     name: "response flag 4: value with attachments",
     bytes: frame(0x02, 20, 9n, [
       0x94, // response flag 4 (value + attachments)
