@@ -112,7 +112,7 @@ export class Decoder {
     const bodyLength = <i32>bswap<u32>(load<u32>(ptr + BODY_LENGTH_OFFSET));
     f.bodyLength = bodyLength;
     if (bodyLength < 0) return this.setError(CodecError.NegativeBodyLength, Field.Header, BODY_LENGTH_OFFSET, bodyLength);
-    if (bodyLength > this.options.maxBodyBytes) return this.setError(CodecError.BodyTooLarge, Field.Header, BODY_LENGTH_OFFSET, bodyLength);
+    if (bodyLength > this.options.maxBodyBytes || bodyLength > 0x7fffffff - HEADER_LENGTH) return this.setError(CodecError.BodyTooLarge, Field.Header, BODY_LENGTH_OFFSET, bodyLength);
     f.kind = f.event ? FrameKind.Event : f.isRequest ? FrameKind.Request : FrameKind.Response;
     const total = HEADER_LENGTH + bodyLength;
     f.length = total;
