@@ -237,6 +237,69 @@ describe("a client that half-closes", () => {
   });
 });
 
+describe("request ids", () => {
+  let mesh: Mesh;
+  beforeAll(async () => {
+    mesh = await startMesh();
+  });
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it("gives each client its own 64-bit ids back, though requests of many clients share one upstream connection", async () => {
+    const [host, port] = mesh.address.split(":");
+    const clients = await Promise.all(
+      [0, 1].map(async () => {
+        const sock = connect({ host, port: Number(port) });
+        await new Promise((r) => sock.once("connect", r));
+        const chunks: Buffer[] = [];
+        sock.on("data", (d: Buffer) => chunks.push(d));
+        return { sock, chunks };
+      }),
+    );
+    // the same ids on both clients, one above 2^32: both go to v1 (greet-v1), on one upstream connection
+    const ids = [2 ** 32 + 5, 7, 2 ** 40 + 1];
+    for (const [n, c] of clients.entries()) {
+      c.sock.write(
+        Buffer.concat(
+          ids.map((id) =>
+            dubbo.requestEncode(
+              id,
+              { serverSignature: "org.apache.dubbo.demo.DemoService:1.0.0", methodName: "greet", args: [`c${n}-${id}`], requestProps: {}, group: "" },
+              { codecType: "hessian2" },
+            ),
+          ),
+        ),
+      );
+    }
+    await until("all answers", () => clients.every((c) => Buffer.concat(c.chunks).length > 0 && countFrames(Buffer.concat(c.chunks)) === 3));
+    for (const [n, c] of clients.entries()) {
+      const all = Buffer.concat(c.chunks);
+      const got = new Map<bigint, unknown>();
+      for (let off = 0; off < all.length; ) {
+        const len = 16 + all.readInt32BE(off + 12);
+        const frame = all.subarray(off, off + len);
+        got.set(frame.readBigUInt64BE(4), Response.decode(frame).data?.appResponse);
+        off += len;
+      }
+      for (const id of ids) expect(got.get(BigInt(id))).toBe(`v1:greet c${n}-${id}`);
+      c.sock.destroy();
+    }
+    const v1 = mesh.proxy.clusters.all().find((cl) => cl.name.includes("|v1|"))!;
+    expect(v1.counters.connectionsTotal).toBe(1);
+  });
+});
+
+function countFrames(all: Buffer): number {
+  let n = 0;
+  for (let off = 0; off + 16 <= all.length; n++) {
+    const len = 16 + all.readInt32BE(off + 12);
+    if (off + len > all.length) break;
+    off += len;
+  }
+  return n;
+}
+
 describe("one-way requests", () => {
   const seen: string[] = [];
   let mesh: Mesh;
