@@ -73,8 +73,15 @@ export function envoyProtoRoot(): protobuf.Root {
   return root;
 }
 
-/** The message type of a `type.googleapis.com/...` URL or a full message name. */
+const typeCache = new Map<string, protobuf.Type>();
+
+/** The message type of a `type.googleapis.com/...` URL or a full message name (cached). */
 export function lookupMessage(typeUrlOrName: string): protobuf.Type {
-  const name = typeUrlOrName.slice(typeUrlOrName.lastIndexOf("/") + 1);
-  return envoyProtoRoot().lookupType(name);
+  let t = typeCache.get(typeUrlOrName);
+  if (!t) {
+    const name = typeUrlOrName.slice(typeUrlOrName.lastIndexOf("/") + 1);
+    t = envoyProtoRoot().lookupType(name);
+    typeCache.set(typeUrlOrName, t);
+  }
+  return t;
 }

@@ -150,8 +150,17 @@ function jsonValue(value: unknown, path: string): Plain {
 }
 
 /** The protobufjs plain-object form of `json` for `type` (input to `type.fromObject`). */
+const fullNames = new WeakMap<protobuf.Type, string>();
+
+/** protobufjs computes `fullName` by walking the parents on every access: remember it. */
+function fullNameOf(type: protobuf.Type): string {
+  let n = fullNames.get(type);
+  if (n === undefined) fullNames.set(type, (n = type.fullName));
+  return n;
+}
+
 function convertMessage(type: protobuf.Type, json: unknown, path: string): Plain {
-  const full = type.fullName;
+  const full = fullNameOf(type);
   if (full === ".google.protobuf.Any") return convertAny(json, path);
   if (full === ".google.protobuf.Duration") return durationValue(json, path);
   if (wrapperTypes.has(full)) {
@@ -171,7 +180,7 @@ function convertMessage(type: protobuf.Type, json: unknown, path: string): Plain
   for (const [key, value] of Object.entries(json)) {
     const fieldPath = path ? `${path}.${key}` : key;
     const field = index.get(key);
-    if (!field) throw new ProtoJsonError(fieldPath, `unknown field of ${type.fullName.slice(1)}`);
+    if (!field) throw new ProtoJsonError(fieldPath, `unknown field of ${full.slice(1)}`);
     if (value === null) continue;
     if (field.partOf) {
       const other = oneofSeen.get(field.partOf.name);
@@ -193,51 +202,96 @@ function num(o: Options, key: string): number | undefined {
   return typeof v === "number" ? v : undefined;
 }
 
-/** The protoc-gen-validate rules of `type`'s fields on one converted message (see the file comment). */
-function checkValidateRules(type: protobuf.Type, out: Plain, path: string): void {
-  const at = (f: protobuf.Field) => (path ? `${path}.${f.name}` : f.name);
-  for (const oneof of type.oneofsArray) {
-    if (oneof.options?.["(validate.required)"] === true && !oneof.fieldsArray.some((f) => out[f.name] !== undefined)) {
-      throw new ProtoJsonError(path, `one of ${oneof.fieldsArray.map((f) => f.name).join(", ")} is required (${type.name}.${oneof.name})`);
-    }
-  }
+interface FieldRules {
+  field: protobuf.Field;
+  required: boolean;
+  minItems?: number;
+  minLen?: number;
+  maxLen?: number;
+  bounds: { gte?: number; gt?: number; lte?: number; lt?: number };
+  definedEnum?: protobuf.Enum;
+  wrapper: boolean;
+}
+
+interface TypeRules {
+  requiredOneofs: protobuf.OneOf[];
+  fields: FieldRules[];
+}
+
+const rulesCache = new WeakMap<protobuf.Type, TypeRules>();
+
+/** The protoc-gen-validate rules of a type, read once from the protos' options. */
+function rulesOf(type: protobuf.Type): TypeRules {
+  let r = rulesCache.get(type);
+  if (r) return r;
+  r = { requiredOneofs: type.oneofsArray.filter((o) => o.options?.["(validate.required)"] === true), fields: [] };
   for (const field of type.fieldsArray) {
     const o = field.options as Options;
     if (!o) continue;
+    const bounds: FieldRules["bounds"] = {};
+    for (const kind of ["uint32", "uint64", "int32", "int64"]) {
+      for (const b of ["gte", "gt", "lte", "lt"] as const) {
+        const v = num(o, `(validate.rules).${kind}.${b}`);
+        if (v !== undefined) bounds[b] = v;
+      }
+    }
+    const fr: FieldRules = {
+      field,
+      required: o["(validate.rules).message.required"] === true,
+      bounds,
+      wrapper: field.resolvedType instanceof protobuf.Type && wrapperTypes.has(fullNameOf(field.resolvedType)),
+    };
+    const minItems = num(o, "(validate.rules).repeated.min_items");
+    if (minItems !== undefined) fr.minItems = minItems;
+    if (field.type === "string" && !field.repeated && !field.map) {
+      const minLen = num(o, "(validate.rules).string.min_len");
+      const maxLen = num(o, "(validate.rules).string.max_len");
+      if (minLen !== undefined) fr.minLen = minLen;
+      if (maxLen !== undefined) fr.maxLen = maxLen;
+    }
+    if (o["(validate.rules).enum.defined_only"] === true && field.resolvedType instanceof protobuf.Enum) fr.definedEnum = field.resolvedType;
+    const useful = fr.required || fr.minItems !== undefined || fr.minLen !== undefined || fr.maxLen !== undefined || fr.definedEnum || Object.keys(bounds).length > 0;
+    if (useful) r.fields.push(fr);
+  }
+  rulesCache.set(type, r);
+  return r;
+}
+
+/** The protoc-gen-validate rules of `type`'s fields on one converted message (see the file comment). */
+function checkValidateRules(type: protobuf.Type, out: Plain, path: string): void {
+  const rules = rulesOf(type);
+  if (rules.requiredOneofs.length === 0 && rules.fields.length === 0) return;
+  const at = (f: protobuf.Field) => (path ? `${path}.${f.name}` : f.name);
+  for (const oneof of rules.requiredOneofs) {
+    if (!oneof.fieldsArray.some((f) => out[f.name] !== undefined)) {
+      throw new ProtoJsonError(path, `one of ${oneof.fieldsArray.map((f) => f.name).join(", ")} is required (${type.name}.${oneof.name})`);
+    }
+  }
+  for (const fr of rules.fields) {
+    const field = fr.field;
     const value = out[field.name];
     // PGV skips fields of a oneof that is not set to them
     if (field.partOf && value === undefined) continue;
-    if (o["(validate.rules).message.required"] === true && value === undefined) {
-      throw new ProtoJsonError(at(field), `required field of ${type.fullName.slice(1)} is missing`);
+    if (fr.required && value === undefined) throw new ProtoJsonError(at(field), `required field of ${type.fullName.slice(1)} is missing`);
+    if (fr.minItems !== undefined && (Array.isArray(value) ? value.length : 0) < fr.minItems) {
+      throw new ProtoJsonError(at(field), `needs at least ${fr.minItems} item(s)`);
     }
-    const minItems = num(o, "(validate.rules).repeated.min_items");
-    if (minItems !== undefined && (Array.isArray(value) ? value.length : 0) < minItems) {
-      throw new ProtoJsonError(at(field), `needs at least ${minItems} item(s)`);
-    }
-    if (field.repeated || field.map) continue;
-    const minLen = num(o, "(validate.rules).string.min_len");
-    const maxLen = num(o, "(validate.rules).string.max_len");
-    if (field.type === "string" && (minLen !== undefined || maxLen !== undefined)) {
+    if (fr.minLen !== undefined || fr.maxLen !== undefined) {
       const len = typeof value === "string" ? value.length : 0;
-      if (minLen !== undefined && len < minLen) throw new ProtoJsonError(at(field), `must be at least ${minLen} character(s) long, got ${JSON.stringify(value ?? "")}`);
-      if (maxLen !== undefined && len > maxLen) throw new ProtoJsonError(at(field), `must be at most ${maxLen} characters long`);
+      if (fr.minLen !== undefined && len < fr.minLen) throw new ProtoJsonError(at(field), `must be at least ${fr.minLen} character(s) long, got ${JSON.stringify(value ?? "")}`);
+      if (fr.maxLen !== undefined && len > fr.maxLen) throw new ProtoJsonError(at(field), `must be at most ${fr.maxLen} characters long`);
     }
-    if (value === undefined) continue;
-    const raw = typeof value === "object" && value !== null && "value" in (value as Plain) && wrapperTypes.has(field.resolvedType?.fullName ?? "") ? (value as Plain)["value"] : value;
+    if (value === undefined || field.repeated || field.map) continue;
+    const raw = fr.wrapper && typeof value === "object" && value !== null ? (value as Plain)["value"] : value;
     if (typeof raw === "number") {
-      for (const kind of ["uint32", "uint64", "int32", "int64"]) {
-        const gte = num(o, `(validate.rules).${kind}.gte`);
-        const gt = num(o, `(validate.rules).${kind}.gt`);
-        const lte = num(o, `(validate.rules).${kind}.lte`);
-        const lt = num(o, `(validate.rules).${kind}.lt`);
-        if (gte !== undefined && raw < gte) throw new ProtoJsonError(at(field), `must be >= ${gte}, got ${raw}`);
-        if (gt !== undefined && raw <= gt) throw new ProtoJsonError(at(field), `must be > ${gt}, got ${raw}`);
-        if (lte !== undefined && raw > lte) throw new ProtoJsonError(at(field), `must be <= ${lte}, got ${raw}`);
-        if (lt !== undefined && raw >= lt) throw new ProtoJsonError(at(field), `must be < ${lt}, got ${raw}`);
+      const { gte, gt, lte, lt } = fr.bounds;
+      if (gte !== undefined && raw < gte) throw new ProtoJsonError(at(field), `must be >= ${gte}, got ${raw}`);
+      if (gt !== undefined && raw <= gt) throw new ProtoJsonError(at(field), `must be > ${gt}, got ${raw}`);
+      if (lte !== undefined && raw > lte) throw new ProtoJsonError(at(field), `must be <= ${lte}, got ${raw}`);
+      if (lt !== undefined && raw >= lt) throw new ProtoJsonError(at(field), `must be < ${lt}, got ${raw}`);
+      if (fr.definedEnum && !Object.values(fr.definedEnum.values).includes(raw)) {
+        throw new ProtoJsonError(at(field), `${raw} is not a defined ${fr.definedEnum.name} value`);
       }
-    }
-    if (o["(validate.rules).enum.defined_only"] === true && field.resolvedType instanceof protobuf.Enum && typeof raw === "number") {
-      if (!Object.values(field.resolvedType.values).includes(raw)) throw new ProtoJsonError(at(field), `${raw} is not a defined ${field.resolvedType.name} value`);
     }
   }
 }
@@ -283,7 +337,7 @@ function convertAny(json: unknown, path: string): Plain {
   const rest: Plain = { ...json };
   delete rest["@type"];
   let body: unknown = rest;
-  if (valueFormTypes.has(inner.fullName)) {
+  if (valueFormTypes.has(fullNameOf(inner))) {
     const keys = Object.keys(rest);
     if (keys.length !== 1 || keys[0] !== "value") {
       throw new ProtoJsonError(path, `an Any of ${inner.fullName.slice(1)} holds exactly one field "value"`);
