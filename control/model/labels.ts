@@ -16,7 +16,23 @@ import { createHash } from "node:crypto";
 const MAX = 63;
 const validLabel = /^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?)?$/;
 
+/** Keys and many values repeat across endpoints: remember results (bounded, emptied when full). */
+const memo = new Map<string, string>();
+const MEMO_MAX = 100_000;
+
 export function sanitizeLabel(raw: string): string {
+  let out = memo.get(raw);
+  if (out === undefined) {
+    out = sanitize(raw);
+    if (raw.length <= 64) {
+      if (memo.size >= MEMO_MAX) memo.clear();
+      memo.set(raw, out);
+    }
+  }
+  return out;
+}
+
+function sanitize(raw: string): string {
   if (raw.length <= MAX && validLabel.test(raw)) return raw; // the common case: no allocation
   let s = raw.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[^A-Za-z0-9]+/, "").replace(/[^A-Za-z0-9]+$/, "");
   if (s.length > MAX) {
@@ -26,9 +42,13 @@ export function sanitizeLabel(raw: string): string {
   return s;
 }
 
-/** Sanitizes every key and value; keys that become empty are dropped and returned in `dropped`. */
+/**
+ * Sanitizes every key and value; keys that become empty are dropped and returned in `dropped`. The labels
+ * come out sorted by key (so every output that lists them is deterministic without sorting again); when two
+ * keys sanitize to the same key, the later param wins.
+ */
 export function sanitizeLabels(params: Iterable<[string, string]>): { labels: Record<string, string>; dropped: string[] } {
-  const labels: Record<string, string> = {};
+  const pairs: [string, string][] = [];
   const dropped: string[] = [];
   for (const [k, v] of params) {
     const key = sanitizeLabel(k);
@@ -36,7 +56,10 @@ export function sanitizeLabels(params: Iterable<[string, string]>): { labels: Re
       dropped.push(k);
       continue;
     }
-    labels[key] = sanitizeLabel(v);
+    pairs.push([key, sanitizeLabel(v)]);
   }
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const labels: Record<string, string> = {};
+  for (const [k, v] of pairs) labels[k] = v;
   return { labels, dropped };
 }

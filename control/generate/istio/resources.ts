@@ -35,7 +35,7 @@ export function serviceEntry(service: Service, namespace?: string): Record<strin
       endpoints: service.endpoints.map((e) => ({
         address: e.address,
         ports: { [DUBBO_PORT_NAME]: e.port },
-        labels: sortedLabels(e.labels),
+        labels: e.labels, // sorted by the model
         ...(e.weight > 0 ? { weight: e.weight } : {}),
       })),
     },
