@@ -141,30 +141,24 @@ export function clustersOf(entry: PluginService): string[] {
   return [entry.defaultCluster, ...[...set].sort()];
 }
 
-const jsonCache = new WeakMap<PluginService, string[]>();
+const jsonCache = new WeakMap<PluginService, string>();
 
-function entryJson(entry: PluginService, pretty: boolean): string {
-  let texts = jsonCache.get(entry);
-  if (!texts) jsonCache.set(entry, (texts = []));
-  const i = pretty ? 1 : 0;
-  let t = texts[i];
-  if (t === undefined) {
-    t = pretty ? JSON.stringify(entry, null, 2).replace(/\n/g, "\n    ") : JSON.stringify(entry);
-    texts[i] = t;
-  }
+function entryJson(entry: PluginService): string {
+  let t = jsonCache.get(entry);
+  if (t === undefined) jsonCache.set(entry, (t = JSON.stringify(entry)));
   return t;
 }
 
 /**
- * The configuration as JSON text, equal to `JSON.stringify(config)` (or `JSON.stringify(config, null, 2)`
- * with `pretty`), assembled from per-service text cached on the (reused) service entries.
+ * The configuration as JSON text, equal to `JSON.stringify(config)`, assembled from per-service text cached
+ * on the (reused) service entries. With `lines`, the same JSON with one service per line (for files people
+ * read; no second rendering to cache).
  */
-export function pluginConfigJson(config: PluginConfig, pretty = false): string {
+export function pluginConfigJson(config: PluginConfig, lines = false): string {
   const { services, ...top } = config;
-  const head = JSON.stringify({ ...top, services: [] }, null, pretty ? 2 : undefined);
+  const head = JSON.stringify({ ...top, services: [] });
   if (services.length === 0) return head;
-  const open = head.slice(0, head.lastIndexOf("[") + 1);
-  const close = pretty ? "\n  ]\n}" : "]}";
-  const sep = pretty ? ",\n    " : ",";
-  return open + (pretty ? "\n    " : "") + services.map((s) => entryJson(s, pretty)).join(sep) + close;
+  const open = head.slice(0, -2); // without "]}"
+  const sep = lines ? ",\n" : ",";
+  return open + (lines ? "\n" : "") + services.map((s) => entryJson(s)).join(sep) + (lines ? "\n]}" : "]}");
 }

@@ -4,8 +4,8 @@
  * times slower (it builds a full document tree first), which decides whether 10k services regenerate in
  * seconds or in a minute; the tests parse everything written here back with the `yaml` package and compare.
  *
- * Output rules: block style; maps whose values are all scalars and that fit in 100 characters are written
- * in flow style (`{revision: v1, weight: "100"}`); strings are plain only when they cannot be read as
+ * Output rules: block style; maps of scalars and such maps (no lists) that fit in 100 characters are
+ * written in flow style (`{revision: v1, weight: "100"}`, `name: {safe_regex: {regex: '.*'}}`); strings are plain only when they cannot be read as
  * anything else by a YAML 1.1 or 1.2 parser (letters first, no indicators), otherwise single-quoted, or
  * JSON-quoted (a valid YAML double-quoted scalar) when they hold control characters; keys keep their insertion order.
  */
@@ -54,7 +54,8 @@ function isScalar(v: unknown): boolean {
   return v === null || typeof v !== "object";
 }
 
-function flowMap(obj: Record<string, unknown>): string | undefined {
+/** `{k: v, ...}` when every value is a scalar or such a map (no lists) and it fits in 100 characters. */
+function flowMap(obj: Record<string, unknown>, budget = 100): string | undefined {
   let out = "{";
   let first = true;
   let n = 0;
@@ -62,10 +63,14 @@ function flowMap(obj: Record<string, unknown>): string | undefined {
     if (++n > 6) return undefined; // never fits in 100 characters anyway: skip building it
     const v = obj[k];
     if (v === undefined) continue;
-    if (!isScalar(v)) return undefined;
-    out += (first ? "" : ", ") + yamlScalar(k) + ": " + yamlScalar(v);
+    let text: string | undefined;
+    if (isScalar(v)) text = yamlScalar(v);
+    else if (Array.isArray(v)) return undefined;
+    else text = flowMap(v as Record<string, unknown>, budget - out.length);
+    if (text === undefined) return undefined;
+    out += (first ? "" : ", ") + yamlScalar(k) + ": " + text;
     first = false;
-    if (out.length > 100) return undefined;
+    if (out.length > budget) return undefined;
   }
   return out + "}";
 }
