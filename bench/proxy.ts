@@ -9,6 +9,9 @@
  * own event loop, as in a real deployment. Prints one JSON object: requests/s, p50 and p99 latency per
  * path and concurrency, and the ratios (proxy vs pipe throughput, p99 the proxy adds over direct).
  *
+ * A second section ("isolated") measures the proxy's own cost in one process, without the peers (see
+ * `isolated`).
+ *
  * BENCH_SECONDS (default 3) sets the measured time per point, taken in 3 rounds in which the paths take
  * turns; each point is preceded by a short warm-up.
  */
@@ -157,6 +160,89 @@ async function measureLevel(paths: Record<string, number>, concurrency: number):
   return out;
 }
 
+/**
+ * The proxy's own cost, without the sofa-rpc-node peers: a raw client keeps W requests (pre-encoded frames)
+ * in flight on one connection against a provider that answers every request with a canned response; client,
+ * provider, proxy and pipe share this one process. Microseconds per request show what each hop costs.
+ */
+async function isolated(): Promise<Record<string, { inflight: number; requestsPerSecond: number; microsPerRequest: number }[]>> {
+  const { requestEncode } = (await import("node:module")).createRequire(import.meta.url)("dubbo-remoting/lib/protocol/index.js") as {
+    requestEncode(id: number, req: Record<string, unknown>, options: Record<string, unknown>): Buffer;
+  };
+  const frames = Array.from({ length: 1024 }, (_, i) =>
+    requestEncode(i + 1, { serverSignature: `${SERVICE}:${VERSION}`, methodName: "echo", args: ["x".repeat(64)], requestProps: {}, group: "" }, { codecType: "hessian2" }),
+  );
+  const canned = createServer({ noDelay: true }, (s) => {
+    let buf: Buffer = Buffer.alloc(0);
+    s.on("data", (d: Buffer) => {
+      buf = buf.length > 0 ? Buffer.concat([buf, d]) : d;
+      const out: Buffer[] = [];
+      while (buf.length >= 16) {
+        const len = 16 + buf.readInt32BE(12);
+        if (buf.length < len) break;
+        const r = Buffer.from([0xda, 0xbb, 0x02, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0x91, 0x01, 0x78]);
+        buf.copy(r, 4, 4, 12);
+        out.push(r);
+        buf = buf.subarray(len);
+      }
+      if (out.length > 0) s.write(Buffer.concat(out));
+    });
+  });
+  await new Promise<void>((r) => canned.listen(0, "127.0.0.1", r));
+  const providerPort = (canned.address() as AddressInfo).port;
+  const proxy = await ProxyServer.start({
+    config: {
+      listeners: [{ name: "bench", address: "127.0.0.1:0" }],
+      admin: null,
+      filter: { configuration: { version: 1, services: [{ interface: SERVICE, version: VERSION, defaultCluster: "bench", routes: [] }] } },
+      clusters: [{ name: "bench", endpoints: [`127.0.0.1:${providerPort}`] }],
+    },
+    logLevel: "warn",
+  });
+  const pipe = createServer({ noDelay: true }, (down) => {
+    const up = connect({ host: "127.0.0.1", port: providerPort, noDelay: true });
+    down.pipe(up).pipe(down);
+    down.on("error", () => up.destroy());
+    up.on("error", () => down.destroy());
+  });
+  await new Promise<void>((r) => pipe.listen(0, "127.0.0.1", r));
+  const paths: Record<string, number> = { direct: providerPort, proxy: proxy.listenerAddresses[0].port, pipe: (pipe.address() as AddressInfo).port };
+  const out: Record<string, { inflight: number; requestsPerSecond: number; microsPerRequest: number }[]> = { direct: [], proxy: [], pipe: [] };
+  for (const inflight of [1, 64]) {
+    for (const [name, port] of Object.entries(paths)) {
+      const sock = connect({ host: "127.0.0.1", port, noDelay: true });
+      await new Promise((r) => sock.once("connect", r));
+      let done = 0;
+      let next = 0;
+      let pending: Buffer = Buffer.alloc(0);
+      sock.on("data", (d: Buffer) => {
+        pending = pending.length > 0 ? Buffer.concat([pending, d]) : d;
+        let n = 0;
+        while (pending.length >= 16) {
+          const len = 16 + pending.readInt32BE(12);
+          if (pending.length < len) break;
+          pending = pending.subarray(len);
+          n++;
+        }
+        done += n;
+        for (let i = 0; i < n; i++) sock.write(frames[next++ % frames.length]);
+      });
+      for (let i = 0; i < inflight; i++) sock.write(frames[next++ % frames.length]);
+      await new Promise((r) => setTimeout(r, WARMUP_MS));
+      const start = done;
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, (SECONDS * 1000) / 2));
+      const ms = performance.now() - t0;
+      sock.destroy();
+      out[name].push({ inflight, requestsPerSecond: Math.round(((done - start) * 1000) / ms), microsPerRequest: Number(((ms * 1000) / (done - start)).toFixed(1)) });
+    }
+  }
+  await proxy.close();
+  canned.close();
+  pipe.close();
+  return out;
+}
+
 async function main(): Promise<void> {
   const provider = await startRole("provider");
   const proxy = await startRole("proxy", String(provider.port));
@@ -182,12 +268,18 @@ async function main(): Promise<void> {
     // What the proxy's own work costs beyond the extra hop a plain pipe also adds.
     ratios[`proxyMinusPipeP99Ms@${c}`] = Number((at("proxy", c).p99Ms - at("pipe", c).p99Ms).toFixed(3));
   }
+  const alone = await isolated();
+  const iso = (path: string, w: number) => alone[path].find((p) => p.inflight === w)!;
+  for (const w of [1, 64]) {
+    ratios[`isolatedProxyMinusPipeMicros@${w}`] = Number((iso("proxy", w).microsPerRequest - iso("pipe", w).microsPerRequest).toFixed(1));
+    ratios[`isolatedProxyVsPipeThroughput@${w}`] = Number((iso("proxy", w).requestsPerSecond / iso("pipe", w).requestsPerSecond).toFixed(3));
+  }
   const goals = {
     "proxy >= 70% of pipe throughput @64": ratios["proxyVsPipeThroughput@64"] >= 0.7,
     "proxy adds < 1 ms p99 @16": ratios["proxyAddedP99Ms@16"] < 1,
   };
   process.stdout.write(
-    `${JSON.stringify({ benchmark: "proxy", secondsPerPoint: SECONDS, rounds: ROUNDS, node: process.version, cpus: cpus().length, loadAverage: loadavg().map((x) => Number(x.toFixed(2))), results, ratios, goals }, null, 2)}\n`,
+    `${JSON.stringify({ benchmark: "proxy", secondsPerPoint: SECONDS, rounds: ROUNDS, node: process.version, cpus: cpus().length, loadAverage: loadavg().map((x) => Number(x.toFixed(2))), results, isolated: alone, ratios, goals }, null, 2)}\n`,
   );
 }
 
