@@ -1,6 +1,6 @@
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { toYamlText, yamlScalar } from "../../control/generate/istio/yaml-text.js";
+import { markFlow, toYamlText, yamlScalar } from "../../control/generate/istio/yaml-text.js";
 
 describe("YAML writer", () => {
   const tricky = [
@@ -25,6 +25,13 @@ describe("YAML writer", () => {
       tricky: Object.fromEntries(tricky.map((s, i) => [`t${i}`, s])),
     };
     expect(parse(toYamlText(doc))).toEqual(doc);
+  });
+
+  it("maps marked for flow style stay on one line however long, and read back equal", () => {
+    const labels = markFlow(Object.fromEntries(tricky.map((t, i) => [`k${i}`, t])));
+    const text = toYamlText({ spec: { endpoints: [{ address: "127.0.0.1", labels }] } });
+    expect(text.split("\n").filter((l) => l.includes("labels:"))).toHaveLength(1);
+    expect(parse(text)).toEqual({ spec: { endpoints: [{ address: "127.0.0.1", labels }] } });
   });
 
   it("refuses values YAML cannot hold", () => {

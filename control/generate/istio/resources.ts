@@ -4,6 +4,7 @@
  * Istio's YAML shape, built fresh on each call (istio/index.ts caches their YAML text per `Service`).
  */
 import { DUBBO_PORT_NAME, type Service } from "../../model/model.js";
+import { markFlow } from "./yaml-text.js";
 
 export const SERVICE_ENTRY_API = "networking.istio.io/v1beta1";
 export const DESTINATION_RULE_API = "networking.istio.io/v1beta1";
@@ -35,7 +36,7 @@ export function serviceEntry(service: Service, namespace?: string): Record<strin
       endpoints: service.endpoints.map((e) => ({
         address: e.address,
         ports: { [DUBBO_PORT_NAME]: e.port },
-        labels: e.labels, // sorted by the model
+        labels: markFlow(e.labels), // sorted by the model; one line per endpoint
         ...(e.weight > 0 ? { weight: e.weight } : {}),
       })),
     },

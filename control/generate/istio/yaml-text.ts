@@ -54,13 +54,25 @@ function isScalar(v: unknown): boolean {
   return v === null || typeof v !== "object";
 }
 
+/**
+ * Maps marked `markFlow` are written on one line whatever their length (e.g. endpoint labels: 10^5 of
+ * them, one line each instead of one line per label).
+ */
+const alwaysFlow = new WeakSet<object>();
+
+export function markFlow<T extends object>(obj: T): T {
+  alwaysFlow.add(obj);
+  return obj;
+}
+
 /** `{k: v, ...}` when every value is a scalar or such a map (no lists) and it fits in 100 characters. */
 function flowMap(obj: Record<string, unknown>, budget = 100): string | undefined {
+  if (alwaysFlow.has(obj)) budget = Number.MAX_SAFE_INTEGER;
   let out = "{";
   let first = true;
   let n = 0;
   for (const k in obj) {
-    if (++n > 6) return undefined; // never fits in 100 characters anyway: skip building it
+    if (++n > 6 && budget <= 100) return undefined; // never fits in 100 characters anyway: skip building it
     const v = obj[k];
     if (v === undefined) continue;
     let text: string | undefined;
