@@ -104,8 +104,15 @@ export class Cluster implements PoolOwner, UpstreamEvents {
     return this.endpoints.filter((e) => !e.ejected).length;
   }
 
+  /** Connections open or being opened (what max connections limits). */
+  private openConnections = 0;
+
   canOpenConnection(): boolean {
-    return this.counters.connections < this.cfg.circuitBreakers.maxConnections;
+    return this.openConnections < this.cfg.circuitBreakers.maxConnections;
+  }
+
+  connectionOpened(): void {
+    this.openConnections++;
   }
 
   /** Apply a new configuration of this cluster: endpoints at the same address keep their pools and state. */
@@ -186,7 +193,8 @@ export class Cluster implements PoolOwner, UpstreamEvents {
     const now = this.env.now();
     let i = e === avoid && usable.length > 1 ? usable.indexOf(e) : -1;
     if (i >= 0) e = usable[(i + 1) % usable.length];
-    // A pool in connect backoff refuses: try the others in turn (a connection failure, retried).
+    // A pool in connect backoff (or that may not open a connection) refuses: try the others in turn.
+    let overConnections = false;
     for (let tries = 0; tries < usable.length; tries++) {
       p.endpoint = e;
       e.active++;
@@ -210,9 +218,16 @@ export class Cluster implements PoolOwner, UpstreamEvents {
       p.endpoint = null;
       e.active--;
       e.requests--;
+      if (sent === SendResult.NO_CONNECTION_ALLOWED) overConnections = true;
       if (i < 0) i = usable.indexOf(e);
       i = (i + 1) % usable.length;
       e = usable[i];
+    }
+    if (overConnections && usable.every((u) => u.pool.lastError === "")) {
+      this.counters.overflow++;
+      this.finish(p, Result.OVERFLOW, Status.SERVER_THREADPOOL_EXHAUSTED,
+        `dubbo-mesh: cluster ${this.name} is over its limit of ${this.cfg.circuitBreakers.maxConnections} connections`);
+      return;
     }
     this.counters.connectFailures++;
     const why = usable.filter((u) => u.pool.lastError !== "").map((u) => `${u.address}: ${u.pool.lastError}`);
@@ -245,6 +260,7 @@ export class Cluster implements PoolOwner, UpstreamEvents {
   }
 
   closed(conn: UpstreamConnection, wasReady: boolean): void {
+    this.openConnections--;
     if (wasReady) this.counters.connections--;
     conn.endpoint.pool.remove(conn);
   }

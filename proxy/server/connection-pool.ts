@@ -13,11 +13,13 @@ export interface PoolOwner {
   readonly maxFrameBytes: number;
   /** May one more connection be opened (the cluster's max connections)? */
   canOpenConnection(): boolean;
+  /** A connection was opened (counts against max connections until it closes). */
+  connectionOpened(): void;
   readonly events: UpstreamEvents;
 }
 
 /** What `ConnectionPool.send` did with a request. */
-export const SendResult = { REFUSED: 0, SENT: 1, QUEUED: 2 } as const;
+export const SendResult = { REFUSED: 0, SENT: 1, QUEUED: 2, NO_CONNECTION_ALLOWED: 3 } as const;
 export type SendResult = (typeof SendResult)[keyof typeof SendResult];
 
 const MIN_BACKOFF_MS = 100;
@@ -40,8 +42,8 @@ export class ConnectionPool {
   }
 
   /**
-   * Take the request: SENT (written now), QUEUED (waiting for a connection) or REFUSED (connect backoff, or
-   * no connection and none may be opened).
+   * Take the request: SENT (written now), QUEUED (waiting for a connection), REFUSED (connect backoff) or
+   * NO_CONNECTION_ALLOWED (no connection, and the cluster's max connections forbids opening one).
    */
   send(p: PendingRequest, now: number): SendResult {
     if (this.closed || now < this.backoffUntil) return SendResult.REFUSED;
@@ -50,10 +52,11 @@ export class ConnectionPool {
     for (let i = 0; i < conns.length; i++) if (!conns[i].draining) usable++;
     if (usable < this.owner.connectionsPerEndpoint && this.owner.canOpenConnection()) {
       const c = new UpstreamConnection(this.endpoint, this.owner.events, this.owner.connectTimeoutMs, this.owner.maxFrameBytes);
+      this.owner.connectionOpened();
       conns.push(c);
       return c.send(p) ? SendResult.SENT : SendResult.QUEUED;
     }
-    if (usable === 0) return SendResult.REFUSED;
+    if (usable === 0) return SendResult.NO_CONNECTION_ALLOWED;
     for (let tries = 0; tries < conns.length; tries++) {
       const c = conns[this.rr++ % conns.length];
       if (!c.draining) return c.send(p) ? SendResult.SENT : SendResult.QUEUED;

@@ -27,7 +27,7 @@ describe("clusters", () => {
     provider = await startProvider({
       interface: SERVICE,
       version: "1.0.0",
-      methods: { async empty() { return "x"; }, async dead() { return "x"; }, async mixed() { return "live"; }, async missing() { return "x"; } },
+      methods: { async empty() { return "x"; }, async dead() { return "x"; }, async mixed() { return "live"; }, async missing() { return "x"; }, async tight() { return "one"; } },
     });
     dead = await deadPort();
     const route = (method: string, cluster: string) => ({ name: method, match: { method: { exact: method } }, destinations: [{ cluster, weight: 1 }] });
@@ -42,13 +42,15 @@ describe("clusters", () => {
               interface: SERVICE,
               version: "1.0.0",
               defaultCluster: "mixed",
-              routes: [route("empty", "empty"), route("dead", "dead"), route("missing", "not-configured")],
+              routes: [route("empty", "empty"), route("dead", "dead"), route("missing", "not-configured"), route("tight", "tight")],
             }],
           },
         },
         clusters: [
           { name: "empty" },
           { name: "dead", connectTimeoutMs: 300, endpoints: [`127.0.0.1:${dead}`] },
+          // one connection allowed for two endpoints: everything goes over the one that has it
+          { name: "tight", circuitBreakers: { maxConnections: 1 }, endpoints: [provider.address, `127.0.0.1:${dead}`] },
           {
             name: "mixed",
             outlierDetection: { consecutiveErrors: 2, baseEjectionTimeMs: 60000, maxEjectionPercent: 50 },
@@ -83,6 +85,14 @@ describe("clusters", () => {
     await expect(consumer.invoke("dead", [])).rejects.toThrow(
       new RegExp(`dubbo-mesh: no endpoint of cluster dead accepts connections \\(127\\.0\\.0\\.1:${dead}: connect failed: .*ECONNREFUSED`),
     );
+  });
+
+  it("keeps to max connections: requests use the connection there is", async () => {
+    const results = await Promise.all(Array.from({ length: 10 }, () => consumer.invoke("tight", [])));
+    expect(results).toEqual(Array(10).fill("one"));
+    const tight = proxy.clusters.get("tight")!;
+    expect(tight.counters.connectionsTotal).toBe(1);
+    expect(tight.counters.connectFailures).toBe(0); // the dead endpoint was never dialled
   });
 
   it("retries connection failures on another endpoint and ejects the dead one", async () => {
