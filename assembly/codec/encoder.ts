@@ -105,7 +105,16 @@ export class Encoder {
     const src = changetype<usize>(s);
     let p = changetype<usize>(this.buf) + <usize>this.length;
     const start = p;
-    for (let i = 0; i < n; i++) {
+    let i: i32 = 0;
+    // ASCII fast path: 4 UTF-16 units below 0x80 become 4 bytes.
+    while (n - i >= 4) {
+      const w = load<u64>(src + (<usize>(offset + i) << 1));
+      if ((w & 0xff80ff80ff80ff80) != 0) break;
+      store<u32>(p, <u32>(w & 0xff) | (<u32>(w >> 8) & 0xff00) | (<u32>(w >> 16) & 0xff0000) | (<u32>(w >> 24) & 0xff000000));
+      p += 4;
+      i += 4;
+    }
+    for (; i < n; i++) {
       const c = <u32>load<u16>(src + (<usize>(offset + i) << 1));
       if (c < 0x80) {
         store<u8>(p++, <u8>c);
@@ -184,6 +193,10 @@ export class Encoder {
       this.put(H_MAP_UNTYPED);
     }
     const n = keys.length;
+    // present[k]: some string entry already has key k (each entry's key is compared once per key).
+    if (present.length < n) present = new StaticArray<bool>(n);
+    for (let k = 0; k < n; k++) unchecked((present[k] = false));
+    const flat = frame.length;
     // Existing entries, with values replaced where a key matches.
     for (let i = 0; i < frame.attachmentCount; i++) {
       const keyAt = frame.attKeyAt(i);
@@ -192,7 +205,10 @@ export class Encoder {
       let replaced = -1;
       if (frame.attFlags(i) == <i32>(ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING)) {
         for (let k = 0; k < n; k++) {
-          if (hessianStringEquals(base, keyAt, frame.length, unchecked(keys[k]))) replaced = k;
+          if (hessianStringEquals(base, keyAt, flat, unchecked(keys[k]))) {
+            replaced = k;
+            unchecked((present[k] = true));
+          }
         }
       }
       if (replaced < 0) {
@@ -204,13 +220,10 @@ export class Encoder {
     }
     // New entries: keys not present (the first occurrence of a repeated key wins).
     for (let k = 0; k < n; k++) {
+      if (unchecked(present[k])) continue;
       const key = unchecked(keys[k]);
       let seen = false;
       for (let j = 0; j < k && !seen; j++) if (unchecked(keys[j]) == key) seen = true;
-      if (seen) continue;
-      for (let i = 0; i < frame.attachmentCount && !seen; i++) {
-        if (frame.attFlags(i) == <i32>(ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING) && hessianStringEquals(base, frame.attKeyAt(i), frame.length, key)) seen = true;
-      }
       if (seen) continue;
       this.writeString(key);
       this.writeString(unchecked(values[k]));
@@ -230,4 +243,6 @@ export class Encoder {
 }
 
 const singleKey: Array<string> = [""];
+/** Scratch of rewriteRequest: which keys an entry of the frame already has (grown, never shrunk). */
+let present = new StaticArray<bool>(4);
 const singleValue: Array<string> = [""];

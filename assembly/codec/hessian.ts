@@ -672,33 +672,71 @@ export function hessianStringAt(base: usize, at: i32, end: i32): string | null {
 /**
  * True when the Hessian string at `at` equals `s` unit for unit (no allocation). False when it is
  * not a well-formed string.
+ *
+ * One pass: the length in the lead byte is compared first (most comparisons of attachment keys end
+ * there), then the units are decoded and compared as they are read, each one bounds-checked against
+ * `end`; a mismatch, a bad UTF-8 lead byte or a unit running past `end` ends the comparison with
+ * false, exactly what validating first and comparing after would answer. Chunked strings take the
+ * general path.
  */
 export function hessianStringEquals(base: usize, at: i32, end: i32, s: string): bool {
-  if (at < 0) return false;
-  if (!scanString(base, at, end)) return false;
-  const units = StringScan.units;
-  if (units != s.length) return false;
-  const sp = changetype<usize>(s);
-  if (!StringScan.chunked) {
-    // Common case: one chunk, compared unit by unit without allocating.
-    let p = StringScan.contentStart;
-    for (let k = 0; k < units; k++) {
-      const b = <u32>load<u8>(base + <usize>p);
-      let c: u32;
-      if (b < 0x80) {
-        c = b;
-        p += 1;
-      } else if ((b & 0xe0) == 0xc0) {
-        c = ((b & 0x1f) << 6) | (<u32>load<u8>(base + <usize>(p + 1)) & 0x3f);
-        p += 2;
-      } else {
-        c = ((b & 0x0f) << 12) | ((<u32>load<u8>(base + <usize>(p + 1)) & 0x3f) << 6) | (<u32>load<u8>(base + <usize>(p + 2)) & 0x3f);
-        p += 3;
-      }
-      if (c != <u32>load<u16>(sp + (<usize>k << 1))) return false;
-    }
-    return true;
+  if (at < 0 || at >= end) return false;
+  const b = <u32>load<u8>(base + <usize>at);
+  let n: i32;
+  let p: i32;
+  if (b < 0x20) {
+    n = <i32>b;
+    p = at + 1;
+  } else if (b >= 0x30 && b < 0x34) {
+    if (end - at < 2) return false;
+    n = ((<i32>b - 0x30) << 8) | <i32>load<u8>(base + <usize>(at + 1));
+    p = at + 2;
+  } else if (b == H_STRING_FINAL) {
+    if (end - at < 3) return false;
+    n = (<i32>load<u8>(base + <usize>(at + 1)) << 8) | <i32>load<u8>(base + <usize>(at + 2));
+    p = at + 3;
+  } else {
+    return chunkedStringEquals(base, at, end, s);
   }
+  if (n != s.length) return false;
+  const sp = changetype<usize>(s);
+  let k: i32 = 0;
+  // ASCII fast path: 4 bytes against 4 UTF-16 units at a time.
+  while (n - k >= 4 && end - p >= 4) {
+    const x = load<u32>(base + <usize>p);
+    if ((x & 0x80808080) != 0) break;
+    const w = <u64>(x & 0xff) | (<u64>(x & 0xff00) << 8) | (<u64>(x & 0xff0000) << 16) | (<u64>(x & 0xff000000) << 24);
+    if (w != load<u64>(sp + (<usize>k << 1))) return false;
+    p += 4;
+    k += 4;
+  }
+  for (; k < n; k++) {
+    if (p >= end) return false;
+    const c0 = <u32>load<u8>(base + <usize>p);
+    let c: u32;
+    if (c0 < 0x80) {
+      c = c0;
+      p += 1;
+    } else if ((c0 & 0xe0) == 0xc0) {
+      if (end - p < 2) return false;
+      c = ((c0 & 0x1f) << 6) | (<u32>load<u8>(base + <usize>(p + 1)) & 0x3f);
+      p += 2;
+    } else if ((c0 & 0xf0) == 0xe0) {
+      if (end - p < 3) return false;
+      c = ((c0 & 0x0f) << 12) | ((<u32>load<u8>(base + <usize>(p + 1)) & 0x3f) << 6) | (<u32>load<u8>(base + <usize>(p + 2)) & 0x3f);
+      p += 3;
+    } else {
+      return false; // not a UTF-8 lead byte Hessian allows
+    }
+    if (c != <u32>load<u16>(sp + (<usize>k << 1))) return false;
+  }
+  return true;
+}
+
+/** hessianStringEquals for a chunked string (or a lead byte that starts no string: false). */
+function chunkedStringEquals(base: usize, at: i32, end: i32, s: string): bool {
+  if (!scanString(base, at, end)) return false;
+  if (StringScan.units != s.length) return false;
   const tmp = hessianStringAt(base, at, end);
   return tmp !== null && tmp == s;
 }
