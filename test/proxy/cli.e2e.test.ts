@@ -75,6 +75,11 @@ clusters:
     const bad = run(["proxy", "--config", config]);
     expect(await bad.exited).toBe(1);
     expect(bad.err()).toMatch(/invalid configuration: .*bad\.yaml: clusters\[0\]\.lbPolicy: expected one of ROUND_ROBIN/);
+    const plugin = join(dir, "bad-plugin.yaml");
+    writeFileSync(plugin, "filter:\n  configuration: {version: 2, services: []}\n");
+    const refused = run(["proxy", "--config", plugin, "--listen", "127.0.0.1:0", "--admin", "off"]);
+    expect(await refused.exited).toBe(1);
+    expect(refused.err()).toMatch(/dubbo-mesh proxy: .*plugin configuration rejected.*version: expected 1/);
     const usage = run(["proxy", "--listen", "127.0.0.1:1"]);
     expect(await usage.exited).toBe(2);
     expect(usage.err()).toMatch(/--config FILE is required/);
