@@ -48,18 +48,25 @@ function sanitize(raw: string): string {
  * keys sanitize to the same key, the later param wins.
  */
 export function sanitizeLabels(params: Iterable<[string, string]>): { labels: Record<string, string>; dropped: string[] } {
-  const pairs: [string, string][] = [];
+  let labels: Record<string, string> = {};
   const dropped: string[] = [];
+  let last = "";
+  let sorted = true;
   for (const [k, v] of params) {
     const key = sanitizeLabel(k);
     if (key === "") {
       dropped.push(k);
       continue;
     }
-    pairs.push([key, sanitizeLabel(v)]);
+    if (key < last) sorted = false;
+    last = key;
+    labels[key] = sanitizeLabel(v);
   }
-  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const labels: Record<string, string> = {};
-  for (const [k, v] of pairs) labels[k] = v;
+  if (!sorted) {
+    // Java Dubbo writes params sorted; others (sofa-rpc-node) do not: sort once here
+    const out: Record<string, string> = {};
+    for (const k of Object.keys(labels).sort()) out[k] = labels[k]!;
+    labels = out;
+  }
   return { labels, dropped };
 }

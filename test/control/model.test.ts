@@ -36,6 +36,13 @@ describe("service hosts", () => {
 });
 
 describe("labels", () => {
+  it("labels come out sorted by key whatever the URL order; a later duplicate after sanitizing wins", () => {
+    const m = buildModel(providers("dubbo://127.0.0.1:1/a.B?zone=z1&app=x&b%2Cc=1&b_c=2"), []);
+    const labels = m.services[0]!.endpoints[0]!.labels;
+    expect(Object.keys(labels)).toEqual(["app", "b_c", "zone"]);
+    expect(labels["b_c"]).toBe("2");
+  });
+
   it("URL params become valid label values", () => {
     expect(sanitizeLabel("v1")).toBe("v1");
     expect(sanitizeLabel("sayHello,greet")).toBe("sayHello_greet");

@@ -51,17 +51,22 @@ export function edsCluster(name: string, lb: string): Json {
   };
 }
 
-export function loadAssignment(name: string, service: Service, subset: string): Json {
+/** lb_endpoints of a service, one object per endpoint, shared by the whole-service and subset assignments. */
+function lbEndpointsOf(service: Service): Json[] {
+  return service.endpoints.map((e) => ({
+    endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
+    load_balancing_weight: e.weight,
+  }));
+}
+
+export function loadAssignment(name: string, service: Service, subset: string, shared: Json[] = lbEndpointsOf(service)): Json {
   const def = subset === "" ? undefined : service.subsets.find((s) => s.name === subset);
   const lbEndpoints: Json[] = [];
-  for (const e of service.endpoints) {
-    if (def && !endpointInSubset(e, def)) continue;
-    if (e.weight === 0) continue; // Dubbo weight 0: no traffic; Envoy wants weights >= 1
-    lbEndpoints.push({
-      endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
-      load_balancing_weight: e.weight,
-    });
-  }
+  service.endpoints.forEach((e, i) => {
+    if (def && !endpointInSubset(e, def)) return;
+    if (e.weight === 0) return; // Dubbo weight 0: no traffic; Envoy wants weights >= 1
+    lbEndpoints.push(shared[i]!);
+  });
   return {
     "@type": TypeUrl.clusterLoadAssignment,
     cluster_name: name,
@@ -78,10 +83,11 @@ export function serviceResources(service: Service): { clusters: Json[]; assignme
   const lb = lbPolicy(service);
   const subsets = ["", ...service.subsets.map((s) => s.name).sort()];
   const out = { clusters: [] as Json[], assignments: [] as Json[] };
+  const shared = lbEndpointsOf(service);
   for (const subset of subsets) {
     const name = defaultClusterName(service, subset);
     out.clusters.push(edsCluster(name, lb));
-    out.assignments.push(loadAssignment(name, service, subset));
+    out.assignments.push(loadAssignment(name, service, subset, shared));
   }
   perService.set(service, out);
   return out;
