@@ -6,6 +6,8 @@
  * One parser serves the file and ZooKeeper registries.
  */
 
+import { UrlParams } from "./url-params.js";
+
 export interface Provider {
   /** the URL as found in the registry (decoded) */
   readonly url: string;
@@ -19,7 +21,7 @@ export interface Provider {
   readonly group: string;
   /** relative weight, default 100 */
   readonly weight: number;
-  /** every URL param, in URL order (duplicates: the last wins) */
+  /** every URL param, in URL order (duplicates: the last wins); a compact read-only map */
   readonly params: ReadonlyMap<string, string>;
 }
 
@@ -88,7 +90,7 @@ export function parseProviderUrl(url: string): ParsedProvider {
   if (!/^\d{1,5}$/.test(portText)) return bad(portText === "" ? "no port" : `port '${portText}' is not a number`);
   const port = Number(portText);
   if (port < 1 || port > 65535) return bad(`port ${port} out of range`);
-  const params = new Map<string, string>();
+  const kv: string[] = [];
   if (q >= 0) {
     const query = rest.slice(q + 1);
     let i = 0;
@@ -101,11 +103,12 @@ export function parseProviderUrl(url: string): ParsedProvider {
         const key = intern(decode(query.slice(i, hasValue ? eq : amp)));
         const value = intern(hasValue ? decode(query.slice(eq + 1, amp)) : "");
         if (key === undefined || value === undefined) return bad(`bad percent-encoding in '${query.slice(i, amp)}'`);
-        if (key !== "") params.set(key, value);
+        if (key !== "") kv.push(key, value);
       }
       i = amp + 1;
     }
   }
+  const params = UrlParams.fromPairs(kv);
   const path = decode(rawPath.replace(/^\/+/, ""));
   if (path === undefined) return bad("bad percent-encoding in the path");
   const iface = params.get("interface") || path;
@@ -125,7 +128,7 @@ export function parseProviderUrl(url: string): ParsedProvider {
   let version = params.get("version") ?? params.get("default.version") ?? "";
   if (version === "0.0.0") version = "";
   const group = params.get("group") ?? params.get("default.group") ?? "";
-  return { ok: true, provider: { url, protocol, host, port, interface: iface, version, group, weight, params } };
+  return { ok: true, provider: { url, protocol: "dubbo", host, port, interface: iface, version, group, weight, params } };
 }
 
 /** `interface:version:group`, the identity of a Dubbo service. */

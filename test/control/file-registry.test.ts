@@ -36,6 +36,17 @@ describe("provider URLs", () => {
     expect(v6.ok && v6.provider).toMatchObject({ host: "::1", version: "" });
   });
 
+  it("keep every param in URL order; a repeated param answers its last value", () => {
+    const p = parseProviderUrl("dubbo://127.0.0.1:1/a.B?x=1&y=2&x=3&z=&w");
+    if (!p.ok) throw new Error(p.error);
+    expect([...p.provider.params]).toEqual([["y", "2"], ["x", "3"], ["z", ""], ["w", ""]]);
+    expect(p.provider.params.get("x")).toBe("3");
+    expect(p.provider.params.size).toBe(4);
+    expect(p.provider.params.has("nope")).toBe(false);
+    const decoded = parseProviderUrl("dubbo://127.0.0.1:1/a.B?k%20=v%2Cw+x");
+    expect(decoded.ok && decoded.provider.params.get("k ")).toBe("v,w x");
+  });
+
   it("reject malformed ones with a message quoting the URL, and skip disabled or foreign ones", () => {
     const cases: [string, RegExp][] = [
       ["dubbo://127.0.0.1/a.B", /"dubbo:\/\/127.0.0.1\/a.B": no port/],
