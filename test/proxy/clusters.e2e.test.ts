@@ -27,7 +27,7 @@ describe("clusters", () => {
     provider = await startProvider({
       interface: SERVICE,
       version: "1.0.0",
-      methods: { async empty() { return "x"; }, async dead() { return "x"; }, async mixed() { return "live"; }, async missing() { return "x"; }, async tight() { return "one"; } },
+      methods: { async empty() { return "x"; }, async dead() { return "x"; }, async mixed() { return "live"; }, async missing() { return "x"; }, async tight() { return "one"; }, async flaky() { return "ok"; } },
     });
     dead = await deadPort();
     const route = (method: string, cluster: string) => ({ name: method, match: { method: { exact: method } }, destinations: [{ cluster, weight: 1 }] });
@@ -42,13 +42,19 @@ describe("clusters", () => {
               interface: SERVICE,
               version: "1.0.0",
               defaultCluster: "mixed",
-              routes: [route("empty", "empty"), route("dead", "dead"), route("missing", "not-configured"), route("tight", "tight")],
+              routes: [route("empty", "empty"), route("dead", "dead"), route("missing", "not-configured"), route("tight", "tight"), route("flaky", "flaky")],
             }],
           },
         },
         clusters: [
           { name: "empty" },
           { name: "dead", connectTimeoutMs: 300, endpoints: [`127.0.0.1:${dead}`] },
+          {
+            name: "flaky",
+            lbPolicy: "RANDOM",
+            outlierDetection: { consecutiveErrors: 1, baseEjectionTimeMs: 300, maxEjectionPercent: 50 },
+            endpoints: [`127.0.0.1:${dead}`, provider.address],
+          },
           // one connection allowed for two endpoints: everything goes over the one that has it
           { name: "tight", circuitBreakers: { maxConnections: 1 }, endpoints: [provider.address, `127.0.0.1:${dead}`] },
           {
@@ -85,6 +91,28 @@ describe("clusters", () => {
     await expect(consumer.invoke("dead", [])).rejects.toThrow(
       new RegExp(`dubbo-mesh: no endpoint of cluster dead accepts connections \\(127\\.0\\.0\\.1:${dead}: connect failed: .*ECONNREFUSED`),
     );
+  });
+
+  it("brings an ejected endpoint back after its ejection time, and ejects it longer the next time", async () => {
+    const flaky = proxy.clusters.get("flaky")!;
+    const deadEndpoint = flaky.endpoints.find((e) => e.port === dead)!;
+    const callUntil = async (cond: () => boolean) => {
+      for (let i = 0; i < 200 && !cond(); i++) {
+        expect(await consumer.invoke("flaky", [])).toBe("ok"); // a failed connect is retried on the live one
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(cond()).toBe(true);
+    };
+    await callUntil(() => deadEndpoint.ejected);
+    expect(deadEndpoint.ejections).toBe(1);
+    const firstUntil = deadEndpoint.ejectedUntil;
+    await new Promise((r) => setTimeout(r, 450));
+    expect(deadEndpoint.ejected).toBe(false); // back after 300 ms
+    await callUntil(() => deadEndpoint.ejected);
+    expect(deadEndpoint.ejections).toBe(2);
+    expect(deadEndpoint.ejectedUntil).toBeGreaterThan(firstUntil);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(deadEndpoint.ejected).toBe(true); // 2 × 300 ms this time
   });
 
   it("keeps to max connections: requests use the connection there is", async () => {
