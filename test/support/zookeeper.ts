@@ -18,7 +18,7 @@ import { join } from "node:path";
 
 const live = new Set<ChildProcess>();
 process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
+  for (const p of live) p.stdin?.destroy();
 });
 
 /** The Java classpath of the installed ZooKeeper. zookeeper.jar's manifest lists its dependencies. */
@@ -106,20 +106,22 @@ export class ZooKeeperServer {
         "",
       ].join("\n"),
     );
-    const proc = spawn(
+    const java = [
       "java",
-      [
-        "-Xmx128m",
-        "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1",
-        `-Dzookeeper.log.dir=${this.baseDir}`,
-        "-cp",
-        zookeeperClasspath(),
-        "org.apache.zookeeper.server.ZooKeeperServerMain",
-        cfg,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+      "-Xmx128m",
+      "-XX:+UseSerialGC",
+      "-XX:TieredStopAtLevel=1",
+      `-Dzookeeper.log.dir=${this.baseDir}`,
+      "-cp",
+      zookeeperClasspath(),
+      "org.apache.zookeeper.server.ZooKeeperServerMain",
+      cfg,
+    ];
+    // A small shell guard owns the JVM: when our end of its stdin closes — stop(), or this process dying in
+    // any way, even SIGKILL — it kills the JVM, so no ZooKeeper outlives the tests.
+    // (fd 3 keeps the real stdin: sh gives background jobs /dev/null as stdin.)
+    const guard = 'exec 3<&0; "$@" & java_pid=$!; (read _unused <&3; kill -9 "$java_pid" 2>/dev/null) & wait "$java_pid"';
+    const proc = spawn("sh", ["-c", guard, "zookeeper-guard", ...java], { stdio: ["pipe", "pipe", "pipe"] });
     this.output = "";
     proc.stdout!.on("data", (d) => (this.output = (this.output + d.toString()).slice(-4000)));
     proc.stderr!.on("data", (d) => (this.output = (this.output + d.toString()).slice(-4000)));
@@ -132,7 +134,7 @@ export class ZooKeeperServer {
       if ((await fourLetterWord(this.port, "ruok", 500)) === "imok") return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    proc.kill("SIGKILL");
+    proc.stdin?.end();
     throw new Error(`ZooKeeper did not answer ruok on ${this.connectString} within 30 s:\n${this.output}`);
   }
 
@@ -143,7 +145,7 @@ export class ZooKeeperServer {
     if (!proc || proc.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       proc.once("exit", () => resolve());
-      proc.kill("SIGKILL");
+      proc.stdin?.end(); // the guard kills the JVM (SIGKILL: like a crash) and exits when it is gone
     });
   }
 
