@@ -131,3 +131,27 @@ spec:
     expect(m2.services[1]!.endpoints[0]!.port).toBe(3);
   });
 });
+
+describe("ServiceEntry text", () => {
+  it("the direct endpoint writer gives exactly the generic writer's text (tricky labels, IPv6, weight 0, namespace, no endpoints)", async () => {
+    const { serviceEntry, serviceEntryText } = await import("../../control/generate/istio/resources.js");
+    const { toYamlText } = await import("../../control/generate/istio/yaml-text.js");
+    const m = buildModel(
+      providers(
+        "dubbo://[::1]:20880/com.x.Tricky?yes=no&empty=&num=1.0&colon=a:%20b&quote=it's&hash=%23x&long=" + "v".repeat(80),
+        "dubbo://127.0.0.1:20881/com.x.Tricky?weight=0&true=true",
+        "dubbo://10.0.0.1:1/com.x.Plain",
+      ),
+      [],
+    );
+    expect(m.services).toHaveLength(2);
+    for (const s of m.services) {
+      for (const ns of [undefined, "istio-system"]) {
+        expect(serviceEntryText(s, ns)).toBe(toYamlText(serviceEntry(s, ns)));
+      }
+      const empty = { ...s, endpoints: [] };
+      expect(serviceEntryText(empty)).toBe(toYamlText(serviceEntry(empty)));
+    }
+    expect(serviceEntryText(m.services.find((s) => s.interface === "com.x.Tricky")!)).toContain("weight: 100\n");
+  });
+});

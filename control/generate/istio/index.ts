@@ -13,7 +13,7 @@ import type { MeshModel, Service } from "../../model/model.js";
 import { compilePluginConfig, pluginConfigJson, type PluginConfig } from "../../plugin-config.js";
 import type { WasmSource } from "../xds/wasm-filter.js";
 import { envoyFilter, type Mode } from "./envoy-filter.js";
-import { destinationRule, serviceEntry } from "./resources.js";
+import { destinationRule, serviceEntry, serviceEntryText } from "./resources.js";
 import { wasmPlugin } from "./wasm-plugin.js";
 import { toYamlChunks, toYamlText } from "./yaml-text.js";
 
@@ -47,13 +47,13 @@ export function yamlDocuments(docs: readonly Record<string, unknown>[]): string[
 /** Per-service YAML text (the model reuses unchanged Service objects, so this survives rebuilds). */
 const textCache = new WeakMap<Service, Map<string, string>>();
 
-function serviceText(service: Service, key: string, make: () => Record<string, unknown> | null): string {
+function serviceText(service: Service, key: string, make: () => Record<string, unknown> | string | null): string {
   let m = textCache.get(service);
   if (!m) textCache.set(service, (m = new Map()));
   let t = m.get(key);
   if (t === undefined) {
     const doc = make();
-    t = doc ? `---\n${toYamlText(doc)}` : "";
+    t = doc === null ? "" : `---\n${typeof doc === "string" ? doc : toYamlText(doc)}`;
     m.set(key, t);
   }
   return t;
@@ -89,7 +89,7 @@ export function generateIstio(model: MeshModel, options: IstioOptions): Generate
   const se = [HEADER];
   const dr = [HEADER];
   for (const s of model.services) {
-    se.push(serviceText(s, `se/${ns}`, () => serviceEntry(s, options.namespace)));
+    se.push(serviceText(s, `se/${ns}`, () => serviceEntryText(s, options.namespace)));
     dr.push(serviceText(s, `dr/${ns}`, () => destinationRule(s, options.namespace)));
   }
   out.push({ name: "service-entries.yaml", chunks: se });

@@ -87,6 +87,11 @@ function flowMap(obj: Record<string, unknown>, budget = 100): string | undefined
   return out + "}";
 }
 
+/** A map in flow style on one line whatever its length (what `markFlow` gives, for writers of fixed shapes). */
+export function flowMapText(obj: Readonly<Record<string, unknown>>): string {
+  return flowMap(obj as Record<string, unknown>, Number.MAX_SAFE_INTEGER) ?? "{}";
+}
+
 /**
  * Objects marked reusable (long-lived per-service pieces such as a service's dubbo_proxy RouteConfiguration
  * or its plugin-configuration entry) have their YAML text as a list item cached per indent, so aggregate
