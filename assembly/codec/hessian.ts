@@ -129,6 +129,11 @@ function walkUnits(base: usize, p: i32, e: i32, units: i32): i32 {
     p += 8;
     n -= 8;
   }
+  // A short ASCII tail (under 8 units) checked with one masked load when 8 bytes are there.
+  if (n > 0 && n < 8 && e - p >= 8) {
+    const mask = 0x8080808080808080 & ((<u64>1 << (<u64>n << 3)) - 1);
+    if ((load<u64>(base + <usize>p) & mask) == 0) return p + n;
+  }
   while (n > 0) {
     if (p >= e) {
       scanFail(CodecError.Truncated, p, 0);
