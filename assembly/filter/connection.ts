@@ -82,6 +82,32 @@ const PATH_SOURCE_ADDRESS = String.UTF8.encode("source\0address");
 
 let filterStateWarnings = 0;
 
+// UTF-8 of recent property values, found by string identity: the values are the configuration's route
+// and cluster names and the service/method strings FrameView reuses while they repeat, so a value that
+// flips back and forth (a weighted split) is not encoded again. Bounded: ENCODED_SLOTS entries, replaced
+// round robin; an entry holds its string, so an address is never reused by another string while cached.
+const ENCODED_SLOTS = 8;
+const encodedText = new Array<string>();
+const encodedBytes = new Array<ArrayBuffer>();
+let encodedNext = 0;
+
+function utf8Of(s: string): ArrayBuffer {
+  const key = changetype<usize>(s);
+  for (let i = 0, n = encodedText.length; i < n; i++) {
+    if (changetype<usize>(unchecked(encodedText[i])) == key) return unchecked(encodedBytes[i]);
+  }
+  const bytes = String.UTF8.encode(s);
+  if (encodedText.length < ENCODED_SLOTS) {
+    encodedText.push(s);
+    encodedBytes.push(bytes);
+  } else {
+    unchecked((encodedText[encodedNext] = s));
+    unchecked((encodedBytes[encodedNext] = bytes));
+    encodedNext = (encodedNext + 1) % ENCODED_SLOTS;
+  }
+  return bytes;
+}
+
 export class DubboConnection extends Context {
   private mesh: DubboMeshRoot;
   private config: FilterConfig | null;
@@ -305,19 +331,19 @@ export class DubboConnection extends Context {
   private updateProperties(service: string, method: string, routeName: string, cluster: string): void {
     if (!sameText(this.lastService, service)) {
       this.lastService = service;
-      setProperty(PROP_SERVICE, String.UTF8.encode(service));
+      setProperty(PROP_SERVICE, utf8Of(service));
     }
     if (!sameText(this.lastMethod, method)) {
       this.lastMethod = method;
-      setProperty(PROP_METHOD, String.UTF8.encode(method));
+      setProperty(PROP_METHOD, utf8Of(method));
     }
     if (!sameText(this.lastRoute, routeName)) {
       this.lastRoute = routeName;
-      setProperty(PROP_ROUTE, String.UTF8.encode(routeName));
+      setProperty(PROP_ROUTE, utf8Of(routeName));
     }
     if (!sameText(this.lastCluster, cluster)) {
       this.lastCluster = cluster;
-      setProperty(PROP_CLUSTER, String.UTF8.encode(cluster));
+      setProperty(PROP_CLUSTER, utf8Of(cluster));
     }
   }
 
