@@ -25,6 +25,16 @@ export class UrlParams implements ReadonlyMap<string, string> {
     return this.kv.length / 2;
   }
 
+  /** The i-th key (0 ≤ i < size), in URL order. */
+  keyAt(i: number): string {
+    return this.kv[2 * i]!;
+  }
+
+  /** The i-th value. */
+  valueAt(i: number): string {
+    return this.kv[2 * i + 1]!;
+  }
+
   get(key: string): string | undefined {
     for (let i = 0; i < this.kv.length; i += 2) if (this.kv[i] === key) return this.kv[i + 1];
     return undefined;
