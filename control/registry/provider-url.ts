@@ -62,15 +62,33 @@ function intern(s: string | undefined): string | undefined {
  * protocol). A narrow, allocation-light parser for `scheme://host:port[/path][?query]` (registries hold
  * 10^5 of these; WHATWG `new URL` costs several times more and accepts shapes Dubbo never writes).
  */
+function malformed(url: string, why: string): ParsedProvider {
+  return { ok: false, error: `malformed provider URL ${JSON.stringify(url)}: ${why}` };
+}
+
+/** The last interface name found valid: a service's providers come together, so most checks are repeats. */
+let lastJavaName = "";
+
+function isJavaName(name: string): boolean {
+  if (name === lastJavaName) return true;
+  if (!javaName.test(name)) return false;
+  lastJavaName = name;
+  return true;
+}
+
 export function parseProviderUrl(url: string): ParsedProvider {
-  const bad = (why: string): ParsedProvider => ({ ok: false, error: `malformed provider URL ${JSON.stringify(url)}: ${why}` });
-  const m = schemeRe.exec(url);
-  if (!m) return bad("not a URL (expected dubbo://HOST:PORT/INTERFACE?params)");
-  const protocol = m[1]!.toLowerCase();
-  if (protocol !== "dubbo") {
-    return { ok: false, skip: "protocol", error: `provider URL ${JSON.stringify(url)} uses protocol '${protocol}', not dubbo: skipped` };
+  let schemeLength: number;
+  if (url.startsWith("dubbo://")) schemeLength = 8; // the common case, without a regular expression match
+  else {
+    const m = schemeRe.exec(url);
+    if (!m) return malformed(url, "not a URL (expected dubbo://HOST:PORT/INTERFACE?params)");
+    const protocol = m[1]!.toLowerCase();
+    if (protocol !== "dubbo") {
+      return { ok: false, skip: "protocol", error: `provider URL ${JSON.stringify(url)} uses protocol '${protocol}', not dubbo: skipped` };
+    }
+    schemeLength = m[0].length;
   }
-  const rest = url.slice(m[0].length);
+  const rest = url.slice(schemeLength);
   const q = rest.indexOf("?");
   const beforeQuery = q < 0 ? rest : rest.slice(0, q);
   const slash = beforeQuery.indexOf("/");
@@ -80,16 +98,16 @@ export function parseProviderUrl(url: string): ParsedProvider {
   const hostPort = at < 0 ? authority : authority.slice(at + 1);
   const colon = hostPort.lastIndexOf(":");
   if (colon < 0 || hostPort.endsWith("]")) {
-    return hostPort === "" ? bad("no host") : bad("no port");
+    return hostPort === "" ? malformed(url, "no host") : malformed(url, "no port");
   }
   let host = hostPort.slice(0, colon);
   const portText = hostPort.slice(colon + 1);
-  if (host === "") return bad("no host");
-  if (!hostRe.test(host)) return bad(`host '${host}' is not a host name or IP address`);
+  if (host === "") return malformed(url, "no host");
+  if (!hostRe.test(host)) return malformed(url, `host '${host}' is not a host name or IP address`);
   if (host.startsWith("[")) host = host.slice(1, -1);
-  if (!/^\d{1,5}$/.test(portText)) return bad(portText === "" ? "no port" : `port '${portText}' is not a number`);
+  if (!/^\d{1,5}$/.test(portText)) return malformed(url, portText === "" ? "no port" : `port '${portText}' is not a number`);
   const port = Number(portText);
-  if (port < 1 || port > 65535) return bad(`port ${port} out of range`);
+  if (port < 1 || port > 65535) return malformed(url, `port ${port} out of range`);
   const kv: string[] = [];
   if (q >= 0) {
     const query = rest.slice(q + 1);
@@ -102,27 +120,27 @@ export function parseProviderUrl(url: string): ParsedProvider {
         const hasValue = eq >= 0 && eq < amp;
         const key = intern(decode(query.slice(i, hasValue ? eq : amp)));
         const value = intern(hasValue ? decode(query.slice(eq + 1, amp)) : "");
-        if (key === undefined || value === undefined) return bad(`bad percent-encoding in '${query.slice(i, amp)}'`);
+        if (key === undefined || value === undefined) return malformed(url, `bad percent-encoding in '${query.slice(i, amp)}'`);
         if (key !== "") kv.push(key, value);
       }
       i = amp + 1;
     }
   }
   const params = UrlParams.fromPairs(kv);
-  const path = decode(rawPath.replace(/^\/+/, ""));
-  if (path === undefined) return bad("bad percent-encoding in the path");
+  const path = decode(rawPath.charCodeAt(0) === 47 ? rawPath.replace(/^\/+/, "") : rawPath);
+  if (path === undefined) return malformed(url, "bad percent-encoding in the path");
   const iface = params.get("interface") || path;
-  if (iface === "") return bad("no interface (neither a path nor an interface= param)");
-  if (!javaName.test(iface)) return bad(`interface '${iface}' is not a Java type name`);
+  if (iface === "") return malformed(url, "no interface (neither a path nor an interface= param)");
+  if (!isJavaName(iface)) return malformed(url, `interface '${iface}' is not a Java type name`);
   const category = params.get("category");
-  if (category !== undefined && category !== "providers") return bad(`category '${category}' is not providers`);
+  if (category !== undefined && category !== "providers") return malformed(url, `category '${category}' is not providers`);
   if (params.get("enabled") === "false") {
     return { ok: false, skip: "disabled", error: `provider URL ${JSON.stringify(url)} has enabled=false: skipped` };
   }
   const weightRaw = params.get("weight");
   let weight = 100;
   if (weightRaw !== undefined && weightRaw !== "") {
-    if (!/^\d{1,9}$/.test(weightRaw)) return bad(`weight '${weightRaw}' is not a non-negative integer`);
+    if (!/^\d{1,9}$/.test(weightRaw)) return malformed(url, `weight '${weightRaw}' is not a non-negative integer`);
     weight = Number(weightRaw);
   }
   let version = params.get("version") ?? params.get("default.version") ?? "";
