@@ -67,7 +67,9 @@ export function markFlow<T extends object>(obj: T): T {
 
 /** `{k: v, ...}` when every value is a scalar or such a map (no lists) and it fits in 100 characters. */
 function flowMap(obj: Record<string, unknown>, budget = 100): string | undefined {
-  if (alwaysFlow.has(obj)) budget = Number.MAX_SAFE_INTEGER;
+  if (budget <= 100 && alwaysFlow.has(obj)) budget = Number.MAX_SAFE_INTEGER;
+  // a list anywhere among the values rules flow style out: find it before building any text
+  for (const k in obj) if (Array.isArray(obj[k])) return undefined;
   let out = "{";
   let first = true;
   let n = 0;
