@@ -12,7 +12,7 @@ import type { Writable } from "node:stream";
 import { parse as parseYaml } from "yaml";
 import { packageRoot } from "../../common/paths.js";
 import { ProxyServer } from "../server/proxy-server.js";
-import { type DemoConsumer, type DemoProvider, startDemoConsumer, startDemoProvider } from "./demo-peers.js";
+import { type Consumer, type Provider, startConsumer, startProvider } from "./dubbo-peers.js";
 
 export const DEMO_SERVICE = "org.apache.dubbo.demo.DemoService";
 export const DEMO_VERSION = "1.0.0";
@@ -44,6 +44,9 @@ const KINDS: CallKind[] = [
   { label: "deleteUser        (deny no-deletes)", method: "deleteUser", ownConnection: true },
 ];
 /** 16 calls: 12 split, 2 greet, 2 gray; a denied call every 50. */
+/** A consumer of the demo service keeping no log lines (the demo may run for hours). */
+const startDemoConsumer = (address: string): Promise<Consumer> =>
+  startConsumer({ address, interface: DEMO_SERVICE, version: DEMO_VERSION, keepHistory: false });
 const MIX = [0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2];
 const DENY_EVERY = 50;
 
@@ -85,16 +88,18 @@ export function parseDemoArgs(argv: string[]): Omit<DemoOptions, "tty" | "stopSi
 
 /** Runs the demo, writing its live view to `out`; resolves with the final counts. */
 export async function runDemo(options: DemoOptions, out: Writable): Promise<DemoCounts> {
-  const providers: DemoProvider[] = [];
+  const providers: Provider[] = [];
   let proxy: ProxyServer | null = null;
-  const consumers: DemoConsumer[] = [];
+  const consumers: Consumer[] = [];
   let tmp: string | null = null;
   const proxyLog: string[] = [];
   try {
     const ports = options.freePorts ? [0, 0] : [20881, 20882];
     for (const [i, subset] of ["v1", "v2"].entries()) {
       try {
-        providers.push(await startDemoProvider(DEMO_SERVICE, DEMO_VERSION, ports[i], methods(subset)));
+        providers.push(
+          await startProvider({ interface: DEMO_SERVICE, version: DEMO_VERSION, port: ports[i], methods: methods(subset), keepHistory: false }),
+        );
       } catch (err) {
         throw new Error(`cannot start provider ${subset} on 127.0.0.1:${ports[i]}: ${(err as Error).message} (try --free-ports)`);
       }
@@ -135,7 +140,7 @@ export async function runDemo(options: DemoOptions, out: Writable): Promise<Demo
         `\n  a consumer calls through the proxy with ${options.concurrency} calls in flight; Ctrl-C stops\n\n`,
     );
 
-    const main = await startDemoConsumer(address, DEMO_SERVICE, DEMO_VERSION);
+    const main = await startDemoConsumer(address);
     consumers.push(main);
     const counts: DemoCounts = { rows: KINDS.map((k) => ({ label: k.label, v1: 0, v2: 0, errors: 0 })), total: 0 };
     const started = Date.now();
@@ -157,10 +162,10 @@ export async function runDemo(options: DemoOptions, out: Writable): Promise<Demo
       const k = KINDS[kind];
       let c = main;
       if (k.ownConnection) {
-        c = await startDemoConsumer(address, DEMO_SERVICE, DEMO_VERSION);
+        c = await startDemoConsumer(address);
       }
       try {
-        record(kind, await c.invoke(k.method, ["demo"], k.attachments), false);
+        record(kind, await c.invoke(k.method, ["demo"], { requestProps: k.attachments }), false);
       } catch {
         record(kind, undefined, true);
       } finally {
