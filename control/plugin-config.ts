@@ -54,9 +54,25 @@ export interface PluginConfigOptions {
   defaultCluster?: string;
 }
 
+/** Per service: the whole-service cluster name, then one per subset (in `service.subsets` order). */
+const clusterNames = new WeakMap<Service, string[]>();
+
+/**
+ * Istio's cluster name `outbound|PORT|SUBSET|HOST` ("" = the whole service). Computed once per service
+ * (a Service never changes) and shared by the plugin configuration, routes, clusters and assignments.
+ */
 export function defaultClusterName(service: Service, subset: string): string {
-  return istioClusterName(service.port, subset, service.host);
+  let names = clusterNames.get(service);
+  if (!names) {
+    names = [istioClusterName(service.port, "", service.host)];
+    for (const s of service.subsets) names.push(istioClusterName(service.port, s.name, service.host));
+    clusterNames.set(service, names);
+  }
+  if (subset === "") return names[0]!;
+  for (let i = 0; i < service.subsets.length; i++) if (service.subsets[i]!.name === subset) return names[i + 1]!;
+  return istioClusterName(service.port, subset, service.host); // not one of its subsets: not cached
 }
+
 
 function copyMatch(m: RequestMatch): PluginMatch {
   const out: PluginMatch = {};
