@@ -174,7 +174,21 @@ export function pluginConfigJson(config: PluginConfig, lines = false): string {
   const { services, ...top } = config;
   const head = JSON.stringify({ ...top, services: [] });
   if (services.length === 0) return head;
+  // The generators ask for the same configuration's text several times per build (the Wasm filter of the
+  // EnvoyFilter and of the Listener, the WasmPlugin): the last texts are kept while the entries are the same.
+  const last = lastJson[lines ? 1 : 0];
+  if (last && last.head === head && sameEntries(last.services, services)) return last.text;
   const open = head.slice(0, -2); // without "]}"
   const sep = lines ? ",\n" : ",";
-  return open + (lines ? "\n" : "") + services.map((s) => entryJson(s)).join(sep) + (lines ? "\n]}" : "]}");
+  const text = open + (lines ? "\n" : "") + services.map((s) => entryJson(s)).join(sep) + (lines ? "\n]}" : "]}");
+  lastJson[lines ? 1 : 0] = { head, services: services.slice(), text };
+  return text;
+}
+
+const lastJson: ({ head: string; services: readonly PluginService[]; text: string } | undefined)[] = [undefined, undefined];
+
+function sameEntries(a: readonly PluginService[], b: readonly PluginService[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
