@@ -44,17 +44,8 @@ export function loadCodec(): WasmCodec {
   return WasmCodec.load();
 }
 
-/** A small deterministic PRNG (mulberry32) for seeded tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG (mulberry32) for seeded tests (test/support/prng.ts). */
+export { prng } from "../support/prng.js";
 
 /** Count JVM descriptor entries independently of the codec (as dubbo-remoting's desc2classArray does). */
 export function descriptorCount(desc: string): number {

@@ -6,20 +6,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
 import { WasmVmError } from "../../proxy/host/index.js";
+import { prng } from "../support/prng.js";
 import { heartbeatFrame, requestFrame, splitFrames } from "./dubbo-frames.js";
 import { baseConfig, connect, startFilter } from "./filter-vm.js";
-
-/** Mulberry32: a small seeded generator, so every failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fixtures = join(packageRoot, "test", "fixtures");
 const captured = (JSON.parse(readFileSync(join(fixtures, "index.json"), "utf8")) as { peers: { file: string; direction: string }[] }).peers

@@ -6,6 +6,7 @@ import { RingHashLb } from "../../proxy/server/lb-ring-hash.js";
 import { RoundRobinLb } from "../../proxy/server/lb-round-robin.js";
 import type { LoadBalancer } from "../../proxy/server/load-balancer.js";
 import { murmur3String } from "../../proxy/server/murmur3.js";
+import { prng } from "../support/prng.js";
 
 interface Ep {
   address: string;
@@ -13,18 +14,6 @@ interface Ep {
   active: number;
 }
 const ep = (address: string, weight = 1, active = 0): Ep => ({ address, weight, active });
-
-/** A seeded generator (mulberry32), so distributions are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function counts(lb: LoadBalancer<Ep>, n: number, key?: (i: number) => number): Map<string, number> {
   const m = new Map<string, number>();
@@ -61,7 +50,7 @@ describe("weighted round robin", () => {
 
 describe("weighted random", () => {
   it("follows the weights (90/10 within 2 points over 20000 picks)", () => {
-    const lb = new RandomLb<Ep>(seeded(7));
+    const lb = new RandomLb<Ep>(prng(7));
     lb.update([ep("a", 90), ep("b", 10)]);
     const c = counts(lb, 20000);
     expect(Math.abs(c.get("a")! / 20000 - 0.9)).toBeLessThan(0.02);
@@ -72,7 +61,7 @@ describe("least request (two choices)", () => {
   it("steers away from the busy endpoint", () => {
     const busy = ep("busy", 1, 50);
     const idle = ep("idle", 1, 0);
-    const lb = new LeastRequestLb<Ep>(seeded(3));
+    const lb = new LeastRequestLb<Ep>(prng(3));
     lb.update([busy, idle]);
     const c = counts(lb, 4000);
     // Only a draw of "busy" twice picks it: about a quarter.
@@ -80,7 +69,7 @@ describe("least request (two choices)", () => {
     expect(c.get("busy")!).toBeGreaterThan(700);
   });
   it("spreads evenly when loads are equal", () => {
-    const lb = new LeastRequestLb<Ep>(seeded(5));
+    const lb = new LeastRequestLb<Ep>(prng(5));
     lb.update([ep("a"), ep("b"), ep("c")]);
     const c = counts(lb, 6000);
     for (const v of c.values()) expect(Math.abs(v - 2000)).toBeLessThan(200);
@@ -90,8 +79,8 @@ describe("least request (two choices)", () => {
 // Ring hash moves exactly the keys the changed endpoint gains or loses; Maglev trades a little extra
 // movement for O(1) lookups (its paper: near-minimal disruption), so it gets a tolerance.
 for (const [name, make, tolerance] of [
-  ["ring hash", () => new RingHashLb<Ep>(160, seeded(1)), 0],
-  ["maglev", () => new MaglevLb<Ep>(65537, seeded(1)), 0.03],
+  ["ring hash", () => new RingHashLb<Ep>(160, prng(1)), 0],
+  ["maglev", () => new MaglevLb<Ep>(65537, prng(1)), 0.03],
 ] as const) {
   describe(`consistent hashing: ${name}`, () => {
     const keys = Array.from({ length: 5000 }, (_, i) => murmur3String(`user-${i}`));
