@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync, readdirSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import { join } from "node:path";
-import { packageRoot } from "../common/paths.js";
+import { type FixtureIndex, fixturesDir, type HessianFixture, type PeerFixture } from "../test/support/fixtures.js";
 import { startConsumer, startProvider } from "../test/support/dubbo-peers.js";
 
 const require = createRequire(import.meta.url);
@@ -23,24 +23,7 @@ const java = require("js-to-java") as ((cls: string, v: unknown) => unknown) & R
   array: ((cls: string, v: unknown) => unknown) & Record<string, (v: unknown) => unknown>;
 };
 
-const outDir = join(packageRoot, "test", "fixtures");
-
-/** A recorded frame: the file holds its exact bytes. */
-export interface PeerFixture {
-  file: string;
-  source: "peer";
-  /** Who wrote it: the consumer (requests, heartbeat requests) or the provider (responses). */
-  direction: "consumer-to-provider" | "provider-to-consumer";
-  description: string;
-  /** What the peers were asked to do (the call), for the tests' expectations. */
-  call?: { interface: string; version: string; group: string; method: string; args: unknown[]; requestProps: Record<string, string> };
-}
-
-export interface HessianFixture {
-  file: string;
-  source: "hessian.js";
-  description: string;
-}
+const outDir = fixturesDir;
 
 /** A TCP pipe in front of `target` recording each direction's bytes. */
 async function recordingPipe(targetPort: number): Promise<{ port: number; up: Buffer[]; down: Buffer[]; close(): Promise<void> }> {
@@ -270,7 +253,7 @@ async function main(): Promise<void> {
   for (const f of readdirSync(outDir)) if (f.endsWith(".bin")) unlinkSync(join(outDir, f));
   const peers = await capturePeers();
   const values = captureHessian();
-  writeFileSync(join(outDir, "index.json"), JSON.stringify({ peers, hessian: values }, null, 2) + "\n");
+  writeFileSync(join(outDir, "index.json"), JSON.stringify({ peers, hessian: values } satisfies FixtureIndex, null, 2) + "\n");
   process.stdout.write(`wrote ${peers.length} peer frames and ${values.length} hessian values to ${outDir}\n`);
 }
 

@@ -1,10 +1,8 @@
 // Shared helpers of the codec tests: the compiled filter's codec (through its wasm exports), the
 // fixtures and their index, and independent decoders (hessian.js DecoderV2) to compare against.
-import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
 import { WasmCodec } from "../../cli/decode.js";
-import { packageRoot } from "../../common/paths.js";
+import { readFixtureIndex } from "../support/fixtures.js";
 
 const require = createRequire(import.meta.url);
 
@@ -18,26 +16,11 @@ export const hessian = require("hessian.js") as {
   EncoderV2: new () => { write(v: unknown): unknown; get(): Buffer };
 };
 
-export const fixturesDir = join(packageRoot, "test", "fixtures");
+// The fixture files and their index (test/support/fixtures.ts, shared with the filter tests and
+// scripts/capture-fixtures.ts, which writes them).
+export { fixtureBytes, fixturesDir, type HessianFixture, type PeerFixture } from "../support/fixtures.js";
 
-export interface PeerFixture {
-  file: string;
-  source: "peer";
-  direction: "consumer-to-provider" | "provider-to-consumer";
-  description: string;
-  call?: { interface: string; version: string; group: string; method: string; args: unknown[]; requestProps: Record<string, string> };
-}
-export interface HessianFixture {
-  file: string;
-  source: "hessian.js";
-  description: string;
-}
-
-export const fixtureIndex = JSON.parse(readFileSync(join(fixturesDir, "index.json"), "utf8")) as { peers: PeerFixture[]; hessian: HessianFixture[] };
-
-export function fixtureBytes(file: string): Buffer {
-  return readFileSync(join(fixturesDir, file));
-}
+export const fixtureIndex = readFixtureIndex();
 
 /** A fresh instance of the compiled filter's codec (build/dubbo_filter.wasm). */
 export function loadCodec(): WasmCodec {

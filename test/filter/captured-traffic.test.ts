@@ -1,24 +1,16 @@
 // Traffic captured from real sofa-rpc-node / dubbo-remoting peers (test/fixtures, see its index.json),
 // replayed through the host and the filter: requests are routed by what the peers sent, rewritten so that
 // hessian.js decodes each to the original plus the route attachment, and everything else passes untouched.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { packageRoot } from "../../common/paths.js";
 import { Action } from "../../proxy/host/index.js";
+import { fixtureBytes, type PeerFixture, readFixtureIndex } from "../support/fixtures.js";
 import { decodeRequest, splitFrames } from "./dubbo-frames.js";
 import { connect, metric, startFilter } from "./filter-vm.js";
 
-interface Capture {
-  file: string;
-  direction: "consumer-to-provider" | "provider-to-consumer";
-  description: string;
-  call?: { interface: string; version: string; group: string; method: string; args: unknown[]; requestProps: Record<string, string> };
-}
+type Capture = PeerFixture;
 
-const fixtures = join(packageRoot, "test", "fixtures");
-const index = JSON.parse(readFileSync(join(fixtures, "index.json"), "utf8")) as { peers: Capture[] };
-const bytesOf = (c: Capture) => readFileSync(join(fixtures, c.file));
+const index = readFixtureIndex();
+const bytesOf = (c: Capture) => fixtureBytes(c.file);
 const requests = index.peers.filter((c) => c.direction === "consumer-to-provider");
 const responses = index.peers.filter((c) => c.direction === "provider-to-consumer");
 

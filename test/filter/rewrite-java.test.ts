@@ -2,10 +2,11 @@
 // Dubbo's decoding is derived from) decodes each request the filter rewrote to exactly the original request
 // plus the route attachment. Needs Java 17+ (java on PATH) and /usr/share/java/hessian.jar.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
+import { fixtureBytes, readFixtureIndex } from "../support/fixtures.js";
 import { requestFrame, splitFrames } from "./dubbo-frames.js";
 import { connect, startFilter } from "./filter-vm.js";
 
@@ -44,10 +45,10 @@ function decodeWithJava(stream: Buffer): JavaView[] {
 
 describe("rewritten requests decoded by Java (Caucho Hessian 2)", () => {
   it("equal the original requests plus the route attachment", async () => {
-    const fixtures = join(packageRoot, "test", "fixtures");
-    const index = JSON.parse(readFileSync(join(fixtures, "index.json"), "utf8")) as { peers: { file: string; direction: string }[] };
     const originals = [
-      ...index.peers.filter((p) => p.direction === "consumer-to-provider").map((p) => readFileSync(join(fixtures, p.file))),
+      ...readFixtureIndex()
+        .peers.filter((p) => p.direction === "consumer-to-provider")
+        .map((p) => fixtureBytes(p.file)),
       requestFrame({ id: 70, attachments: { [ATTACHMENT]: "client-choice", a: "1" } }),
       requestFrame({ id: 71, args: ["\u00e9\u4e16\ud83d\ude00".repeat(400)], attachments: { "k\u00e9y": "v\u00e4lue" } }),
       requestFrame({ id: 72, args: [1, true, 2.5, ["x", "y"]], types: "IZDLjava/util/List;" }),

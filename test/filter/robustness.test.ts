@@ -1,19 +1,16 @@
 // The filter never traps, whatever the bytes: mutated frames (seeded, reproducible) go through the host,
 // and the filter either passes whole frames or closes the connection. Mutated configurations are either
 // accepted or rejected with a message, never a trap.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { packageRoot } from "../../common/paths.js";
 import { WasmVmError } from "../../proxy/host/index.js";
+import { fixtureBytes, readFixtureIndex } from "../support/fixtures.js";
 import { prng } from "../support/prng.js";
 import { heartbeatFrame, requestFrame, splitFrames } from "./dubbo-frames.js";
 import { baseConfig, connect, startFilter } from "./filter-vm.js";
 
-const fixtures = join(packageRoot, "test", "fixtures");
-const captured = (JSON.parse(readFileSync(join(fixtures, "index.json"), "utf8")) as { peers: { file: string; direction: string }[] }).peers
-  .filter((p) => p.direction === "consumer-to-provider" && !p.file.includes("long-string"))
-  .map((p) => readFileSync(join(fixtures, p.file)));
+const captured = readFixtureIndex()
+  .peers.filter((p) => p.direction === "consumer-to-provider" && !p.file.includes("long-string"))
+  .map((p) => fixtureBytes(p.file));
 const seeds: Buffer[] = [
   ...captured,
   requestFrame({ id: 1, method: "$invoke", types: "Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/Object;", args: ["sayHello", ["java.lang.String"], ["x"]] }),
