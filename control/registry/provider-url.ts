@@ -58,6 +58,22 @@ function intern(s: string | undefined): string | undefined {
 }
 
 /**
+ * The previous URL's params (decoded, alternating keys and values). A service's providers come one after
+ * the other and repeat most keys and values: the text at the same position is compared with the previous
+ * string (no slice, no hashing) and that string reused when equal — unless it has `%` or `+`, whose raw
+ * text would decode differently.
+ */
+let previousKv: readonly string[] = [];
+
+function param(text: string, start: number, end: number, index: number): string | undefined {
+  const prev = previousKv[index];
+  if (prev !== undefined && prev.length === end - start && text.startsWith(prev, start) && prev.indexOf("%") < 0 && prev.indexOf("+") < 0) {
+    return prev;
+  }
+  return intern(decode(text.slice(start, end)));
+}
+
+/**
  * Parses one provider URL; never throws. `skip` marks URLs that are valid but not for us (disabled, other
  * protocol). A narrow, allocation-light parser for `scheme://host:port[/path][?query]` (registries hold
  * 10^5 of these; WHATWG `new URL` costs several times more and accepts shapes Dubbo never writes).
@@ -118,14 +134,15 @@ export function parseProviderUrl(url: string): ParsedProvider {
       if (amp > i) {
         const eq = query.indexOf("=", i);
         const hasValue = eq >= 0 && eq < amp;
-        const key = intern(decode(query.slice(i, hasValue ? eq : amp)));
-        const value = intern(hasValue ? decode(query.slice(eq + 1, amp)) : "");
+        const key = param(query, i, hasValue ? eq : amp, kv.length);
+        const value = hasValue ? param(query, eq + 1, amp, kv.length + 1) : "";
         if (key === undefined || value === undefined) return malformed(url, `bad percent-encoding in '${query.slice(i, amp)}'`);
         if (key !== "") kv.push(key, value);
       }
       i = amp + 1;
     }
   }
+  previousKv = kv;
   const params = UrlParams.fromPairs(kv);
   const path = decode(rawPath.charCodeAt(0) === 47 ? rawPath.replace(/^\/+/, "") : rawPath);
   if (path === undefined) return malformed(url, "bad percent-encoding in the path");

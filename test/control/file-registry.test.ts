@@ -47,6 +47,25 @@ describe("provider URLs", () => {
     expect(decoded.ok && decoded.provider.params.get("k ")).toBe("v,w x");
   });
 
+  it("decode each URL on its own, whatever the URL before it held (encoded text equal to a previous value, shifted params)", () => {
+    const params = (u: string) => {
+      const p = parseProviderUrl(u);
+      if (!p.ok) throw new Error(p.error);
+      return [...p.provider.params];
+    };
+    const seq: [string, [string, string][]][] = [
+      ["dubbo://h:1/a.B?k=a%2Bb&m=x%20y&n=1", [["k", "a+b"], ["m", "x y"], ["n", "1"]]],
+      ["dubbo://h:1/a.B?k=a+b&m=x%2520y&n=1", [["k", "a b"], ["m", "x%20y"], ["n", "1"]]],
+      ["dubbo://h:1/a.B?k=a b&m=x%20y&n=1", [["k", "a b"], ["m", "x y"], ["n", "1"]]],
+      ["dubbo://h:1/a.B?extra&k=a%20b&m=&n=12", [["extra", ""], ["k", "a b"], ["m", ""], ["n", "12"]]],
+      ["dubbo://h:1/a.B?k&m=x&n=1", [["k", ""], ["m", "x"], ["n", "1"]]],
+    ];
+    for (const [u, want] of seq) expect(params(u), u).toEqual(want);
+    // same URLs in reverse order: the same answers
+    for (const [u, want] of [...seq].reverse()) expect(params(u), u).toEqual(want);
+    expect(parseProviderUrl("dubbo://h:1/a.B?k=%E0%A4%A").ok).toBe(false);
+  });
+
   it("reject malformed ones with a message quoting the URL, and skip disabled or foreign ones", () => {
     const cases: [string, RegExp][] = [
       ["dubbo://127.0.0.1/a.B", /"dubbo:\/\/127.0.0.1\/a.B": no port/],
