@@ -14,8 +14,9 @@ import { mkdirSync, writeFileSync, readdirSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import { join } from "node:path";
-import { type FixtureIndex, fixturesDir, type HessianFixture, type PeerFixture } from "../test/support/fixtures.js";
 import { startConsumer, startProvider } from "../test/support/dubbo-peers.js";
+import { type FixtureIndex, fixturesDir, type HessianFixture, type PeerFixture } from "../test/support/fixtures.js";
+import { splitFrames } from "../test/support/split-frames.js";
 
 const require = createRequire(import.meta.url);
 const hessian = require("hessian.js") as { EncoderV2: new () => { write(v: unknown): unknown; get(): Buffer } };
@@ -50,20 +51,6 @@ async function recordingPipe(targetPort: number): Promise<{ port: number; up: Bu
       server.close(() => resolve());
     }),
   };
-}
-
-/** Split a byte stream into frames by the header's body length (framing only; no decoding). */
-function splitFrames(stream: Buffer): Buffer[] {
-  const frames: Buffer[] = [];
-  let off = 0;
-  while (off + 16 <= stream.length) {
-    const len = 16 + stream.readInt32BE(off + 12);
-    if (off + len > stream.length) break;
-    frames.push(stream.subarray(off, off + len));
-    off += len;
-  }
-  if (off !== stream.length) throw new Error(`recorded stream has ${stream.length - off} trailing bytes`);
-  return frames;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

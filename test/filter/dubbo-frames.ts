@@ -119,16 +119,4 @@ export function decodeRequest(frame: Uint8Array): DecodedRequest {
 }
 
 /** Splits a byte stream into frames by their headers (throws on an incomplete or non-Dubbo stream). */
-export function splitFrames(bytes: Uint8Array): Buffer[] {
-  const buf = Buffer.from(bytes);
-  const frames: Buffer[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    if (buf.length - pos < 16 || buf.readUInt16BE(pos) !== 0xdabb) throw new Error(`no frame header at ${pos}`);
-    const end = pos + 16 + buf.readInt32BE(pos + 12);
-    if (end > buf.length) throw new Error(`frame at ${pos} runs past the end (${end} > ${buf.length})`);
-    frames.push(buf.subarray(pos, end));
-    pos = end;
-  }
-  return frames;
-}
+export { splitFrames } from "../support/split-frames.js";

@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
+import { splitFrames } from "../support/split-frames.js";
 import { DEMO_RULES, type Mesh, proxyConfig, startMesh, tally } from "./harness.js";
 
 const require = createRequire(import.meta.url);
@@ -223,13 +224,7 @@ describe("a client that half-closes", () => {
     sock.end(Buffer.concat([request, heartbeat]));
     await ended;
     sock.destroy();
-    const all = Buffer.concat(chunks);
-    const frames: Buffer[] = [];
-    for (let off = 0; off < all.length; ) {
-      const len = 16 + all.readInt32BE(off + 12);
-      frames.push(all.subarray(off, off + len));
-      off += len;
-    }
+    const frames = splitFrames(Buffer.concat(chunks));
     expect(frames).toHaveLength(2);
     const response = frames.map((f) => Response.decode(f)).find((f) => f.packetType === "response")!;
     expect(response.packetId).toBe(77);
@@ -274,14 +269,8 @@ describe("request ids", () => {
     }
     await until("all answers", () => clients.every((c) => Buffer.concat(c.chunks).length > 0 && countFrames(Buffer.concat(c.chunks)) === 3));
     for (const [n, c] of clients.entries()) {
-      const all = Buffer.concat(c.chunks);
       const got = new Map<bigint, unknown>();
-      for (let off = 0; off < all.length; ) {
-        const len = 16 + all.readInt32BE(off + 12);
-        const frame = all.subarray(off, off + len);
-        got.set(frame.readBigUInt64BE(4), Response.decode(frame).data?.appResponse);
-        off += len;
-      }
+      for (const frame of splitFrames(Buffer.concat(c.chunks))) got.set(frame.readBigUInt64BE(4), Response.decode(frame).data?.appResponse);
       for (const id of ids) expect(got.get(BigInt(id))).toBe(`v1:greet c${n}-${id}`);
       c.sock.destroy();
     }
