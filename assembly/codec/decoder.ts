@@ -311,9 +311,11 @@ export class Decoder {
         break;
       }
       let flags: i32 = 0;
+      let keyUnits: i32 = 0;
       if (HessianReader.isStringLead(kb)) {
         flags = ATTACHMENT_KEY_STRING;
         if (!HessianReader.readString()) return this.failed(Field.Attachments);
+        keyUnits = HessianReader.strUnits < 0xffffff ? HessianReader.strUnits : 0xffffff;
         // "group": five ASCII bytes in one chunk (compared in place, no string built).
         if (HessianReader.strUnits == 5 && HessianReader.strContentEnd - HessianReader.strContentStart == 5 && !HessianReader.strChunked &&
             load<u32>(base + <usize>HessianReader.strContentStart) == 0x756f7267 && load<u8>(base + <usize>(HessianReader.strContentStart + 4)) == 0x70) {
@@ -337,7 +339,7 @@ export class Decoder {
       store<i32>(slot, p);
       store<i32>(slot, v, 4);
       store<i32>(slot, HessianReader.pos, 8);
-      store<i32>(slot, flags, 12);
+      store<i32>(slot, flags | (keyUnits << 8), 12);
       if (flags != <i32>(ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING)) {
         skipped++;
         if (group == n) group = -1; // a "group" key whose value is not a string

@@ -71,6 +71,32 @@ export class Encoder {
     return this.length;
   }
 
+  /** finish() for the frame written from output offset `start`; returns that frame's length. */
+  private finishAt(start: i32): i32 {
+    const frameLength = this.length - start;
+    store<u32>(changetype<usize>(this.buf) + <usize>start + 12, bswap<u32>(<u32>(frameLength - HEADER_LENGTH)));
+    return frameLength;
+  }
+
+  /**
+   * Start an output of several frames in one buffer: appendBytes() and appendRewrittenRequest() add to
+   * it, ptr()/length then cover all of it (a filter builds the whole replacement of a read this way,
+   * each byte copied once).
+   */
+  reset(): void {
+    this.length = 0;
+  }
+
+  /** Append `n` raw bytes at `src` (bytes of other frames passed unchanged). */
+  appendBytes(src: usize, n: i32): void {
+    this.putBytes(src, n);
+  }
+
+  /** Drop the output after its first `length` bytes. */
+  truncate(length: i32): void {
+    if (length >= 0 && length < this.length) this.length = length;
+  }
+
   /** Append a Hessian string: compact forms up to 1023 units, chunks of 0x8000 units beyond (never splitting a surrogate pair). */
   writeString(s: string): void {
     let offset: i32 = 0;
@@ -172,8 +198,18 @@ export class Encoder {
    */
   rewriteRequest(frame: Frame, keys: Array<string>, values: Array<string>): i32 {
     if (frame.kind != FrameKind.Request || !frame.bodyDecoded || keys.length != values.length) return -1;
-    const base = frame.base;
     this.length = 0;
+    return this.appendRewrittenRequest(frame, keys, values);
+  }
+
+  /**
+   * rewriteRequest, appending the new frame to the output (see reset()) instead of replacing it.
+   * Returns the new frame's length, or -1 (nothing appended) as rewriteRequest.
+   */
+  appendRewrittenRequest(frame: Frame, keys: Array<string>, values: Array<string>): i32 {
+    if (frame.kind != FrameKind.Request || !frame.bodyDecoded || keys.length != values.length) return -1;
+    const base = frame.base;
+    const start = this.length;
     // Header and body up to the entries (keeping 'H', or 'M' + its type), or up to the map's place.
     let after = frame.length;
     if (frame.attachmentsStart >= 0) {
@@ -205,7 +241,7 @@ export class Encoder {
       let replaced = -1;
       if (frame.attFlags(i) == <i32>(ATTACHMENT_KEY_STRING | ATTACHMENT_VALUE_STRING)) {
         for (let k = 0; k < n; k++) {
-          if (hessianStringEquals(base, keyAt, flat, unchecked(keys[k]))) {
+          if (frame.keyLengthMayEqual(i, unchecked(keys[k])) && hessianStringEquals(base, keyAt, flat, unchecked(keys[k]))) {
             replaced = k;
             unchecked((present[k] = true));
           }
@@ -231,7 +267,7 @@ export class Encoder {
     this.put(H_END);
     // Anything after the map in the original body (nothing in frames from known peers).
     this.putBytes(base + <usize>after, frame.length - after);
-    return this.finish();
+    return this.finishAt(start);
   }
 
   /** rewriteRequest with one attachment. */
@@ -239,6 +275,13 @@ export class Encoder {
     singleKey[0] = key;
     singleValue[0] = value;
     return this.rewriteRequest(frame, singleKey, singleValue);
+  }
+
+  /** appendRewrittenRequest with one attachment. */
+  appendRewrittenRequestWith(frame: Frame, key: string, value: string): i32 {
+    singleKey[0] = key;
+    singleValue[0] = value;
+    return this.appendRewrittenRequest(frame, singleKey, singleValue);
   }
 }
 

@@ -230,8 +230,13 @@ export class Frame {
   @inline attValueAt(i: i32): i32 { return load<i32>(changetype<usize>(this.attTable) + (<usize>i << 4), 4); }
   /** Offset just past entry i's value. */
   @inline attEndAt(i: i32): i32 { return load<i32>(changetype<usize>(this.attTable) + (<usize>i << 4), 8); }
-  /** ATTACHMENT_* flags of entry i. */
-  @inline attFlags(i: i32): i32 { return load<i32>(changetype<usize>(this.attTable) + (<usize>i << 4), 12); }
+  /** ATTACHMENT_* flags of entry i (the slot's low 8 bits). */
+  @inline attFlags(i: i32): i32 { return load<i32>(changetype<usize>(this.attTable) + (<usize>i << 4), 12) & 0xff; }
+  /**
+   * Length in UTF-16 units of entry i's key when it is a string (the slot's upper 24 bits, saturated at
+   * 0xffffff): lookups compare it with the wanted key's length before comparing text.
+   */
+  @inline attKeyUnits(i: i32): i32 { return <i32>(load<u32>(changetype<usize>(this.attTable) + (<usize>i << 4), 12) >>> 8); }
 
   /** True when entry i has a string key and a string value. */
   attachmentIsString(i: i32): bool {
@@ -251,9 +256,14 @@ export class Frame {
   /** Index of the entry whose string key equals `key` (the last one when repeated), or -1. No allocation. */
   attachmentIndex(key: string): i32 {
     for (let i = this.attachmentCount - 1; i >= 0; i--) {
-      if ((this.attFlags(i) & ATTACHMENT_KEY_STRING) != 0 && this.stringAtEquals(this.attKeyAt(i), key)) return i;
+      if ((this.attFlags(i) & ATTACHMENT_KEY_STRING) != 0 && this.keyLengthMayEqual(i, key) && this.stringAtEquals(this.attKeyAt(i), key)) return i;
     }
     return -1;
+  }
+  /** False when entry i's (string) key cannot equal `key`: their lengths differ (a saturated length may). */
+  @inline keyLengthMayEqual(i: i32, key: string): bool {
+    const units = this.attKeyUnits(i);
+    return units == key.length || units == 0xffffff;
   }
   /** The string value of attachment `key`, or null when absent or not a string. */
   attachment(key: string): string | null {
