@@ -9,6 +9,7 @@
 //   proxy_close_stream(Downstream|Upstream): a connection context's callbacks.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 import { __unpin } from "rt/itcms";
+import { malloc as sdkMalloc } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
 
 export const enum Level {
   Trace = 0,
@@ -147,6 +148,78 @@ export function getBufferBytes(type: BufferType, start: u32, max: u32): ArrayBuf
     return null;
   }
   return adoptHostBuffer();
+}
+
+// Reads into a reused scratch area: the connection's data callbacks copy the whole read buffer in on every
+// call, and handing the host a fresh managed ArrayBuffer each time (zero-filled, then collected) costs more
+// than the filter's own work on a small read. readBufferBytes arms `malloc` so that the one allocation the
+// host makes for proxy_get_buffer_bytes returns this area instead; every other allocation is the SDK's.
+let scratchPtr: usize = 0;
+let scratchCapacity: usize = 0;
+let scratchArmed = false;
+/** A scratch area larger than this is given back when a smaller read comes. */
+const SCRATCH_KEEP: usize = 256 * 1024;
+
+/** Bytes of the last readBufferBytes. */
+export let lastReadLength: i32 = 0;
+
+function ensureScratch(size: usize): void {
+  if (size <= scratchCapacity) return;
+  if (scratchPtr != 0) heap.free(scratchPtr);
+  const cap = size < 1024 ? <usize>1024 : size;
+  scratchPtr = heap.alloc(cap);
+  scratchCapacity = cap;
+}
+
+/**
+ * The module's allocator for the host (exported as `malloc` and `proxy_on_memory_allocate`): the SDK's
+ * (a pinned ArrayBuffer the callee adopts), except for the one allocation of a readBufferBytes call.
+ */
+export function malloc(size: i32): usize {
+  if (scratchArmed) {
+    scratchArmed = false;
+    if (size < 0) return 0;
+    ensureScratch(<usize>size);
+    return scratchPtr;
+  }
+  return sdkMalloc(size);
+}
+
+/**
+ * Bytes [start, start+max) of a buffer, copied into the module's read scratch area: returns their
+ * address (valid until the next readBufferBytes) with the length in `lastReadLength`, or 0 on failure
+ * (`lastStatus` says why). Nothing is allocated once the area has grown to the working size.
+ */
+export function readBufferBytes(type: BufferType, start: u32, max: u32): usize {
+  if (scratchCapacity > SCRATCH_KEEP && <usize>max <= SCRATCH_KEEP) {
+    heap.free(scratchPtr);
+    scratchPtr = 0;
+    scratchCapacity = 0;
+  }
+  store<usize>(retPtr, 0);
+  store<usize>(retSize, 0);
+  lastReadLength = 0;
+  scratchArmed = true;
+  lastStatus = imports.proxy_get_buffer_bytes(type, start, max, retPtr, retSize);
+  scratchArmed = false;
+  const ptr = load<usize>(retPtr);
+  const size = load<usize>(retSize);
+  if (ptr != 0 && ptr != scratchPtr) {
+    // The host allocated through the SDK's path (not the armed one): move the bytes into the scratch area.
+    if (lastStatus == Status.Ok && size <= <usize>changetype<ArrayBuffer>(ptr).byteLength) {
+      ensureScratch(size);
+      memory.copy(scratchPtr, ptr, size);
+    } else if (lastStatus == Status.Ok) {
+      lastStatus = Status.InvalidMemoryAccess;
+    }
+    __unpin(ptr);
+  } else if (lastStatus == Status.Ok && size > scratchCapacity) {
+    lastStatus = Status.InvalidMemoryAccess; // the host claims more bytes than it was given room for
+  }
+  if (lastStatus != Status.Ok) return 0;
+  if (size == 0) ensureScratch(1); // a valid address for an empty read
+  lastReadLength = <i32>size;
+  return scratchPtr;
 }
 
 /**

@@ -25,7 +25,8 @@ import { Outcome, RouteDecision, route } from "../router/route";
 import {
   BufferType,
   closeStream,
-  getBufferBytes,
+  readBufferBytes,
+  lastReadLength,
   getProperty,
   hostLog,
   lastStatus,
@@ -39,7 +40,6 @@ import {
   statusName,
   StreamType,
 } from "../hostcalls";
-import { ByteWriter } from "./byte-writer";
 import { FilterConfig, NonDubboPolicy } from "./config";
 import { HashKeyKind } from "../router/route-table";
 import { FrameView } from "./frame-view";
@@ -65,7 +65,6 @@ const enum RequestAction {
 
 // Scratch shared by all connections of the VM (callbacks never interleave): reused, not reallocated.
 const EMPTY = new ArrayBuffer(0);
-const out = new ByteWriter(64 * 1024);
 const encoder = new Encoder();
 const view = new FrameView();
 const decision = new RouteDecision();
@@ -126,6 +125,12 @@ export class DubboConnection extends Context {
   private lastMethod: string | null = null;
   private lastRoute: string | null = null;
   private lastCluster: string | null = null;
+  // The last routed request's values, set as properties once per call (after its last request).
+  private propertiesPending: bool = false;
+  private nextService: string = "";
+  private nextMethod: string = "";
+  private nextRoute: string = "";
+  private nextCluster: string = "";
   // Upstream header scanner: bytes of the current body still to skip, the header bytes gathered so far.
   private upSkip: i64 = 0;
   private upHeader: StaticArray<u8> = new StaticArray<u8>(16);
@@ -161,6 +166,14 @@ export class DubboConnection extends Context {
   }
 
   onDownstreamData(size: usize, end: bool): FilterStatusValues {
+    const status = this.downstreamData(size, end);
+    // Request counters are counted per request and handed to the host once per call.
+    const metrics = this.metrics;
+    if (metrics !== null) metrics.flush();
+    return status;
+  }
+
+  private downstreamData(size: usize, end: bool): FilterStatusValues {
     const n = <i32>size;
     const metrics = this.metrics;
     if (metrics !== null && n > 0) metrics.downstreamBytes.add(n);
@@ -171,10 +184,11 @@ export class DubboConnection extends Context {
     }
     const config = this.config!;
 
-    let data = EMPTY;
+    // The new bytes, in the read scratch area (valid until the next read; nothing allocated).
+    let data: usize = changetype<usize>(EMPTY);
     if (n > 0) {
-      const read = getBufferBytes(BufferType.DownstreamData, 0, <u32>n);
-      if (read === null || read.byteLength != n) {
+      const read = readBufferBytes(BufferType.DownstreamData, 0, <u32>n);
+      if (read == 0 || lastReadLength != n) {
         this.internalFailure("cannot read the downstream buffer: " + statusName(lastStatus));
         return FilterStatusValues.StopIteration;
       }
@@ -187,19 +201,18 @@ export class DubboConnection extends Context {
     let workLength = n;
     if (hadTail) {
       this.appendPending(data, n);
-      work = this.pending;
+      work = changetype<usize>(this.pending);
       workLength = this.pendingLength;
     }
 
     const decoder = this.decoder;
     let pos = 0;
-    let copied = 0; // work[0, copied) is already in `out`
+    let copied = 0; // work[0, copied) is already in the encoder's output
     let rewritten = false;
-    let inEncoder = false; // the output so far is exactly the encoder's last frame
     let stopped = false;
-    out.reset();
+    encoder.reset();
     while (pos < workLength) {
-      const st = decoder.decodeBuffer(work, pos, workLength - pos);
+      const st = decoder.decode(work + <usize>pos, workLength - pos);
       if (st == DecodeStatus.NeedMore) break;
       if (st == DecodeStatus.Error) {
         if (decoder.error == CodecError.BadMagic && !this.sawFrame) {
@@ -219,20 +232,16 @@ export class DubboConnection extends Context {
           break;
         }
         if (action == RequestAction.Rewrite) {
-          // The encoder's buffer is reused by each rewrite: copy a previous frame still held there.
-          if (inEncoder) out.raw(encoder.ptr(), encoder.length);
-          const length = encoder.rewriteRequestWith(frame, config.routeAttachment, decision.cluster);
+          // The replacement of the read is built in the encoder's output: the frames before this one as
+          // they are, then this one re-encoded (each byte copied once).
+          const mark = encoder.length;
+          encoder.appendBytes(work + <usize>copied, pos - copied);
+          const length = encoder.appendRewrittenRequestWith(frame, config.routeAttachment, decision.cluster);
           if (length > 0) {
-            // The first frame of the output stays in the encoder (no copy when it is the only one).
-            inEncoder = pos == 0;
-            if (!inEncoder) {
-              out.bytes(work, copied, pos - copied);
-              out.raw(encoder.ptr(), length);
-            }
             copied = pos + frameLength;
             rewritten = true;
           } else {
-            inEncoder = false;
+            encoder.truncate(mark);
           }
         }
       } else if (metrics !== null) {
@@ -242,16 +251,18 @@ export class DubboConnection extends Context {
       pos += frameLength;
     }
 
+    if (this.propertiesPending) {
+      this.propertiesPending = false;
+      this.updateProperties(this.nextService, this.nextMethod, this.nextRoute, this.nextCluster);
+    }
+
     // Replace the whole buffer with the complete frames [0, pos), rewritten where needed.
     let status: u32 = Status.Ok;
-    if (rewritten && inEncoder && copied == pos) {
+    if (rewritten) {
+      encoder.appendBytes(work + <usize>copied, pos - copied);
       status = setBufferBytesFrom(BufferType.DownstreamData, 0, <u32>n, encoder.ptr(), encoder.length);
-    } else if (rewritten) {
-      if (inEncoder) out.raw(encoder.ptr(), encoder.length);
-      out.bytes(work, copied, pos - copied);
-      status = setBufferBytes(BufferType.DownstreamData, 0, <u32>n, out.buffer, 0, out.length);
     } else if (hadTail || pos != n) {
-      status = setBufferBytes(BufferType.DownstreamData, 0, <u32>n, work, 0, pos);
+      status = setBufferBytesFrom(BufferType.DownstreamData, 0, <u32>n, work, pos);
     }
     if (status != Status.Ok) {
       this.internalFailure("cannot replace the downstream buffer: " + statusName(status));
@@ -317,7 +328,12 @@ export class DubboConnection extends Context {
       reportRoute(frame.requestId, view.timeoutMs(), flags, cluster, decision.routeName, decision.hashKey, service, method);
     }
 
-    this.updateProperties(service, method, decision.routeName, cluster);
+    // Properties describe the last request: recorded here, set once when this call's frames are done.
+    this.nextService = service;
+    this.nextMethod = method;
+    this.nextRoute = decision.routeName;
+    this.nextCluster = cluster;
+    this.propertiesPending = true;
 
     if (!config.rewrite || !frame.bodyDecoded) return RequestAction.Pass;
     const key = config.routeAttachment;
@@ -348,7 +364,7 @@ export class DubboConnection extends Context {
   }
 
   /** The connection does not start with the Dubbo magic: apply the `nonDubbo` policy. */
-  private notDubbo(config: FilterConfig, work: ArrayBuffer, workLength: i32, n: i32, hadTail: bool): FilterStatusValues {
+  private notDubbo(config: FilterConfig, work: usize, workLength: i32, n: i32, hadTail: bool): FilterStatusValues {
     const metrics = this.metrics;
     if (metrics !== null) metrics.nonDubbo.add(1);
     if (config.nonDubbo == NonDubboPolicy.Passthrough) {
@@ -357,7 +373,7 @@ export class DubboConnection extends Context {
       }
       this.mode = Mode.Passthrough;
       if (hadTail) {
-        const status = setBufferBytes(BufferType.DownstreamData, 0, <u32>n, work, 0, workLength);
+        const status = setBufferBytesFrom(BufferType.DownstreamData, 0, <u32>n, work, workLength);
         if (status != Status.Ok) {
           this.internalFailure("cannot replace the downstream buffer: " + statusName(status));
           return FilterStatusValues.StopIteration;
@@ -417,8 +433,8 @@ export class DubboConnection extends Context {
     }
   }
 
-  /** Appends data[0, n) to the kept tail. */
-  private appendPending(data: ArrayBuffer, n: i32): void {
+  /** Appends the n bytes at `data` to the kept tail. */
+  private appendPending(data: usize, n: i32): void {
     const need = this.pendingLength + n;
     if (need > this.pending.byteLength) {
       let cap = this.pending.byteLength << 1;
@@ -428,12 +444,12 @@ export class DubboConnection extends Context {
       memory.copy(changetype<usize>(next), changetype<usize>(this.pending), <usize>this.pendingLength);
       this.pending = next;
     }
-    memory.copy(changetype<usize>(this.pending) + <usize>this.pendingLength, changetype<usize>(data), <usize>n);
+    memory.copy(changetype<usize>(this.pending) + <usize>this.pendingLength, data, <usize>n);
     this.pendingLength = need;
   }
 
   /** Keeps work[from, to) as the tail (work is either the pending buffer itself or the new data). */
-  private keepTail(work: ArrayBuffer, from: i32, to: i32, workIsPending: bool): void {
+  private keepTail(work: usize, from: i32, to: i32, workIsPending: bool): void {
     const rest = to - from;
     if (rest <= 0) {
       this.pendingLength = 0;
@@ -450,7 +466,7 @@ export class DubboConnection extends Context {
     if (this.pending.byteLength < rest) {
       this.pending = new ArrayBuffer(rest < 256 ? 256 : rest);
     }
-    memory.copy(changetype<usize>(this.pending), changetype<usize>(work) + <usize>from, <usize>rest);
+    memory.copy(changetype<usize>(this.pending), work + <usize>from, <usize>rest);
     this.pendingLength = rest;
   }
 
@@ -475,14 +491,13 @@ export class DubboConnection extends Context {
         continue;
       }
       const take = min(16 - this.upHeaderLength, n - pos);
-      const bytes = getBufferBytes(BufferType.UpstreamData, <u32>pos, <u32>take);
-      if (bytes === null || bytes.byteLength != take) {
+      const bytes = readBufferBytes(BufferType.UpstreamData, <u32>pos, <u32>take);
+      if (bytes == 0 || lastReadLength != take) {
         this.upScanning = false;
         break;
       }
       const h = this.upHeader;
-      const got = Uint8Array.wrap(bytes);
-      for (let i = 0; i < take; i++) h[this.upHeaderLength + i] = got[i];
+      memory.copy(changetype<usize>(h) + <usize>this.upHeaderLength, bytes, <usize>take);
       this.upHeaderLength += take;
       pos += take;
       if (this.upHeaderLength < 16) break;

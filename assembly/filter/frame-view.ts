@@ -5,6 +5,7 @@
 // object is reused, so the steady state allocates nothing for them and later comparisons are by identity.
 
 import { Frame } from "../codec/index";
+import { ATTACHMENT_VALUE_STRING } from "../codec/frame";
 import { RequestView } from "../router/request-view";
 
 export class FrameView extends RequestView {
@@ -95,11 +96,30 @@ export class FrameView extends RequestView {
 
   /** The `timeout` attachment in milliseconds (decimal text), 0 when absent or not a number. */
   timeoutMs(): u32 {
-    const t = this.frame.attachment("timeout");
+    const f = this.frame;
+    const i = f.attachmentIndex("timeout");
+    if (i < 0 || (f.attFlags(i) & ATTACHMENT_VALUE_STRING) == 0) return 0;
+    const at = f.attValueAt(i);
+    const lead = <u32>load<u8>(f.base + <usize>at);
+    if (lead < 0x20) {
+      // The usual compact string: read its digits in place (no string built). The decoder validated the
+      // value, so its `lead` units take at least `lead` bytes after the lead byte; a byte that is not an
+      // ASCII digit (a multi-byte unit included) means "not a number", as below.
+      if (lead == 0 || lead > 10) return 0;
+      const p = f.base + <usize>at + 1;
+      let v: u64 = 0;
+      for (let k: u32 = 0; k < lead; k++) {
+        const d = <i32>load<u8>(p + <usize>k) - 0x30;
+        if (d < 0 || d > 9) return 0;
+        v = v * 10 + <u64>d;
+      }
+      return v > <u64>u32.MAX_VALUE ? u32.MAX_VALUE : <u32>v;
+    }
+    const t = f.attachmentValue(i);
     if (t === null || t.length == 0 || t.length > 10) return 0;
     let n: u64 = 0;
-    for (let i = 0; i < t.length; i++) {
-      const d = t.charCodeAt(i) - 0x30;
+    for (let j = 0; j < t.length; j++) {
+      const d = t.charCodeAt(j) - 0x30;
       if (d < 0 || d > 9) return 0;
       n = n * 10 + <u64>d;
     }

@@ -33,6 +33,9 @@ function isStatChar(c: i32): bool {
 
 /** A metric id, or a no-op when the host refused to define it. */
 export class Metric {
+  /** Counted but not yet handed to the host (see FilterMetrics.flush). */
+  pending: i64 = 0;
+
   constructor(public id: i64) {}
 
   add(delta: i64): void {
@@ -72,6 +75,8 @@ export class FilterMetrics {
   private lastService: string = "";
   private lastMethod: string = "";
   private lastRequests: Metric | null = null;
+  /** Request counters with a pending count: incremented in the host once per callback (flush), not per request. */
+  private dirty: Metric[] = [];
 
   constructor() {
     for (let i = 0; i < KNOWN_STATUSES.length; i++) {
@@ -108,7 +113,7 @@ export class FilterMetrics {
       changetype<usize>(service) == changetype<usize>(this.lastService) &&
       changetype<usize>(method) == changetype<usize>(this.lastMethod)
     ) {
-      last.add(1);
+      this.addLater(last);
       return;
     }
     const m = this.requestMetric(service, method, route);
@@ -120,7 +125,30 @@ export class FilterMetrics {
     this.lastService = service;
     this.lastMethod = method;
     this.lastRequests = m;
-    m.add(1);
+    this.addLater(m);
+  }
+
+  /** Counts one in `m`, handed to the host by the next flush(). */
+  private addLater(m: Metric): void {
+    if (m.pending == 0) this.dirty.push(m);
+    m.pending++;
+  }
+
+  /**
+   * Hands the pending request counts to the host: called at the end of every data callback, so the
+   * host's counters are exact whenever it can read them, with one host call per counter per callback.
+   */
+  flush(): void {
+    const dirty = this.dirty;
+    const n = dirty.length;
+    if (n == 0) return;
+    for (let i = 0; i < n; i++) {
+      const m = unchecked(dirty[i]);
+      const delta = m.pending;
+      m.pending = 0;
+      m.add(delta);
+    }
+    dirty.length = 0;
   }
 
   /** The counter of (service, method, route), defined on first use; null past MAX_REQUEST_METRICS. */
