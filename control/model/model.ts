@@ -72,6 +72,8 @@ interface CacheEntry {
   rule: DubboRoute | undefined;
   port: number;
   host: string;
+  /** the host before disambiguation (serviceHost of the key) */
+  plainHost: string;
   service: Service;
 }
 
@@ -100,10 +102,13 @@ export class ModelBuilder {
     }
     // Hosts, with collisions disambiguated for every service involved.
     const hosts = new Map<string, string>();
+    const plainHosts = new Map<string, string>();
     const byHost = new Map<string, string[]>();
     for (const [key, list] of groups) {
       const p = list[0]!;
-      const host = serviceHost(p.interface, p.version, p.group);
+      // the plain host depends only on the service key: a rebuild takes it from the last build
+      const host = this.cache.get(key)?.plainHost ?? serviceHost(p.interface, p.version, p.group);
+      plainHosts.set(key, host);
       hosts.set(key, host);
       const same = byHost.get(host);
       if (same) same.push(key);
@@ -122,7 +127,7 @@ export class ModelBuilder {
       const old = this.cache.get(key);
       let entry: CacheEntry;
       if (old && old.rule === rule && old.host === host && old.port === this.port && sameProviders(old.providers, list)) entry = old;
-      else entry = { providers: list, rule, host, port: this.port, service: this.makeService(key, list, rule, host) };
+      else entry = { providers: list, rule, host, plainHost: plainHosts.get(key)!, port: this.port, service: this.makeService(key, list, rule, host) };
       next.set(key, entry);
       services.push(entry.service);
     }
