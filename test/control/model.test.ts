@@ -155,3 +155,27 @@ describe("ServiceEntry text", () => {
     expect(serviceEntryText(m.services.find((s) => s.interface === "com.x.Tricky")!)).toContain("weight: 100\n");
   });
 });
+
+describe("model grouping", () => {
+  it("providers of one service interleaved with others' give the same services and endpoints as sorted ones", () => {
+    const urls = [
+      "dubbo://127.0.0.1:1/com.x.A?version=1.0",
+      "dubbo://127.0.0.2:1/com.x.B",
+      "dubbo://127.0.0.3:1/com.x.A?version=1.0",
+      "dubbo://127.0.0.4:1/com.x.A?version=2.0",
+      "dubbo://127.0.0.5:1/com.x.A?version=1.0&group=g",
+      "dubbo://127.0.0.6:1/com.x.B",
+      "dubbo://127.0.0.7:1/com.x.A?version=1.0",
+    ];
+    const shape = (m: ReturnType<typeof buildModel>) => m.services.map((s) => [s.key, s.endpoints.map((e) => e.address)]);
+    const interleaved = shape(buildModel(providers(...urls), []));
+    expect(interleaved).toEqual([
+      ["com.x.A:1.0:", ["127.0.0.1", "127.0.0.3", "127.0.0.7"]],
+      ["com.x.A:1.0:g", ["127.0.0.5"]],
+      ["com.x.A:2.0:", ["127.0.0.4"]],
+      ["com.x.B::", ["127.0.0.2", "127.0.0.6"]],
+    ]);
+    const byService = [...urls].sort((a, b) => (a.slice(22) < b.slice(22) ? -1 : a.slice(22) > b.slice(22) ? 1 : a < b ? -1 : 1));
+    expect(shape(buildModel(providers(...byService), []))).toEqual(interleaved);
+  });
+});
