@@ -279,8 +279,10 @@ export class Encoder {
 
   /** appendRewrittenRequest with one attachment. */
   appendRewrittenRequestWith(frame: Frame, key: string, value: string): i32 {
-    singleKey[0] = key;
-    singleValue[0] = value;
+    // Stored only when they change (a filter passes the same configured strings again and again): a
+    // store of a reference runs the collector's write barrier.
+    if (changetype<usize>(unchecked(singleKey[0])) != changetype<usize>(key)) singleKey[0] = key;
+    if (changetype<usize>(unchecked(singleValue[0])) != changetype<usize>(value)) singleValue[0] = value;
     return this.appendRewrittenRequest(frame, singleKey, singleValue);
   }
 }
