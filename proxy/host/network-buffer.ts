@@ -4,6 +4,27 @@
 
 const EMPTY = new Uint8Array(0);
 
+// Fresh storage for small buffers is carved from a shared slab instead of one ArrayBuffer each: a typed array
+// with its own backing store costs an off-heap allocation, zeroing and GC bookkeeping (microseconds), which
+// dominated a read-replace edit. A slab region is handed out once and never reused by the host, so the array
+// `take()` hands over still belongs to the caller alone.
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MAX_REQUEST = 8 * 1024;
+let slab: Uint8Array = EMPTY;
+let slabUsed = 0;
+
+function freshStorage(size: number): Uint8Array {
+  if (size > SLAB_MAX_REQUEST) return new Uint8Array(size);
+  size = (size + 7) & ~7;
+  if (slabUsed + size > slab.length) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
+  return out;
+}
+
 export class NetworkBuffer {
   private storage: Uint8Array = EMPTY;
   private start = 0;
@@ -119,8 +140,8 @@ export class NetworkBuffer {
     } else {
       // From empty: room for this write plus a quarter; growing: double.
       const size = len === 0 ? Math.max(256, n + (n >> 2)) : Math.max(1024, (len + n) * 2);
-      const next = new Uint8Array(size);
-      next.set(this.storage.subarray(this.start, this.end), 0);
+      const next = freshStorage(size);
+      if (len > 0) next.set(this.storage.subarray(this.start, this.end), 0);
       this.storage = next;
     }
     this.start = 0;
