@@ -10,6 +10,7 @@ const EMPTY = new Uint8Array(0);
 
 export class GuestMemory {
   private buffer: ArrayBuffer;
+  private readonly shared: boolean;
   private u8: Uint8Array;
   private dv: DataView;
   /** Allocates `size` bytes in the guest (its `malloc`); returns 0 on failure. Set once exports are known. */
@@ -17,11 +18,18 @@ export class GuestMemory {
 
   constructor(private readonly memory: WebAssembly.Memory) {
     this.buffer = memory.buffer;
+    this.shared = !(this.buffer instanceof ArrayBuffer);
     this.u8 = new Uint8Array(this.buffer);
     this.dv = new DataView(this.buffer);
   }
 
+  /**
+   * Re-reads memory.buffer only when the cached one may be stale: growing a non-shared memory detaches its old
+   * ArrayBuffer (byteLength 0), so a non-empty cached buffer is current. The memory.buffer getter costs a call
+   * into the engine, which every import paid before. Shared memories never detach: those always re-read.
+   */
   private refresh(): void {
+    if (this.buffer.byteLength !== 0 && !this.shared) return;
     const b = this.memory.buffer;
     if (b !== this.buffer) {
       this.buffer = b;

@@ -67,6 +67,23 @@ describe("GuestMemory", () => {
     expect(m.size).toBe(131072);
   });
 
+  it("follows growth of an initially empty memory and of a shared memory (which never detaches)", () => {
+    const empty = new WebAssembly.Memory({ initial: 0 });
+    const e = new GuestMemory(empty);
+    expect(e.inBounds(0, 1)).toBe(false);
+    expect(e.view(0, 0)).toHaveLength(0);
+    empty.grow(1);
+    expect(e.writeU32(65532, 9)).toBe(true);
+    expect(e.readU32(65532)).toBe(9);
+    const sharedMemory = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
+    const s = new GuestMemory(sharedMemory);
+    expect(s.writeU32(65536, 1)).toBe(false);
+    sharedMemory.grow(1);
+    expect(s.writeU32(65536, 0x0a0b0c0d)).toBe(true);
+    expect(s.readU32(65536)).toBe(0x0a0b0c0d);
+    expect(s.size).toBe(131072);
+  });
+
   it("writes u64 from numbers and BigInts the same way", () => {
     expect(m.writeU64Number(8, 2 ** 40 + 5)).toBe(true);
     const a = m.view(8, 8)!.slice();
