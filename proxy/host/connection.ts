@@ -9,6 +9,10 @@ import type { VmInstance } from "./vm-instance.js";
 const EMPTY = new Uint8Array(0);
 
 /** What one call into the filter produced. */
+// Read once (an imported enum member can cost a getter call per access under tsx/esbuild).
+const CONTINUE = Action.Continue;
+const PAUSE = Action.Pause;
+
 export interface CallResult {
   /** Continue or Pause (any non-zero return of the module is Pause, as in Envoy). */
   action: Action;
@@ -200,9 +204,9 @@ export class Connection implements PropertyConnection {
     const ret = this.instance.callConnection(this, fn, buf.length, eos ? 1 : 0);
     if (ret === null) return this.deadResult();
     const resume = this.pendingContinue && buf === this.downstream;
-    const action = ret === 0 || resume ? Action.Continue : Action.Pause;
+    const action = ret === 0 || resume ? CONTINUE : PAUSE;
     let forwarded: Uint8Array = EMPTY;
-    if (action === Action.Continue) forwarded = buf.take();
+    if (action === CONTINUE) forwarded = buf.take();
     else buf.own();
     this.pendingContinue = false;
     const result: DataResult = {

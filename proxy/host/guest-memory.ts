@@ -7,6 +7,9 @@ import { WasmResult } from "./abi.js";
 
 const utf8 = new TextDecoder("utf-8");
 const EMPTY = new Uint8Array(0);
+// Read once (an imported enum member can cost a getter call per access under tsx/esbuild).
+const OK = WasmResult.Ok;
+const INVALID_MEMORY_ACCESS = WasmResult.InvalidMemoryAccess;
 
 export class GuestMemory {
   private buffer: ArrayBuffer;
@@ -112,29 +115,29 @@ export class GuestMemory {
    * allocates, so a bad pointer leaks nothing.
    */
   copyToGuest(data: Uint8Array, ptrPtr: number, sizePtr: number): WasmResult {
-    if (!this.inBounds(ptrPtr, 4) || !this.inBounds(sizePtr, 4)) return WasmResult.InvalidMemoryAccess;
+    if (!this.inBounds(ptrPtr, 4) || !this.inBounds(sizePtr, 4)) return INVALID_MEMORY_ACCESS;
     let address = 0;
     if (data.length > 0) {
       address = this.allocate(data.length) >>> 0;
-      if (address === 0 || !this.writeBytes(address, data)) return WasmResult.InvalidMemoryAccess;
+      if (address === 0 || !this.writeBytes(address, data)) return INVALID_MEMORY_ACCESS;
     }
     this.writeU32(ptrPtr, address);
     this.writeU32(sizePtr, data.length);
-    return WasmResult.Ok;
+    return OK;
   }
 
   /** Like copyToGuest for a range of a larger array, without making a subarray first. */
   copyRangeToGuest(source: Uint8Array, start: number, length: number, ptrPtr: number, sizePtr: number): WasmResult {
-    if (!this.inBounds(ptrPtr, 4) || !this.inBounds(sizePtr, 4)) return WasmResult.InvalidMemoryAccess;
+    if (!this.inBounds(ptrPtr, 4) || !this.inBounds(sizePtr, 4)) return INVALID_MEMORY_ACCESS;
     let address = 0;
     if (length > 0) {
       address = this.allocate(length) >>> 0;
       this.refresh();
-      if (address === 0 || address + length > this.u8.length) return WasmResult.InvalidMemoryAccess;
+      if (address === 0 || address + length > this.u8.length) return INVALID_MEMORY_ACCESS;
       this.u8.set(source.subarray(start, start + length), address);
     }
     this.writeU32(ptrPtr, address);
     this.writeU32(sizePtr, length);
-    return WasmResult.Ok;
+    return OK;
   }
 }

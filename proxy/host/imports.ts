@@ -34,6 +34,18 @@ export function realtimeNanos(): bigint {
   return realtimeBase + process.hrtime.bigint();
 }
 
+// Enum members and constants the hot buffer imports compare against, read once: an imported binding can be
+// a getter call per access (how tsx/esbuild emit live bindings), which showed up at ~10 % of a read-replace.
+const DOWNSTREAM_DATA = BufferType.DownstreamData;
+const UPSTREAM_DATA = BufferType.UpstreamData;
+const VM_CONFIGURATION = BufferType.VmConfiguration;
+const PLUGIN_CONFIGURATION = BufferType.PluginConfiguration;
+const BUFFER_MAX = BUFFER_TYPE_MAX;
+const OK = WasmResult.Ok;
+const BAD_ARGUMENT = WasmResult.BadArgument;
+const NOT_FOUND = WasmResult.NotFound;
+const INVALID_MEMORY_ACCESS = WasmResult.InvalidMemoryAccess;
+
 const isStdio = (fd: number): boolean => fd === 1 || fd === 2;
 
 /** Builds the imports for one instance. Functions read the instance's state at call time. */
@@ -47,29 +59,29 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
   const networkBuffer = (type: number): NetworkBuffer | undefined => {
     const conn = inst.activeConnection();
     if (conn === undefined) return undefined;
-    return type === BufferType.DownstreamData ? conn.downstream : conn.upstream;
+    return type === DOWNSTREAM_DATA ? conn.downstream : conn.upstream;
   };
 
   /** Read-only buffers: VM configuration always, plugin configuration during proxy_on_configure. */
   const constBuffer = (type: number): Uint8Array | undefined => {
-    if (type === BufferType.VmConfiguration) return inst.vmConfig;
-    if (type === BufferType.PluginConfiguration && inst.configuring) return inst.pluginConfig;
+    if (type === VM_CONFIGURATION) return inst.vmConfig;
+    if (type === PLUGIN_CONFIGURATION && inst.configuring) return inst.pluginConfig;
     return undefined;
   };
 
   const builtins: Record<string, ForeignFunction> = {
     set_envoy_filter_state: (args, call) => {
       const parsed = decodeSetEnvoyFilterStateArguments(args);
-      if (parsed === null) return WasmResult.BadArgument;
+      if (parsed === null) return BAD_ARGUMENT;
       const validate = env.filterStateKeys.get(parsed.path);
-      if (validate === undefined) return WasmResult.NotFound;
-      if (!validate(parsed.value)) return WasmResult.BadArgument;
+      if (validate === undefined) return NOT_FOUND;
+      if (!validate(parsed.value)) return BAD_ARGUMENT;
       const conn = call.connection;
-      if (conn === undefined) return WasmResult.NotFound; // no stream info in the root context
+      if (conn === undefined) return NOT_FOUND; // no stream info in the root context
       conn.filterState.set(parsed.path, parsed.value);
-      return WasmResult.Ok;
+      return OK;
     },
-    clear_route_cache: () => WasmResult.Ok,
+    clear_route_cache: () => OK,
     compress: compressForeign,
     uncompress: uncompressForeign,
   };
@@ -100,85 +112,85 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
   const proxy: Record<string, HostFn> = {
     proxy_log(level: number, ptr: number, len: number): number {
       level >>>= 0;
-      if (level > LOG_LEVEL_MAX) return WasmResult.BadArgument;
+      if (level > LOG_LEVEL_MAX) return BAD_ARGUMENT;
       const m = mem();
       ptr >>>= 0;
       len >>>= 0;
-      if (!m.inBounds(ptr, len)) return WasmResult.InvalidMemoryAccess;
+      if (!m.inBounds(ptr, len)) return INVALID_MEMORY_ACCESS;
       if (logs.enabled(level)) logs.add(level, m.string(ptr, len)!, inst.activeContext(), "module");
-      return WasmResult.Ok;
+      return OK;
     },
     proxy_get_log_level(ptr: number): number {
-      return mem().writeU32(ptr >>> 0, logs.level) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+      return mem().writeU32(ptr >>> 0, logs.level) ? OK : INVALID_MEMORY_ACCESS;
     },
     proxy_get_status(codePtr: number, ptrPtr: number, sizePtr: number): number {
-      if (!mem().writeU32(codePtr >>> 0, 0)) return WasmResult.InvalidMemoryAccess;
+      if (!mem().writeU32(codePtr >>> 0, 0)) return INVALID_MEMORY_ACCESS;
       return mem().copyToGuest(EMPTY, ptrPtr >>> 0, sizePtr >>> 0);
     },
     proxy_set_property(keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
       const m = mem();
       const key = m.string(keyPtr >>> 0, keySize >>> 0);
       const value = m.view(valuePtr >>> 0, valueSize >>> 0);
-      if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
+      if (key === null || value === null) return INVALID_MEMORY_ACCESS;
       const conn = inst.activeConnection();
       const r = setProperty(key, value, inst.propertySource(conn));
-      if (r === WasmResult.Ok && conn !== undefined) conn.filterState.set(`wasm.${key}`, utf8.decode(value));
+      if (r === OK && conn !== undefined) conn.filterState.set(`wasm.${key}`, utf8.decode(value));
       return r;
     },
     proxy_get_property(pathPtr: number, pathSize: number, ptrPtr: number, sizePtr: number): number {
       const m = mem();
       const path = m.string(pathPtr >>> 0, pathSize >>> 0);
-      if (path === null) return WasmResult.InvalidMemoryAccess;
+      if (path === null) return INVALID_MEMORY_ACCESS;
       const r = getProperty(path, inst.propertySource(inst.activeConnection()));
-      if (r.result !== WasmResult.Ok) return r.result;
+      if (r.result !== OK) return r.result;
       return m.copyToGuest(r.value!, ptrPtr >>> 0, sizePtr >>> 0);
     },
     proxy_send_local_response: unimplemented,
     proxy_get_shared_data(keyPtr: number, keySize: number, ptrPtr: number, sizePtr: number, casPtr: number): number {
       const m = mem();
       const key = m.string(keyPtr >>> 0, keySize >>> 0);
-      if (key === null) return WasmResult.InvalidMemoryAccess;
+      if (key === null) return INVALID_MEMORY_ACCESS;
       const r = env.shared.getData(env.vmId, key);
-      if (r.result !== WasmResult.Ok) return r.result;
-      if (!m.inBounds(casPtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
+      if (r.result !== OK) return r.result;
+      if (!m.inBounds(casPtr >>> 0, 4)) return INVALID_MEMORY_ACCESS;
       const copied = m.copyToGuest(r.value!, ptrPtr >>> 0, sizePtr >>> 0);
-      if (copied !== WasmResult.Ok) return copied;
+      if (copied !== OK) return copied;
       m.writeU32(casPtr >>> 0, r.cas);
-      return WasmResult.Ok;
+      return OK;
     },
     proxy_set_shared_data(keyPtr: number, keySize: number, valuePtr: number, valueSize: number, cas: number): number {
       const m = mem();
       const key = m.string(keyPtr >>> 0, keySize >>> 0);
       const value = m.view(valuePtr >>> 0, valueSize >>> 0);
-      if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
+      if (key === null || value === null) return INVALID_MEMORY_ACCESS;
       return env.shared.setData(env.vmId, key, value, cas >>> 0);
     },
     proxy_register_shared_queue(namePtr: number, nameSize: number, tokenPtr: number): number {
       const m = mem();
       const name = m.string(namePtr >>> 0, nameSize >>> 0);
-      if (name === null) return WasmResult.InvalidMemoryAccess;
-      if (!m.inBounds(tokenPtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
+      if (name === null) return INVALID_MEMORY_ACCESS;
+      if (!m.inBounds(tokenPtr >>> 0, 4)) return INVALID_MEMORY_ACCESS;
       const token = env.shared.registerQueue(env.vmId, name, (t) => setImmediate(() => inst.queueReady(t)));
       m.writeU32(tokenPtr >>> 0, token);
-      return WasmResult.Ok;
+      return OK;
     },
     proxy_resolve_shared_queue(vmIdPtr: number, vmIdSize: number, namePtr: number, nameSize: number, tokenPtr: number): number {
       const m = mem();
       const vmId = m.string(vmIdPtr >>> 0, vmIdSize >>> 0);
       const name = m.string(namePtr >>> 0, nameSize >>> 0);
-      if (vmId === null || name === null) return WasmResult.InvalidMemoryAccess;
+      if (vmId === null || name === null) return INVALID_MEMORY_ACCESS;
       const token = env.shared.resolveQueue(vmId === "" ? env.vmId : vmId, name);
-      if (token === 0) return WasmResult.NotFound;
-      return m.writeU32(tokenPtr >>> 0, token) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+      if (token === 0) return NOT_FOUND;
+      return m.writeU32(tokenPtr >>> 0, token) ? OK : INVALID_MEMORY_ACCESS;
     },
     proxy_dequeue_shared_queue(token: number, ptrPtr: number, sizePtr: number): number {
       const r = env.shared.dequeue(token >>> 0);
-      if (r.result !== WasmResult.Ok) return r.result;
+      if (r.result !== OK) return r.result;
       return mem().copyToGuest(r.value!, ptrPtr >>> 0, sizePtr >>> 0);
     },
     proxy_enqueue_shared_queue(token: number, ptr: number, size: number): number {
       const value = mem().view(ptr >>> 0, size >>> 0);
-      if (value === null) return WasmResult.InvalidMemoryAccess;
+      if (value === null) return INVALID_MEMORY_ACCESS;
       return env.shared.enqueue(token >>> 0, value);
     },
     proxy_get_header_map_value: unimplemented,
@@ -190,34 +202,34 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
     proxy_get_header_map_size: unimplemented,
     proxy_get_buffer_status(type: number, lengthPtr: number, flagsPtr: number): number {
       type >>>= 0;
-      if (type > BUFFER_TYPE_MAX) return WasmResult.BadArgument;
+      if (type > BUFFER_MAX) return BAD_ARGUMENT;
       let length: number;
-      if (type === BufferType.DownstreamData || type === BufferType.UpstreamData) {
+      if (type === DOWNSTREAM_DATA || type === UPSTREAM_DATA) {
         const b = networkBuffer(type);
-        if (b === undefined) return WasmResult.NotFound;
+        if (b === undefined) return NOT_FOUND;
         length = b.length;
       } else {
         const c = constBuffer(type);
-        if (c === undefined) return WasmResult.NotFound;
+        if (c === undefined) return NOT_FOUND;
         length = c.length;
       }
       const m = mem();
-      if (!m.writeU32(lengthPtr >>> 0, length)) return WasmResult.InvalidMemoryAccess;
-      return m.writeU32(flagsPtr >>> 0, 0) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+      if (!m.writeU32(lengthPtr >>> 0, length)) return INVALID_MEMORY_ACCESS;
+      return m.writeU32(flagsPtr >>> 0, 0) ? OK : INVALID_MEMORY_ACCESS;
     },
     proxy_get_buffer_bytes(type: number, start: number, length: number, ptrPtr: number, sizePtr: number): number {
       type >>>= 0;
       start >>>= 0;
       length >>>= 0;
-      if (type > BUFFER_TYPE_MAX) return WasmResult.BadArgument;
+      if (type > BUFFER_MAX) return BAD_ARGUMENT;
       let content: Uint8Array;
-      if (type === BufferType.DownstreamData || type === BufferType.UpstreamData) {
+      if (type === DOWNSTREAM_DATA || type === UPSTREAM_DATA) {
         const b = networkBuffer(type);
-        if (b === undefined) return WasmResult.NotFound;
+        if (b === undefined) return NOT_FOUND;
         content = b.content();
       } else {
         const c = constBuffer(type);
-        if (c === undefined) return WasmResult.NotFound;
+        if (c === undefined) return NOT_FOUND;
         content = c;
       }
       // Don't overread: clamp the range to the buffer (start + length cannot wrap: both are < 2^32 here).
@@ -229,24 +241,24 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
       type >>>= 0;
       start >>>= 0;
       length >>>= 0;
-      if (type > BUFFER_TYPE_MAX) return WasmResult.BadArgument;
-      const network = type === BufferType.DownstreamData || type === BufferType.UpstreamData;
+      if (type > BUFFER_MAX) return BAD_ARGUMENT;
+      const network = type === DOWNSTREAM_DATA || type === UPSTREAM_DATA;
       const b = network ? networkBuffer(type) : undefined;
-      if (b === undefined) return constBuffer(type) !== undefined ? WasmResult.BadArgument : WasmResult.NotFound;
+      if (b === undefined) return constBuffer(type) !== undefined ? BAD_ARGUMENT : NOT_FOUND;
       const data = mem().view(dataPtr >>> 0, dataSize >>> 0);
-      if (data === null) return WasmResult.InvalidMemoryAccess;
+      if (data === null) return INVALID_MEMORY_ACCESS;
       // Envoy's network buffer: start 0 drains `length` bytes and prepends (replace-prefix; length 0 = prepend),
       // start at or past the end appends, anything else is refused (no edits in the middle).
       if (start === 0) {
         b.drain(length);
         b.prepend(data);
-        return WasmResult.Ok;
+        return OK;
       }
       if (start >= b.length) {
         b.append(data);
-        return WasmResult.Ok;
+        return OK;
       }
-      return WasmResult.BadArgument;
+      return BAD_ARGUMENT;
     },
     proxy_http_call: unimplemented,
     proxy_grpc_call: unimplemented,
@@ -256,20 +268,20 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
     proxy_grpc_send: unimplemented,
     proxy_set_tick_period_milliseconds(ms: number): number {
       inst.setTickPeriod(ms >>> 0);
-      return WasmResult.Ok;
+      return OK;
     },
     proxy_get_current_time_nanoseconds(ptr: number): number {
-      return mem().writeU64(ptr >>> 0, realtimeNanos()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+      return mem().writeU64(ptr >>> 0, realtimeNanos()) ? OK : INVALID_MEMORY_ACCESS;
     },
     proxy_define_metric(type: number, namePtr: number, nameSize: number, idPtr: number): number {
       const m = mem();
       const name = m.string(namePtr >>> 0, nameSize >>> 0);
-      if (name === null) return WasmResult.InvalidMemoryAccess;
-      if (!m.inBounds(idPtr >>> 0, 4)) return WasmResult.InvalidMemoryAccess;
+      if (name === null) return INVALID_MEMORY_ACCESS;
+      if (!m.inBounds(idPtr >>> 0, 4)) return INVALID_MEMORY_ACCESS;
       const r = inst.metricIds.define(type >>> 0, name);
-      if (r.result !== WasmResult.Ok) return r.result;
+      if (r.result !== OK) return r.result;
       m.writeU32(idPtr >>> 0, r.id);
-      return WasmResult.Ok;
+      return OK;
     },
     proxy_increment_metric(id: number, offset: bigint): number {
       return inst.metricIds.increment(id >>> 0, offset);
@@ -279,14 +291,14 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
     },
     proxy_get_metric(id: number, ptr: number): number {
       const r = inst.metricIds.get(id >>> 0);
-      if (r.result !== WasmResult.Ok) return r.result;
-      return mem().writeU64Number(ptr >>> 0, r.value) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+      if (r.result !== OK) return r.result;
+      return mem().writeU64Number(ptr >>> 0, r.value) ? OK : INVALID_MEMORY_ACCESS;
     },
     proxy_set_effective_context(id: number): number {
       id >>>= 0;
-      if (!inst.contextExists(id)) return WasmResult.BadArgument;
+      if (!inst.contextExists(id)) return BAD_ARGUMENT;
       inst.effectiveContext = id;
-      return WasmResult.Ok;
+      return OK;
     },
     proxy_done(): number {
       return inst.done();
@@ -294,11 +306,11 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
     proxy_call_foreign_function(namePtr: number, nameSize: number, argsPtr: number, argsSize: number, resultPtrPtr: number, resultSizePtr: number): number {
       const m = mem();
       const name = foreignName(namePtr >>> 0, nameSize >>> 0);
-      if (name === null) return WasmResult.InvalidMemoryAccess;
+      if (name === null) return INVALID_MEMORY_ACCESS;
       const args = m.view(argsPtr >>> 0, argsSize >>> 0);
-      if (args === null) return WasmResult.InvalidMemoryAccess;
+      if (args === null) return INVALID_MEMORY_ACCESS;
       const f = builtins[name] ?? env.foreign.get(name);
-      if (f === undefined) return WasmResult.NotFound;
+      if (f === undefined) return NOT_FOUND;
       const conn: Connection | undefined = inst.activeConnection();
       let out: WasmResult | Uint8Array | void;
       try {
@@ -313,17 +325,17 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
       const rsp = resultSizePtr >>> 0;
       let address = 0;
       if (rpp !== 0 && result.length > 0) {
-        if (!m.inBounds(rpp, 4)) return WasmResult.InvalidMemoryAccess;
+        if (!m.inBounds(rpp, 4)) return INVALID_MEMORY_ACCESS;
         address = m.allocate(result.length) >>> 0;
-        if (address === 0 || !m.writeBytes(address, result)) return WasmResult.InvalidMemoryAccess;
+        if (address === 0 || !m.writeBytes(address, result)) return INVALID_MEMORY_ACCESS;
       }
-      if (rpp !== 0 && !m.writeU32(rpp, address)) return WasmResult.InvalidMemoryAccess;
-      if (rsp !== 0 && !m.writeU32(rsp, rpp !== 0 ? result.length : 0)) return WasmResult.InvalidMemoryAccess;
-      return WasmResult.Ok;
+      if (rpp !== 0 && !m.writeU32(rpp, address)) return INVALID_MEMORY_ACCESS;
+      if (rsp !== 0 && !m.writeU32(rsp, rpp !== 0 ? result.length : 0)) return INVALID_MEMORY_ACCESS;
+      return OK;
     },
     proxy_continue_stream(type: number): number {
       type >>>= 0;
-      if (type > STREAM_TYPE_MAX) return WasmResult.BadArgument;
+      if (type > STREAM_TYPE_MAX) return BAD_ARGUMENT;
       if (type === StreamType.Upstream) return WasmResult.Unimplemented; // as Envoy
       if (type === StreamType.Downstream) {
         const conn = inst.activeConnection();
@@ -332,18 +344,18 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
           if (conn.id !== inst.currentContext) inst.crossPending = true;
         }
       }
-      return WasmResult.Ok;
+      return OK;
     },
     proxy_close_stream(type: number): number {
       type >>>= 0;
-      if (type > STREAM_TYPE_MAX) return WasmResult.BadArgument;
+      if (type > STREAM_TYPE_MAX) return BAD_ARGUMENT;
       const conn = inst.activeConnection();
       if (conn !== undefined && (type === StreamType.Downstream || type === StreamType.Upstream)) {
         if (type === StreamType.Downstream) conn.pendingCloseDownstream = true;
         else conn.pendingCloseUpstream = true;
         if (conn.id !== inst.currentContext) inst.crossPending = true;
       }
-      return WasmResult.Ok;
+      return OK;
     },
     pthread_equal(a: number, b: number): number {
       return a === b ? 1 : 0;
