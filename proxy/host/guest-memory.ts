@@ -134,7 +134,9 @@ export class GuestMemory {
       address = this.allocate(length) >>> 0;
       this.refresh();
       if (address === 0 || address + length > this.u8.length) return INVALID_MEMORY_ACCESS;
-      this.u8.set(source.subarray(start, start + length), address);
+      // The whole array (the usual read of a buffer) needs no subarray: on a Node Buffer that is a Buffer
+      // construction through the species constructor.
+      this.u8.set(start === 0 && length === source.length ? source : source.subarray(start, start + length), address);
     }
     this.writeU32(ptrPtr, address);
     this.writeU32(sizePtr, length);
