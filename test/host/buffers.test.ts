@@ -218,6 +218,29 @@ describe("NetworkBuffer", () => {
     expect(b.take()).toHaveLength(0);
   });
 
+  it("arrays handed out by take() stay the caller's: later edits of any buffer never write into them", () => {
+    const a = new NetworkBuffer();
+    const b = new NetworkBuffer();
+    const kept: { bytes: Uint8Array; expected: number[] }[] = [];
+    // Enough edited takes (drain + prepend of ~1.3 KiB, as a read-replace filter does) to span several slabs.
+    for (let i = 0; i < 300; i++) {
+      for (const [buf, fill] of [
+        [a, i % 251],
+        [b, (i * 7) % 251],
+      ] as const) {
+        const chunk = new Uint8Array(1000 + (i % 400)).fill(fill);
+        buf.add(new Uint8Array(chunk.length));
+        buf.drain(chunk.length);
+        buf.prepend(chunk);
+        if (i % 3 === 0) buf.append(Uint8Array.of(fill));
+        const bytes = buf.take();
+        kept.push({ bytes, expected: [...bytes] });
+      }
+    }
+    expect(kept[0].expected).toHaveLength(1001);
+    for (const k of kept) expect([...k.bytes]).toEqual(k.expected);
+  });
+
   it("matches a plain array model over a seeded sequence of edits", () => {
     let seed = 12345;
     const rand = (n: number) => {
