@@ -15,13 +15,13 @@ let slabUsed = 0;
 
 function freshStorage(size: number): Uint8Array {
   if (size > SLAB_MAX_REQUEST) return new Uint8Array(size);
-  size = (size + 7) & ~7;
-  if (slabUsed + size > slab.length) {
+  const rounded = (size + 7) & ~7;
+  if (slabUsed + rounded > slab.length) {
     slab = new Uint8Array(SLAB_SIZE);
     slabUsed = 0;
   }
   const out = slab.subarray(slabUsed, slabUsed + size);
-  slabUsed += size;
+  slabUsed += rounded;
   return out;
 }
 
@@ -78,6 +78,13 @@ export class NetworkBuffer {
     if (this.start === this.end) {
       // Empty (the usual replace-everything edit drained it): prepending is appending, storage is reused.
       this.start = this.end = 0;
+      if (this.storage.length === 0) {
+        // Nothing owned yet: storage of exactly this size, which take() then hands over without a subarray.
+        this.storage = freshStorage(data.length);
+        this.storage.set(data, 0);
+        this.end = data.length;
+        return;
+      }
       this.append(data);
       return;
     }
@@ -121,7 +128,8 @@ export class NetworkBuffer {
       return b;
     }
     if (this.end === this.start) return EMPTY;
-    const out = this.storage.subarray(this.start, this.end);
+    const s = this.storage;
+    const out = this.start === 0 && this.end === s.length ? s : s.subarray(this.start, this.end);
     this.storage = EMPTY;
     this.start = this.end = 0;
     return out;
