@@ -156,6 +156,56 @@ describe("ServiceEntry text", () => {
   });
 });
 
+describe("dubbo_proxy RouteConfiguration text", () => {
+  it("the fixed-shape writer gives exactly the generic writer's text (long and quoted cluster names, version/group absent, several indents)", async () => {
+    const { routeConfigurationText, dubboRouteConfiguration } = await import("../../control/generate/xds/dubbo-proxy.js");
+    const { clustersOf } = await import("../../control/plugin-config.js");
+    const { listItemText } = await import("../../control/generate/istio/yaml-text.js");
+    const rules = parseRules(
+      `
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: t}
+spec:
+  interface: com.x.*
+  subsets:
+    - {name: v1, labels: {revision: v1}}
+    - {name: 'yes', labels: {revision: v2}}
+  routes:
+    - {name: gray, match: {attachments: {dubbo.tag: {exact: gray}}, arguments: {"0": {prefix: a}}}, route: [{subset: v1}]}
+    - {name: m, match: {method: {prefix: get}}, route: [{subset: 'yes'}]}
+    - {name: split, route: [{subset: v1, weight: 90}, {subset: 'yes', weight: 10}]}
+`,
+      "t",
+    );
+    const model = buildModel(
+      providers(
+        "dubbo://127.0.0.1:1/com.x.Short?revision=v1",
+        `dubbo://127.0.0.1:2/com.x.${"Long".repeat(20)}?version=1.0&group=g&revision=v2`,
+        `dubbo://127.0.0.1:3/com.x.${"M".repeat(40)}?version=true&revision=v1`,
+        "dubbo://127.0.0.1:4/other.Plain",
+      ),
+      rules,
+    );
+    const names: string[] = [];
+    for (const clusterName of [undefined, (s: { interface: string }, subset: string) => `${s.interface}: #${subset || "all"}`]) {
+      const cfg = compilePluginConfig(model, clusterName ? { clusterName, routeAttachment: "x: y" } : {});
+      for (const entry of cfg.services) {
+        const rc = dubboRouteConfiguration(entry, cfg.routeAttachment, `${entry.interface}:${entry.version}:${entry.group}`);
+        for (const indent of ["", "    ", " ".repeat(22)]) {
+          const text = routeConfigurationText(rc, clustersOf(entry).length, indent);
+          expect(text).toBe(listItemText(rc, indent));
+          names.push(text);
+        }
+      }
+    }
+    const all = names.join("");
+    expect(all).toMatch(/\n +string_match:\n +exact: /); // a cluster name too long for flow style
+    expect(all).toContain("string_match: {exact: ");
+    expect(all).toContain("version: 'true'");
+  });
+});
+
 describe("model grouping", () => {
   it("providers of one service interleaved with others' give the same services and endpoints as sorted ones", () => {
     const urls = [

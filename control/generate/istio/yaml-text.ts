@@ -103,9 +103,30 @@ export function flowMapText(obj: Readonly<Record<string, unknown>>): string {
 const reusable = new WeakSet<object>();
 const itemText = new WeakMap<object, Map<string, string>>();
 
-export function markReusable<T extends object>(obj: T): T {
+/** Fixed-shape writers of reusable objects: (indent) → the object's text as a list item, equal to the generic text. */
+const itemWriter = new WeakMap<object, (indent: string) => string>();
+
+/**
+ * `writer`, when given, writes the object's list-item text directly (a fixed-shape writer); it must give
+ * exactly what `listItemText` gives for the object (each such writer has a test saying so).
+ */
+export function markReusable<T extends object>(obj: T, writer?: (indent: string) => string): T {
   reusable.add(obj);
+  if (writer) itemWriter.set(obj, writer);
   return obj;
+}
+
+/** The generic writer's text of a map as a list item at `indent` (`${indent}- key: ...`), never cached. */
+export function listItemText(item: Readonly<Record<string, unknown>>, indent: string): string {
+  const local: string[] = [];
+  writeMapEntries(local, item as Record<string, unknown>, indent + "  ", `${indent}- `);
+  return local.join("");
+}
+
+/** `{key: value}` for a scalar value as the generic writer gives it in block context, or undefined when too long for flow style. */
+export function flowPairText(key: string, value: unknown): string | undefined {
+  const out = "{" + yamlScalar(key) + ": " + yamlScalar(value);
+  return out.length > 100 ? undefined : out + "}";
 }
 
 function writeListItemMap(out: string[], item: Record<string, unknown>, indent: string): void {
@@ -114,9 +135,8 @@ function writeListItemMap(out: string[], item: Record<string, unknown>, indent: 
   if (!byIndent) itemText.set(item, (byIndent = new Map()));
   let text = byIndent.get(indent);
   if (text === undefined) {
-    const local: string[] = [];
-    writeMapEntries(local, item, indent + "  ", `${indent}- `);
-    byIndent.set(indent, (text = local.join("")));
+    const writer = itemWriter.get(item);
+    byIndent.set(indent, (text = writer ? writer(indent) : listItemText(item, indent)));
   }
   out.push(text);
 }

@@ -7,7 +7,7 @@
  * service's default cluster. Deny rules have no dubbo_proxy equivalent: the filter enforces them.
  */
 import { TypeUrl } from "./envoy-protos.js";
-import { markReusable } from "../istio/yaml-text.js";
+import { flowMapText, flowPairText, listItemText, markReusable, yamlScalar } from "../istio/yaml-text.js";
 import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
 import type { StringMatch } from "../../rules/types.js";
 
@@ -72,6 +72,49 @@ export function dubboRouteConfiguration(entry: PluginService, routeAttachment: s
   };
 }
 
+const ANY_METHOD_TEXT = flowMapText({ name: anyMethod });
+
+/** `key: {k: v}` lines (flow style when it fits, as the generic writer decides) for a map of one scalar. */
+function pairLines(indent: string, key: string, k: string, v: string, first: string): string {
+  const flow = flowPairText(k, v);
+  return flow !== undefined ? `${first}${key}: ${flow}\n` : `${first}${key}:\n${indent}  ${yamlScalar(k)}: ${yamlScalar(v)}\n`;
+}
+
+/**
+ * A RouteConfiguration's YAML text as a list item at `indent`, equal to the generic writer's
+ * (`listItemText`, tested): the first `attachmentRoutes` routes (one per cluster, 10^4–10^5 of them at scale)
+ * have a fixed shape and are written directly; the others go through the generic writer.
+ */
+export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, attachmentRoutes: number, indent: string): string {
+  const parts: string[] = [];
+  const inner = indent + "  ";
+  let prefix = `${indent}- `;
+  for (const key of ["name", "interface", "version", "group"]) {
+    const v = rc[key];
+    if (v === undefined) continue;
+    parts.push(prefix, key, ": ", yamlScalar(v), "\n");
+    prefix = inner;
+  }
+  const routes = rc["routes"] as readonly Record<string, unknown>[];
+  if (prefix !== inner || routes.length === 0 || Object.keys(rc).length !== parts.length / 5 + 1) return listItemText(rc, indent); // not the fixed shape
+  parts.push(inner, "routes:\n");
+  const l = inner + "  "; // the routes' list indent
+  const matchHead = `${l}- match:\n${l}    method: ${ANY_METHOD_TEXT}\n${l}    headers:\n${l}      - name: `;
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i]!;
+    if (i >= attachmentRoutes) {
+      parts.push(listItemText(r, l));
+      continue;
+    }
+    const headers = (r["match"] as Record<string, unknown>)["headers"] as readonly Record<string, unknown>[];
+    const header = headers[0]!;
+    const exact = (header["string_match"] as Record<string, string>)["exact"]!;
+    const cluster = (r["route"] as Record<string, string>)["cluster"]!;
+    parts.push(matchHead, yamlScalar(header["name"]), "\n", pairLines(`${l}        `, "string_match", "exact", exact, `${l}        `), pairLines(`${l}  `, "route", "cluster", cluster, `${l}  `));
+  }
+  return parts.join("");
+}
+
 const routeCache = new WeakMap<PluginService, Map<string, Record<string, unknown>>>();
 
 function cachedRouteConfiguration(entry: PluginService, routeAttachment: string): Record<string, unknown> {
@@ -80,7 +123,9 @@ function cachedRouteConfiguration(entry: PluginService, routeAttachment: string)
   let rc = byAttachment.get(routeAttachment);
   if (!rc) {
     const name = `${entry.interface}:${entry.version}:${entry.group}`;
-    byAttachment.set(routeAttachment, (rc = markReusable(dubboRouteConfiguration(entry, routeAttachment, name))));
+    const built = dubboRouteConfiguration(entry, routeAttachment, name);
+    const attachmentRoutes = clustersOf(entry).length;
+    byAttachment.set(routeAttachment, (rc = markReusable(built, (indent) => routeConfigurationText(built, attachmentRoutes, indent))));
   }
   return rc;
 }
