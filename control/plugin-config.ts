@@ -74,7 +74,16 @@ export function defaultClusterName(service: Service, subset: string): string {
 }
 
 
+/** One compiled match per rule match: services under the same rule share it (read-only, like the rule). */
+const matchCache = new WeakMap<RequestMatch, PluginMatch>();
+
 function copyMatch(m: RequestMatch): PluginMatch {
+  let out = matchCache.get(m);
+  if (out === undefined) matchCache.set(m, (out = compileMatch(m)));
+  return out;
+}
+
+function compileMatch(m: RequestMatch): PluginMatch {
   const out: PluginMatch = {};
   if (m.method) out.method = { ...m.method };
   if (m.attachments) out.attachments = sortedRecord(m.attachments);

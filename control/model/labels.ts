@@ -63,12 +63,7 @@ function sanitize(raw: string): string {
  */
 export function sanitizeLabels(params: Iterable<[string, string]>): { labels: Record<string, string>; dropped: readonly string[] } {
   const state: LabelsState = { labels: {}, dropped: NONE, last: "", sorted: true };
-  if (params instanceof UrlParams) {
-    // provider params (10^6 of them at scale): by index, without an iterator and a [key, value] per param
-    for (let i = 0, n = params.size; i < n; i++) addLabel(state, params.keyAt(i), params.valueAt(i));
-  } else {
-    for (const [k, v] of params) addLabel(state, k, v);
-  }
+  for (const [k, v] of params) addLabel(state, k, v);
   let labels = state.labels;
   if (!state.sorted) {
     // Java Dubbo writes params sorted; others (sofa-rpc-node) do not: sort once here
@@ -97,4 +92,63 @@ function addLabel(state: LabelsState, k: string, v: string): void {
   if (key < state.last) state.sorted = false;
   state.last = key;
   state.labels[key] = sanitizeLabel(v);
+}
+
+/**
+ * The previous provider's params by position: raw key and value and their sanitized forms. A service's
+ * providers come one after the other and repeat most params as the very same strings (the URL parser reuses
+ * them), so most are found here without checking their characters again.
+ */
+const rawKeys: string[] = [];
+const rawValues: string[] = [];
+const cleanKeys: string[] = [];
+const cleanValues: string[] = [];
+
+function cleanKeyAt(i: number, k: string): string {
+  if (rawKeys[i] === k) return cleanKeys[i]!;
+  const key = sanitizeLabel(k);
+  rawKeys[i] = k;
+  cleanKeys[i] = key;
+  return key;
+}
+
+function cleanValueAt(i: number, v: string): string {
+  if (rawValues[i] === v) return cleanValues[i]!;
+  const value = sanitizeLabel(v);
+  rawValues[i] = v;
+  cleanValues[i] = value;
+  return value;
+}
+
+/**
+ * A provider's labels: what `sanitizeLabels` gives, in the same order (a JS object's: keys that are array
+ * indexes first), as a compact read-only map. What Java Dubbo writes — valid keys, strictly ascending, none
+ * starting with a digit — takes the fast path: the provider's own params object when every value is a valid
+ * label too (shared, no allocation), else one array with the sanitized values (e.g. `methods=a,b`).
+ */
+export function endpointLabels(params: UrlParams): { labels: UrlParams; dropped: readonly string[] } {
+  const n = params.size;
+  let last = "";
+  let sameValues = true;
+  for (let i = 0; i < n; i++) {
+    const k = params.keyAt(i);
+    const c = k.charCodeAt(0);
+    if (cleanKeyAt(i, k) !== k || k <= last || (c >= 48 && c <= 57)) return slowLabels(params);
+    last = k;
+    if (cleanValueAt(i, params.valueAt(i)) !== params.valueAt(i)) sameValues = false;
+  }
+  if (sameValues) return { labels: params, dropped: NONE };
+  const kv: string[] = new Array<string>(2 * n);
+  for (let i = 0; i < n; i++) {
+    kv[2 * i] = params.keyAt(i);
+    kv[2 * i + 1] = cleanValues[i]!; // set by cleanValueAt above
+  }
+  return { labels: UrlParams.fromPairs(kv), dropped: NONE };
+}
+
+function slowLabels(params: UrlParams): { labels: UrlParams; dropped: readonly string[] } {
+  const { labels, dropped } = sanitizeLabels(params);
+  const kv: string[] = [];
+  for (const k in labels) kv.push(k, labels[k]!);
+  return { labels: UrlParams.fromPairs(kv), dropped };
 }

@@ -10,7 +10,8 @@
  */
 import { serviceKeyOf, type Provider } from "../registry/provider-url.js";
 import type { DubboRoute, Subset } from "../rules/types.js";
-import { sanitizeLabels } from "./labels.js";
+import type { UrlParams } from "../registry/url-params.js";
+import { endpointLabels } from "./labels.js";
 import { disambiguateHost, serviceHost } from "./service-host.js";
 
 export const DEFAULT_DUBBO_PORT = 20880;
@@ -20,7 +21,11 @@ export interface Endpoint {
   readonly address: string;
   readonly port: number;
   readonly weight: number;
-  readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Sanitized URL params, sorted by key (labels.ts); often the provider's own params object, shared.
+   * Read-only: `get`, iteration, and `keyAt`/`valueAt` by index.
+   */
+  readonly labels: UrlParams;
   /** the provider URL it came from */
   readonly url: string;
 }
@@ -62,7 +67,7 @@ export function ruleMatches(rule: DubboRoute, iface: string, version: string, gr
 }
 
 export function endpointInSubset(endpoint: Endpoint, subset: Subset): boolean {
-  for (const k in subset.labels) if (endpoint.labels[k] !== subset.labels[k]) return false;
+  for (const k in subset.labels) if (endpoint.labels.get(k) !== subset.labels[k]) return false;
   return true;
 }
 
@@ -94,11 +99,18 @@ export class ModelBuilder {
 
   build(providers: readonly Provider[], rules: readonly DubboRoute[]): MeshModel {
     const groups = new Map<string, Provider[]>();
+    // a service's providers usually come one after the other: the previous provider's group is reused
+    // without building and hashing its key again
+    let last: Provider | undefined;
+    let list: Provider[] | undefined;
     for (const p of providers) {
-      const key = serviceKeyOf(p);
-      let list = groups.get(key);
-      if (!list) groups.set(key, (list = []));
+      if (!last || !list || p.interface !== last.interface || p.version !== last.version || p.group !== last.group) {
+        const key = serviceKeyOf(p);
+        list = groups.get(key);
+        if (!list) groups.set(key, (list = []));
+      }
       list.push(p);
+      last = p;
     }
     // Hosts, with collisions disambiguated for every service involved.
     const hosts = new Map<string, string>();
@@ -139,7 +151,7 @@ export class ModelBuilder {
   private makeService(key: string, list: readonly Provider[], rule: DubboRoute | undefined, host: string): Service {
     const p = list[0]!;
     const endpoints: Endpoint[] = list.map((q) => {
-      const { labels, dropped } = sanitizeLabels(q.params);
+      const { labels, dropped } = endpointLabels(q.params);
       if (dropped.length > 0 && !this.warned.has(q.url)) {
         this.warned.add(q.url);
         this.options.warn?.(`provider ${JSON.stringify(q.url)}: params ${dropped.map((d) => JSON.stringify(d)).join(", ")} cannot be labels: left out`);

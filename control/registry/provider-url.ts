@@ -22,7 +22,7 @@ export interface Provider {
   /** relative weight, default 100 */
   readonly weight: number;
   /** every URL param, in URL order (duplicates: the last wins); a compact read-only map */
-  readonly params: ReadonlyMap<string, string>;
+  readonly params: UrlParams;
 }
 
 export type ParsedProvider = { ok: true; provider: Provider } | { ok: false; error: string; skip?: "disabled" | "protocol" };
@@ -60,17 +60,30 @@ function intern(s: string | undefined): string | undefined {
 /**
  * The previous URL's params (decoded, alternating keys and values). A service's providers come one after
  * the other and repeat most keys and values: the text at the same position is compared with the previous
- * string (no slice, no hashing) and that string reused when equal — unless it has `%` or `+`, whose raw
- * text would decode differently.
+ * string (no slice, no hashing) and that string reused when equal — unless it had
+ * `%` or `+` (`previousPlain[i]` false), whose raw text would decode differently.
  */
 let previousKv: readonly string[] = [];
+let previousPlain: readonly boolean[] = [];
 
-function param(text: string, start: number, end: number, index: number): string | undefined {
+/** The raw text has neither `%` nor `+`: it decodes to itself. */
+function isPlainText(s: string): boolean {
+  return s.indexOf("%") < 0 && s.indexOf("+") < 0;
+}
+
+function param(text: string, start: number, end: number, index: number, plain: boolean[]): string | undefined {
   const prev = previousKv[index];
-  if (prev !== undefined && prev.length === end - start && text.startsWith(prev, start) && prev.indexOf("%") < 0 && prev.indexOf("+") < 0) {
+  if (prev !== undefined && previousPlain[index] === true && prev.length === end - start && text.startsWith(prev, start)) {
+    plain.push(true);
     return prev;
   }
-  return intern(decode(text.slice(start, end)));
+  const raw = text.slice(start, end);
+  if (isPlainText(raw)) {
+    plain.push(true);
+    return intern(raw);
+  }
+  plain.push(false);
+  return intern(decode(raw));
 }
 
 /**
@@ -125,6 +138,7 @@ export function parseProviderUrl(url: string): ParsedProvider {
   const port = Number(portText);
   if (port < 1 || port > 65535) return malformed(url, `port ${port} out of range`);
   const kv: string[] = [];
+  const plain: boolean[] = [];
   if (q >= 0) {
     const query = rest.slice(q + 1);
     let i = 0;
@@ -134,15 +148,19 @@ export function parseProviderUrl(url: string): ParsedProvider {
       if (amp > i) {
         const eq = query.indexOf("=", i);
         const hasValue = eq >= 0 && eq < amp;
-        const key = param(query, i, hasValue ? eq : amp, kv.length);
-        const value = hasValue ? param(query, eq + 1, amp, kv.length + 1) : "";
+        const key = param(query, i, hasValue ? eq : amp, kv.length, plain);
+        let value: string | undefined = "";
+        if (hasValue) value = param(query, eq + 1, amp, kv.length + 1, plain);
+        else plain.push(true);
         if (key === undefined || value === undefined) return malformed(url, `bad percent-encoding in '${query.slice(i, amp)}'`);
         if (key !== "") kv.push(key, value);
+        else plain.length -= 2;
       }
       i = amp + 1;
     }
   }
   previousKv = kv;
+  previousPlain = plain;
   const params = UrlParams.fromPairs(kv);
   const path = decode(rawPath.charCodeAt(0) === 47 ? rawPath.replace(/^\/+/, "") : rawPath);
   if (path === undefined) return malformed(url, "bad percent-encoding in the path");

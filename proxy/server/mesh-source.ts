@@ -30,7 +30,7 @@ export function clustersFromModel(model: MeshModel, defaults: ClusterSettings): 
     const endpoint = (e: (typeof service.endpoints)[number]): EndpointConfig => ({
       address: { host: e.address, port: e.port },
       weight: Math.max(1, e.weight),
-      labels: { ...e.labels },
+      labels: Object.fromEntries(e.labels),
     });
     out.push({ ...settings, name: defaultClusterName(service, ""), endpoints: service.endpoints.map(endpoint) });
     for (const subset of service.subsets) {

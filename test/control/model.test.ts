@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { sanitizeLabel } from "../../control/model/labels.js";
+import { sanitizeLabel, sanitizeLabels } from "../../control/model/labels.js";
 import { ModelBuilder, buildModel } from "../../control/model/model.js";
 import { serviceHost } from "../../control/model/service-host.js";
 import { compilePluginConfig, pluginConfigJson } from "../../control/plugin-config.js";
 import { parseProviderUrl, type Provider } from "../../control/registry/provider-url.js";
 import { parseRules } from "../../control/rules/load.js";
+import { prng } from "../support/prng.js";
 
 function providers(...urls: string[]): Provider[] {
   return urls.map((u) => {
@@ -39,8 +40,13 @@ describe("labels", () => {
   it("labels come out sorted by key whatever the URL order; a later duplicate after sanitizing wins", () => {
     const m = buildModel(providers("dubbo://127.0.0.1:1/a.B?zone=z1&app=x&b%2Cc=1&b_c=2"), []);
     const labels = m.services[0]!.endpoints[0]!.labels;
-    expect(Object.keys(labels)).toEqual(["app", "b_c", "zone"]);
-    expect(labels["b_c"]).toBe("2");
+    expect([...labels.keys()]).toEqual(["app", "b_c", "zone"]);
+    expect(labels.get("b_c")).toBe("2");
+  });
+
+  it("keys that are numbers come first, in numeric order (a JS object's order, which the generic writer keeps), even from sorted valid params", () => {
+    const m = buildModel(providers("dubbo://127.0.0.1:1/a.B?10=a&9=b&app=c", "dubbo://127.0.0.1:2/a.B?app=c&zone=z"), []);
+    expect(m.services[0]!.endpoints.map((e) => [...e.labels.keys()])).toEqual([["9", "10", "app"], ["app", "zone"]]);
   });
 
   it("URL params become valid label values", () => {
@@ -99,7 +105,7 @@ spec:
       { name: "c", match: { arguments: { "0": { prefix: "vip-" } } }, destinations: [{ cluster: "outbound|20880|canary|com.example.orders.dubbo", weight: 100 }] },
     ]);
     expect(cfg.services[2]).toEqual({ interface: "org.other.Thing", version: "", group: "", defaultCluster: "outbound|20880||org.other.thing.dubbo", deny: [], routes: [] });
-    expect(model.services[0]!.endpoints.map((e) => e.labels["env"])).toEqual(["canary_blue", "stable"]);
+    expect(model.services[0]!.endpoints.map((e) => e.labels.get("env"))).toEqual(["canary_blue", "stable"]);
   });
 
   it("custom cluster names and options reach the configuration", () => {
@@ -153,6 +159,41 @@ describe("ServiceEntry text", () => {
       expect(serviceEntryText(empty)).toBe(toYamlText(serviceEntry(empty)));
     }
     expect(serviceEntryText(m.services.find((s) => s.interface === "com.x.Tricky")!)).toContain("weight: 100\n");
+  });
+});
+
+describe("position caches (URL params, labels, ServiceEntry label text)", () => {
+  it("a run of similar providers gives what each provider gives on its own (seeded: shifted, repeated and changed params)", async () => {
+    const { serviceEntry, serviceEntryText } = await import("../../control/generate/istio/resources.js");
+    const { toYamlText } = await import("../../control/generate/istio/yaml-text.js");
+    const keys = ["anyhost", "application", "dubbo", "methods", "pid", "revision", "side", "true", "x y", "-k", "%", "a+b", "9", "10"];
+    const values = ["true", "v1", "v2", "1.0", "sayHello,greet", "it's", "a%20b", "a+b", "", "-1", "no", "%41", "x".repeat(70)];
+    const random = prng(20261122);
+    const pick = <T>(a: readonly T[]): T => a[Math.floor(random() * a.length)]!;
+    const urls: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const n = Math.floor(random() * 8);
+      const params: string[] = [];
+      for (let j = 0; j < n; j++) params.push(`${encodeURIComponent(pick(keys))}=${random() < 0.2 ? encodeURIComponent(pick(values)) : pick(values).replace(/[%&=#+ ]/g, "_")}`);
+      if (random() < 0.3) params.sort();
+      urls.push(`dubbo://10.0.${i % 7}.${i % 250}:${20880 + (i % 3)}/com.x.S${i % 5}?${params.join("&")}`);
+    }
+    const parsed = providers(...urls);
+    for (const [i, p] of parsed.entries()) {
+      // the same URL parsed after an unrelated one: no state from the run of providers before it
+      parseProviderUrl("dubbo://1.1.1.1:1/com.x.Other?zzz=1");
+      const alone = parseProviderUrl(urls[i]!);
+      expect(alone.ok && [...alone.provider.params]).toEqual([...p.params]);
+    }
+    const m = buildModel(parsed, []);
+    for (const s of m.services) {
+      for (const e of s.endpoints) {
+        const p = parsed.find((q) => q.url === e.url)!;
+        // the iterable path has no position cache; same pairs in the same order
+        expect([...e.labels]).toEqual(Object.entries(sanitizeLabels([...p.params]).labels));
+      }
+      expect(serviceEntryText(s)).toBe(toYamlText(serviceEntry(s)));
+    }
   });
 });
 

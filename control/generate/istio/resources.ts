@@ -4,6 +4,7 @@
  * Istio's YAML shape, built fresh on each call (istio/index.ts caches their YAML text per `Service`).
  */
 import { DUBBO_PORT_NAME, type Service } from "../../model/model.js";
+import type { UrlParams } from "../../registry/url-params.js";
 import { flowMapText, markFlow, toYamlText, yamlScalar } from "./yaml-text.js";
 
 export const SERVICE_ENTRY_API = "networking.istio.io/v1beta1";
@@ -36,7 +37,7 @@ export function serviceEntry(service: Service, namespace?: string): Record<strin
       endpoints: service.endpoints.map((e) => ({
         address: e.address,
         ports: { [DUBBO_PORT_NAME]: e.port },
-        labels: markFlow(e.labels), // sorted by the model; one line per endpoint
+        labels: markFlow(Object.fromEntries(e.labels)), // sorted by the model; one line per endpoint
         ...(e.weight > 0 ? { weight: e.weight } : {}),
       })),
     },
@@ -58,10 +59,49 @@ export function serviceEntryText(service: Service, namespace?: string): string {
   const parts = [head.slice(0, -tail.length), "  endpoints:\n"];
   const portKey = yamlScalar(DUBBO_PORT_NAME);
   for (const e of service.endpoints) {
-    parts.push("    - address: ", yamlScalar(e.address), "\n      ports: {", portKey, ": ", String(e.port), "}\n      labels: ", flowMapText(e.labels), "\n");
+    // an IPv4 address (digits and dots) is always single-quoted: no memo lookup for 10^5 distinct strings
+    if (isDottedDigits(e.address)) parts.push("    - address: '", e.address, "'\n      ports: {", portKey, ": ", String(e.port), "}\n      labels: ");
+    else parts.push("    - address: ", yamlScalar(e.address), "\n      ports: {", portKey, ": ", String(e.port), "}\n      labels: ");
+    pushLabelsText(parts, e.labels);
+    parts.push("\n");
     if (e.weight > 0) parts.push("      weight: ", String(e.weight), "\n");
   }
   return parts.join(""); // one flat string: cached per service, a rope would cost several times its size
+}
+
+function isDottedDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 48 || c > 57) && c !== 46) return false;
+  }
+  return true;
+}
+
+/**
+ * The previous endpoint's labels, by position: key, value and their `key: value` text. A service's endpoints
+ * come one after the other and share most labels as the very same strings (the URL parser and the label
+ * sanitizer reuse them), so most pieces are found here by identity, without quoting or hashing.
+ */
+const pieceKey: string[] = [];
+const pieceValue: string[] = [];
+const pieceText: string[] = [];
+
+/** `{k: v, ...}` for endpoint labels, exactly `flowMapText(Object.fromEntries(labels))`, pushed in pieces. */
+function pushLabelsText(parts: string[], labels: UrlParams): void {
+  const n = labels.size;
+  for (let i = 0; i < n; i++) {
+    const k = labels.keyAt(i);
+    const v = labels.valueAt(i);
+    let text = pieceText[i];
+    if (text === undefined || pieceKey[i] !== k || pieceValue[i] !== v) {
+      pieceKey[i] = k;
+      pieceValue[i] = v;
+      pieceText[i] = text = `${yamlScalar(k)}: ${yamlScalar(v)}`;
+    }
+    parts.push(i === 0 ? "{" : ", ", text);
+  }
+  parts.push(n === 0 ? "{}" : "}");
 }
 
 function sortedLabels(labels: Readonly<Record<string, string>>): Record<string, string> {

@@ -123,6 +123,17 @@ export function listItemText(item: Readonly<Record<string, unknown>>, indent: st
   return local.join("");
 }
 
+/**
+ * The generic writer's text of one map entry `key: value` (block context): `firstPrefix` starts its first
+ * line, `indent` is the map's indent. A map's text is the concatenation of its entries' texts, the first
+ * with the map's first prefix and the others with its indent.
+ */
+export function entryText(key: string, value: unknown, indent: string, firstPrefix: string): string {
+  const local: string[] = [];
+  writeMapEntries(local, { [key]: value }, indent, firstPrefix);
+  return local.join("");
+}
+
 /** `{key: value}` for a scalar value as the generic writer gives it in block context, or undefined when too long for flow style. */
 export function flowPairText(key: string, value: unknown): string | undefined {
   const out = "{" + yamlScalar(key) + ": " + yamlScalar(value);

@@ -7,7 +7,7 @@
  * service's default cluster. Deny rules have no dubbo_proxy equivalent: the filter enforces them.
  */
 import { TypeUrl } from "./envoy-protos.js";
-import { flowMapText, flowPairText, listItemText, markReusable, yamlScalar } from "../istio/yaml-text.js";
+import { entryText, flowMapText, flowPairText, listItemText, markReusable, yamlScalar } from "../istio/yaml-text.js";
 import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
 import type { StringMatch } from "../../rules/types.js";
 
@@ -28,8 +28,24 @@ function headerMatcher(name: string, m: StringMatch): Record<string, unknown> {
   return { name, string_match: stringMatcher(m) };
 }
 
-/** dubbo_proxy's own form of a rule match, or undefined when it cannot say it (argument prefix/suffix/present). */
+/** Any method, no other condition: the match of routes without one (shared, never altered). */
+const MATCH_ANY: Readonly<Record<string, unknown>> = { method: { name: anyMethod } };
+
+/**
+ * Native matches per compiled match: services under the same rule share their compiled matches, so they
+ * share these objects too, and the YAML text written for them (read-only, never altered).
+ */
+const nativeCache = new WeakMap<PluginMatch, Record<string, unknown> | null>();
+
 function nativeMatch(match: PluginMatch | undefined): Record<string, unknown> | undefined {
+  if (match === undefined) return MATCH_ANY;
+  let out = nativeCache.get(match);
+  if (out === undefined) nativeCache.set(match, (out = makeNativeMatch(match) ?? null));
+  return out ?? undefined;
+}
+
+/** dubbo_proxy's own form of a rule match, or undefined when it cannot say it (argument prefix/suffix/present). */
+function makeNativeMatch(match: PluginMatch | undefined): Record<string, unknown> | undefined {
   const method: Record<string, unknown> = { name: match?.method ? stringMatcher(match.method) : anyMethod };
   if (match?.arguments) {
     const params: Record<string, unknown> = {};
@@ -62,7 +78,7 @@ export function dubboRouteConfiguration(entry: PluginService, routeAttachment: s
         : { weighted_clusters: { clusters: r.destinations.map((d) => ({ name: d.cluster, weight: d.weight })) } };
     routes.push({ match, route });
   }
-  routes.push({ match: { method: { name: anyMethod } }, route: { cluster: entry.defaultCluster } });
+  routes.push({ match: MATCH_ANY, route: { cluster: entry.defaultCluster } });
   return {
     name,
     interface: entry.interface,
@@ -103,7 +119,7 @@ export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, at
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i]!;
     if (i >= attachmentRoutes) {
-      parts.push(listItemText(r, l));
+      parts.push(ruleRouteText(r, l));
       continue;
     }
     const headers = (r["match"] as Record<string, unknown>)["headers"] as readonly Record<string, unknown>[];
@@ -113,6 +129,25 @@ export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, at
     parts.push(matchHead, yamlScalar(header["name"]), "\n", pairLines(`${l}        `, "string_match", "exact", exact, `${l}        `), pairLines(`${l}  `, "route", "cluster", cluster, `${l}  `));
   }
   return parts.join("");
+}
+
+/** The text of a `match` entry as a list item's first line(s), per (shared) match object and indent. */
+const matchTexts = new WeakMap<object, Map<string, string>>();
+
+/** A rule route `{match, route}` as a list item at `indent`, equal to `listItemText(route, indent)`. */
+function ruleRouteText(r: Readonly<Record<string, unknown>>, indent: string): string {
+  const match = r["match"] as Record<string, unknown> | undefined;
+  const route = r["route"] as Record<string, unknown> | undefined;
+  let n = 0;
+  for (const _ in r) n++;
+  if (n !== 2 || match === undefined || route === undefined) return listItemText(r, indent);
+  let byIndent = matchTexts.get(match);
+  if (!byIndent) matchTexts.set(match, (byIndent = new Map()));
+  let head = byIndent.get(indent);
+  if (head === undefined) byIndent.set(indent, (head = entryText("match", match, indent + "  ", `${indent}- `)));
+  const cluster = route["cluster"];
+  if (typeof cluster === "string" && Object.keys(route).length === 1) return head + pairLines(`${indent}  `, "route", "cluster", cluster, `${indent}  `);
+  return head + entryText("route", route, indent + "  ", indent + "  ");
 }
 
 const routeCache = new WeakMap<PluginService, Map<string, Record<string, unknown>>>();
