@@ -158,8 +158,16 @@ export function compilePluginConfig(model: MeshModel, options: PluginConfigOptio
   };
 }
 
-/** Every cluster a service's compiled entry can choose, sorted, the default first. */
-export function clustersOf(entry: PluginService): string[] {
+const clustersCache = new WeakMap<PluginService, readonly string[]>();
+
+/** Every cluster a service's compiled entry can choose, sorted, the default first (one shared read-only list per entry). */
+export function clustersOf(entry: PluginService): readonly string[] {
+  let out = clustersCache.get(entry);
+  if (out === undefined) clustersCache.set(entry, (out = listClusters(entry)));
+  return out;
+}
+
+function listClusters(entry: PluginService): string[] {
   const set = new Set<string>();
   for (const r of entry.routes) for (const d of r.destinations) set.add(d.cluster);
   set.delete(entry.defaultCluster);

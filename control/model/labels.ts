@@ -124,26 +124,25 @@ function cleanValueAt(i: number, v: string): string {
  * A provider's labels: what `sanitizeLabels` gives, in the same order (a JS object's: keys that are array
  * indexes first), as a compact read-only map. What Java Dubbo writes — valid keys, strictly ascending, none
  * starting with a digit — takes the fast path: the provider's own params object when every value is a valid
- * label too (shared, no allocation), else one array with the sanitized values (e.g. `methods=a,b`).
+ * label too (shared, no allocation), else a map sharing the provider's array with the sanitized values
+ * replaced (usually one: `methods=a,b` → `a_b`).
  */
 export function endpointLabels(params: UrlParams): { labels: UrlParams; dropped: readonly string[] } {
   const n = params.size;
   let last = "";
-  let sameValues = true;
+  let changed = 0;
   for (let i = 0; i < n; i++) {
     const k = params.keyAt(i);
     const c = k.charCodeAt(0);
     if (cleanKeyAt(i, k) !== k || k <= last || (c >= 48 && c <= 57)) return slowLabels(params);
     last = k;
-    if (cleanValueAt(i, params.valueAt(i)) !== params.valueAt(i)) sameValues = false;
+    if (cleanValueAt(i, params.valueAt(i)) !== params.valueAt(i)) changed++;
   }
-  if (sameValues) return { labels: params, dropped: NONE };
-  const kv: string[] = new Array<string>(2 * n);
-  for (let i = 0; i < n; i++) {
-    kv[2 * i] = params.keyAt(i);
-    kv[2 * i + 1] = cleanValues[i]!; // set by cleanValueAt above
-  }
-  return { labels: UrlParams.fromPairs(kv), dropped: NONE };
+  if (changed === 0) return { labels: params, dropped: NONE };
+  // the params with the sanitized values (cleanValues[i], set by cleanValueAt above): usually one (methods)
+  let labels = params;
+  for (let i = 0; i < n; i++) if (cleanValues[i] !== params.valueAt(i)) labels = labels.withValueAt(i, cleanValues[i]!);
+  return { labels, dropped: NONE };
 }
 
 function slowLabels(params: UrlParams): { labels: UrlParams; dropped: readonly string[] } {

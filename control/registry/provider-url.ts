@@ -164,23 +164,58 @@ export function parseProviderUrl(url: string): ParsedProvider {
   const params = UrlParams.fromPairs(kv);
   const path = decode(rawPath.charCodeAt(0) === 47 ? rawPath.replace(/^\/+/, "") : rawPath);
   if (path === undefined) return malformed(url, "bad percent-encoding in the path");
-  const iface = params.get("interface") || path;
+  // the params this parser reads, in one pass (a later duplicate wins, as in `params.get`)
+  let ifaceParam: string | undefined;
+  let category: string | undefined;
+  let enabled: string | undefined;
+  let weightRaw: string | undefined;
+  let versionParam: string | undefined;
+  let defaultVersion: string | undefined;
+  let groupParam: string | undefined;
+  let defaultGroup: string | undefined;
+  for (let i = 0; i < kv.length; i += 2) {
+    switch (kv[i]) {
+      case "interface":
+        ifaceParam = kv[i + 1];
+        break;
+      case "category":
+        category = kv[i + 1];
+        break;
+      case "enabled":
+        enabled = kv[i + 1];
+        break;
+      case "weight":
+        weightRaw = kv[i + 1];
+        break;
+      case "version":
+        versionParam = kv[i + 1];
+        break;
+      case "default.version":
+        defaultVersion = kv[i + 1];
+        break;
+      case "group":
+        groupParam = kv[i + 1];
+        break;
+      case "default.group":
+        defaultGroup = kv[i + 1];
+        break;
+    }
+  }
+  const iface = ifaceParam || path;
   if (iface === "") return malformed(url, "no interface (neither a path nor an interface= param)");
   if (!isJavaName(iface)) return malformed(url, `interface '${iface}' is not a Java type name`);
-  const category = params.get("category");
   if (category !== undefined && category !== "providers") return malformed(url, `category '${category}' is not providers`);
-  if (params.get("enabled") === "false") {
+  if (enabled === "false") {
     return { ok: false, skip: "disabled", error: `provider URL ${JSON.stringify(url)} has enabled=false: skipped` };
   }
-  const weightRaw = params.get("weight");
   let weight = 100;
   if (weightRaw !== undefined && weightRaw !== "") {
     if (!/^\d{1,9}$/.test(weightRaw)) return malformed(url, `weight '${weightRaw}' is not a non-negative integer`);
     weight = Number(weightRaw);
   }
-  let version = params.get("version") ?? params.get("default.version") ?? "";
+  let version = versionParam ?? defaultVersion ?? "";
   if (version === "0.0.0") version = "";
-  const group = params.get("group") ?? params.get("default.group") ?? "";
+  const group = groupParam ?? defaultGroup ?? "";
   return { ok: true, provider: { url, protocol: "dubbo", host, port, interface: iface, version, group, weight, params } };
 }
 

@@ -4,11 +4,24 @@
  * memory. Lookups are linear, which is faster than hashing at these sizes. Duplicate keys: the last wins.
  */
 export class UrlParams implements ReadonlyMap<string, string> {
-  private constructor(private readonly kv: readonly string[]) {}
+  /**
+   * `replaced`/`replacement`: the value at that index is `replacement` instead of the array's, so a map that
+   * differs from another in one value shares its array (endpoint labels whose only change from the
+   * provider's params is `methods=a,b` → `a_b`, labels.ts); -1 = none.
+   */
+  private constructor(
+    private readonly kv: readonly string[],
+    private readonly replaced = -1,
+    private readonly replacement = "",
+  ) {}
 
   /** From alternating keys and values (duplicates allowed: `get` answers the last). */
   static fromPairs(kv: string[]): UrlParams {
-    // drop earlier duplicates so iteration shows each key once, in URL order of its last occurrence
+    // drop earlier duplicates so iteration shows each key once, in URL order of its last occurrence;
+    // keys in ascending order (what Java Dubbo writes) have none: one comparison per key instead of all pairs
+    let ascending = true;
+    for (let i = 2; i < kv.length && ascending; i += 2) ascending = kv[i - 2]! < kv[i]!;
+    if (ascending) return new UrlParams(kv);
     let dup = false;
     for (let i = 0; i < kv.length && !dup; i += 2) for (let j = i + 2; j < kv.length; j += 2) if (kv[i] === kv[j]) dup = true;
     if (!dup) return new UrlParams(kv);
@@ -19,6 +32,15 @@ export class UrlParams implements ReadonlyMap<string, string> {
       if (!later) out.push(kv[i]!, kv[i + 1]!);
     }
     return new UrlParams(out);
+  }
+
+  /** The same keys and values but the i-th value, sharing the array when nothing else was replaced. */
+  withValueAt(i: number, value: string): UrlParams {
+    if (this.replaced < 0 || this.replaced === i) return new UrlParams(this.kv, i, value);
+    const kv = this.kv.slice();
+    kv[2 * this.replaced + 1] = this.replacement;
+    kv[2 * i + 1] = value;
+    return new UrlParams(kv);
   }
 
   get size(): number {
@@ -32,11 +54,11 @@ export class UrlParams implements ReadonlyMap<string, string> {
 
   /** The i-th value. */
   valueAt(i: number): string {
-    return this.kv[2 * i + 1]!;
+    return i === this.replaced ? this.replacement : this.kv[2 * i + 1]!;
   }
 
   get(key: string): string | undefined {
-    for (let i = 0; i < this.kv.length; i += 2) if (this.kv[i] === key) return this.kv[i + 1];
+    for (let i = 0; i < this.kv.length; i += 2) if (this.kv[i] === key) return this.valueAt(i / 2);
     return undefined;
   }
 
@@ -45,7 +67,7 @@ export class UrlParams implements ReadonlyMap<string, string> {
   }
 
   *entries(): MapIterator<[string, string]> {
-    for (let i = 0; i < this.kv.length; i += 2) yield [this.kv[i]!, this.kv[i + 1]!];
+    for (let i = 0; i < this.kv.length; i += 2) yield [this.kv[i]!, this.valueAt(i / 2)];
   }
 
   *keys(): MapIterator<string> {
@@ -53,7 +75,7 @@ export class UrlParams implements ReadonlyMap<string, string> {
   }
 
   *values(): MapIterator<string> {
-    for (let i = 1; i < this.kv.length; i += 2) yield this.kv[i]!;
+    for (let i = 0; i < this.kv.length; i += 2) yield this.valueAt(i / 2);
   }
 
   [Symbol.iterator](): MapIterator<[string, string]> {
@@ -61,6 +83,6 @@ export class UrlParams implements ReadonlyMap<string, string> {
   }
 
   forEach(fn: (value: string, key: string, map: ReadonlyMap<string, string>) => void): void {
-    for (let i = 0; i < this.kv.length; i += 2) fn(this.kv[i + 1]!, this.kv[i]!, this);
+    for (let i = 0; i < this.kv.length; i += 2) fn(this.valueAt(i / 2), this.kv[i]!, this);
   }
 }

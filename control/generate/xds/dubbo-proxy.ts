@@ -28,8 +28,10 @@ function headerMatcher(name: string, m: StringMatch): Record<string, unknown> {
   return { name, string_match: stringMatcher(m) };
 }
 
-/** Any method, no other condition: the match of routes without one (shared, never altered). */
-const MATCH_ANY: Readonly<Record<string, unknown>> = { method: { name: anyMethod } };
+/** Any method (shared, never altered, like every object here that more than one route holds). */
+const METHOD_ANY: Readonly<Record<string, unknown>> = { name: anyMethod };
+/** Any method, no other condition: the match of routes without one. */
+const MATCH_ANY: Readonly<Record<string, unknown>> = { method: METHOD_ANY };
 
 /**
  * Native matches per compiled match: services under the same rule share their compiled matches, so they
@@ -65,7 +67,7 @@ export function dubboRouteConfiguration(entry: PluginService, routeAttachment: s
   const routes: Record<string, unknown>[] = [];
   for (const cluster of clustersOf(entry)) {
     routes.push({
-      match: { method: { name: anyMethod }, headers: [{ name: routeAttachment, string_match: { exact: cluster } }] },
+      match: { method: METHOD_ANY, headers: [{ name: routeAttachment, string_match: { exact: cluster } }] },
       route: { cluster },
     });
   }

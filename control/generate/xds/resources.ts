@@ -40,12 +40,15 @@ function lbPolicy(service: Service): string {
   return "ROUND_ROBIN";
 }
 
+/** Every EDS cluster's config source: the ADS stream (one shared read-only object). */
+const EDS_OVER_ADS: Json = { ads: {}, resource_api_version: "V3" };
+
 export function edsCluster(name: string, lb: string): Json {
   return {
     "@type": TypeUrl.cluster,
     name,
     type: "EDS",
-    eds_cluster_config: { eds_config: { ads: {}, resource_api_version: "V3" }, service_name: name },
+    eds_cluster_config: { eds_config: EDS_OVER_ADS, service_name: name },
     connect_timeout: "1s",
     lb_policy: lb,
   };
