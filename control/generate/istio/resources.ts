@@ -57,17 +57,20 @@ export function serviceEntryText(service: Service, namespace?: string): string {
   const tail = "  endpoints: []\n";
   if (!head.endsWith(tail)) throw new Error("serviceEntryText: endpoints is not the last field"); // cannot happen
   const parts = [head.slice(0, -tail.length), "  endpoints:\n"];
-  const portKey = yamlScalar(DUBBO_PORT_NAME);
   for (const e of service.endpoints) {
     // an IPv4 address (digits and dots) is always single-quoted: no memo lookup for 10^5 distinct strings
-    if (isDottedDigits(e.address)) parts.push("    - address: '", e.address, "'\n      ports: {", portKey, ": ", String(e.port), "}\n      labels: ");
-    else parts.push("    - address: ", yamlScalar(e.address), "\n      ports: {", portKey, ": ", String(e.port), "}\n      labels: ");
+    if (isDottedDigits(e.address)) parts.push("    - address: '", e.address, AFTER_QUOTED_ADDRESS, String(e.port), BEFORE_LABELS);
+    else parts.push("    - address: ", yamlScalar(e.address), AFTER_ADDRESS, String(e.port), BEFORE_LABELS);
     pushLabelsText(parts, e.labels);
-    parts.push("\n");
-    if (e.weight > 0) parts.push("      weight: ", String(e.weight), "\n");
+    if (e.weight > 0) parts.push(WEIGHT_LINE, String(e.weight), "\n");
   }
   return parts.join(""); // one flat string: cached per service, a rope would cost several times its size
 }
+
+const AFTER_ADDRESS = `\n      ports: {${yamlScalar(DUBBO_PORT_NAME)}: `;
+const AFTER_QUOTED_ADDRESS = `'${AFTER_ADDRESS}`;
+const BEFORE_LABELS = "}\n      labels: ";
+const WEIGHT_LINE = "      weight: ";
 
 function isDottedDigits(s: string): boolean {
   if (s.length === 0) return false;
@@ -87,7 +90,10 @@ const pieceKey: string[] = [];
 const pieceValue: string[] = [];
 const pieceText: string[] = [];
 
-/** `{k: v, ...}` for endpoint labels, exactly `flowMapText(Object.fromEntries(labels))`, pushed in pieces. */
+/**
+ * `{k: v, ...}` and the line's end for endpoint labels, exactly `flowMapText(Object.fromEntries(labels))`,
+ * pushed in pieces (each piece carries its separator: `{k: v` first, `, k: v` after).
+ */
 function pushLabelsText(parts: string[], labels: UrlParams): void {
   const n = labels.size;
   for (let i = 0; i < n; i++) {
@@ -97,11 +103,11 @@ function pushLabelsText(parts: string[], labels: UrlParams): void {
     if (text === undefined || pieceKey[i] !== k || pieceValue[i] !== v) {
       pieceKey[i] = k;
       pieceValue[i] = v;
-      pieceText[i] = text = `${yamlScalar(k)}: ${yamlScalar(v)}`;
+      pieceText[i] = text = `${i === 0 ? "{" : ", "}${yamlScalar(k)}: ${yamlScalar(v)}`;
     }
-    parts.push(i === 0 ? "{" : ", ", text);
+    parts.push(text);
   }
-  parts.push(n === 0 ? "{}" : "}");
+  parts.push(n === 0 ? "{}\n" : "}\n");
 }
 
 function sortedLabels(labels: Readonly<Record<string, string>>): Record<string, string> {

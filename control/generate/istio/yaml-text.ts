@@ -134,12 +134,6 @@ export function entryText(key: string, value: unknown, indent: string, firstPref
   return local.join("");
 }
 
-/** `{key: value}` for a scalar value as the generic writer gives it in block context, or undefined when too long for flow style. */
-export function flowPairText(key: string, value: unknown): string | undefined {
-  const out = "{" + yamlScalar(key) + ": " + yamlScalar(value);
-  return out.length > 100 ? undefined : out + "}";
-}
-
 function writeListItemMap(out: string[], item: Record<string, unknown>, indent: string): void {
   if (!reusable.has(item)) return writeMapEntries(out, item, indent + "  ", `${indent}- `);
   let byIndent = itemText.get(item);

@@ -7,7 +7,7 @@
  * service's default cluster. Deny rules have no dubbo_proxy equivalent: the filter enforces them.
  */
 import { TypeUrl } from "./envoy-protos.js";
-import { entryText, flowMapText, flowPairText, listItemText, markReusable, yamlScalar } from "../istio/yaml-text.js";
+import { entryText, flowMapText, listItemText, markReusable, yamlScalar } from "../istio/yaml-text.js";
 import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
 import type { StringMatch } from "../../rules/types.js";
 
@@ -92,10 +92,14 @@ export function dubboRouteConfiguration(entry: PluginService, routeAttachment: s
 
 const ANY_METHOD_TEXT = flowMapText({ name: anyMethod });
 
-/** `key: {k: v}` lines (flow style when it fits, as the generic writer decides) for a map of one scalar. */
-function pairLines(indent: string, key: string, k: string, v: string, first: string): string {
-  const flow = flowPairText(k, v);
-  return flow !== undefined ? `${first}${key}: ${flow}\n` : `${first}${key}:\n${indent}  ${yamlScalar(k)}: ${yamlScalar(v)}\n`;
+/**
+ * `key: {k: v}` line(s) for a map of one scalar, with k and v already written as YAML scalars (`qk`, `qv`),
+ * pushed in flat pieces (a joined template would be a rope to flatten): the flow form when `{qk: qv` fits in
+ * 100 characters, as the generic writer decides; else a block.
+ */
+function pushPairLines(parts: string[], indent: string, key: string, qk: string, qv: string): void {
+  if (qk.length + qv.length + 3 <= 100) parts.push(indent, key, ": {", qk, ": ", qv, "}\n");
+  else parts.push(indent, key, ":\n", indent, "  ", qk, ": ", qv, "\n");
 }
 
 /**
@@ -118,17 +122,25 @@ export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, at
   parts.push(inner, "routes:\n");
   const l = inner + "  "; // the routes' list indent
   const matchHead = `${l}- match:\n${l}    method: ${ANY_METHOD_TEXT}\n${l}    headers:\n${l}      - name: `;
+  const headerIndent = `${l}        `;
+  const routeIndent = `${l}  `;
+  let lastName: unknown;
+  let head = "";
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i]!;
     if (i >= attachmentRoutes) {
-      parts.push(ruleRouteText(r, l));
+      pushRuleRouteText(parts, r, l);
       continue;
     }
     const headers = (r["match"] as Record<string, unknown>)["headers"] as readonly Record<string, unknown>[];
     const header = headers[0]!;
-    const exact = (header["string_match"] as Record<string, string>)["exact"]!;
+    if (header["name"] !== lastName || i === 0) head = `${matchHead}${yamlScalar((lastName = header["name"]))}\n`; // the same attachment in every route
+    const exact = yamlScalar((header["string_match"] as Record<string, string>)["exact"]!);
     const cluster = (r["route"] as Record<string, string>)["cluster"]!;
-    parts.push(matchHead, yamlScalar(header["name"]), "\n", pairLines(`${l}        `, "string_match", "exact", exact, `${l}        `), pairLines(`${l}  `, "route", "cluster", cluster, `${l}  `));
+    const quotedCluster = cluster === (header["string_match"] as Record<string, string>)["exact"] ? exact : yamlScalar(cluster);
+    parts.push(head);
+    pushPairLines(parts, headerIndent, "string_match", "exact", exact);
+    pushPairLines(parts, routeIndent, "route", "cluster", quotedCluster);
   }
   return parts.join("");
 }
@@ -136,20 +148,24 @@ export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, at
 /** The text of a `match` entry as a list item's first line(s), per (shared) match object and indent. */
 const matchTexts = new WeakMap<object, Map<string, string>>();
 
-/** A rule route `{match, route}` as a list item at `indent`, equal to `listItemText(route, indent)`. */
-function ruleRouteText(r: Readonly<Record<string, unknown>>, indent: string): string {
+/** A rule route `{match, route}` as a list item at `indent`, pushed: equal to `listItemText(route, indent)`. */
+function pushRuleRouteText(parts: string[], r: Readonly<Record<string, unknown>>, indent: string): void {
   const match = r["match"] as Record<string, unknown> | undefined;
   const route = r["route"] as Record<string, unknown> | undefined;
   let n = 0;
   for (const _ in r) n++;
-  if (n !== 2 || match === undefined || route === undefined) return listItemText(r, indent);
+  if (n !== 2 || match === undefined || route === undefined) {
+    parts.push(listItemText(r, indent));
+    return;
+  }
   let byIndent = matchTexts.get(match);
   if (!byIndent) matchTexts.set(match, (byIndent = new Map()));
   let head = byIndent.get(indent);
   if (head === undefined) byIndent.set(indent, (head = entryText("match", match, indent + "  ", `${indent}- `)));
+  parts.push(head);
   const cluster = route["cluster"];
-  if (typeof cluster === "string" && Object.keys(route).length === 1) return head + pairLines(`${indent}  `, "route", "cluster", cluster, `${indent}  `);
-  return head + entryText("route", route, indent + "  ", indent + "  ");
+  if (typeof cluster === "string" && Object.keys(route).length === 1) pushPairLines(parts, `${indent}  `, "route", "cluster", yamlScalar(cluster));
+  else parts.push(entryText("route", route, indent + "  ", indent + "  "));
 }
 
 const routeCache = new WeakMap<PluginService, Map<string, Record<string, unknown>>>();
