@@ -10,7 +10,7 @@
 import { markReusable } from "./generate/istio/yaml-text.js";
 import { istioClusterName } from "./model/service-host.js";
 import type { MeshModel, Service } from "./model/model.js";
-import type { RequestMatch, StringMatch } from "./rules/types.js";
+import type { DubboRoute, RequestMatch, StringMatch } from "./rules/types.js";
 
 export const PLUGIN_CONFIG_VERSION = 1;
 export const DEFAULT_ROUTE_ATTACHMENT = "x-dubbo-mesh-cluster";
@@ -119,7 +119,7 @@ export function compileService(service: Service, clusterName: (service: Service,
   if (rule) {
     const lb = rule.loadBalancer;
     if (lb && "consistentHash" in lb) entry.hashKey = { ...lb.consistentHash };
-    entry.deny = rule.deny.map((d) => ({ name: d.name, match: copyMatch(d.match) }));
+    entry.deny = denyOf(rule);
     entry.routes = rule.routes.map((r) => ({
       name: r.name,
       ...(r.match ? { match: copyMatch(r.match) } : {}),
@@ -129,6 +129,15 @@ export function compileService(service: Service, clusterName: (service: Service,
   if (!entry.hashKey) delete entry.hashKey;
   cache.set(service, markReusable(entry));
   return entry;
+}
+
+/** A rule's deny list, compiled once and shared by the services under the rule (read-only). */
+const denyCache = new WeakMap<DubboRoute, PluginService["deny"]>();
+
+function denyOf(rule: DubboRoute): PluginService["deny"] {
+  let out = denyCache.get(rule);
+  if (out === undefined) denyCache.set(rule, (out = rule.deny.map((d) => ({ name: d.name, match: copyMatch(d.match) }))));
+  return out;
 }
 
 function specificity(s: Service): number {
@@ -178,8 +187,48 @@ const jsonCache = new WeakMap<PluginService, string>();
 
 function entryJson(entry: PluginService): string {
   let t = jsonCache.get(entry);
-  if (t === undefined) jsonCache.set(entry, (t = JSON.stringify(entry)));
+  if (t === undefined) jsonCache.set(entry, (t = writeEntryJson(entry)));
   return t;
+}
+
+/** JSON text of objects shared by many entries (a rule's compiled matches and deny list), once each. */
+const sharedJson = new WeakMap<object, string>();
+
+function sharedJsonOf(obj: object): string {
+  let t = sharedJson.get(obj);
+  if (t === undefined) sharedJson.set(obj, (t = JSON.stringify(obj)));
+  return t;
+}
+
+const ENTRY_KEYS = "interface,version,group,defaultCluster,deny,routes";
+
+/**
+ * `JSON.stringify(entry)` (tested equal), written from the entry's fixed shape with the shared parts' text
+ * reused: 10^4 entries under one rule differ only in names. Any other shape goes to JSON.stringify.
+ */
+function writeEntryJson(entry: PluginService): string {
+  const keys = Object.keys(entry).join(",");
+  if (keys !== ENTRY_KEYS && keys !== `${ENTRY_KEYS},hashKey`) return JSON.stringify(entry);
+  const parts = ['{"interface":', JSON.stringify(entry.interface), ',"version":', JSON.stringify(entry.version), ',"group":', JSON.stringify(entry.group)];
+  parts.push(',"defaultCluster":', JSON.stringify(entry.defaultCluster), ',"deny":', sharedJsonOf(entry.deny), ',"routes":[');
+  for (let i = 0; i < entry.routes.length; i++) {
+    const r = entry.routes[i]!;
+    const routeKeys = Object.keys(r).join(",");
+    if (routeKeys !== "name,match,destinations" && routeKeys !== "name,destinations") return JSON.stringify(entry);
+    parts.push(i === 0 ? '{"name":' : ',{"name":', JSON.stringify(r.name));
+    if (r.match !== undefined) parts.push(',"match":', sharedJsonOf(r.match));
+    parts.push(',"destinations":[');
+    for (let j = 0; j < r.destinations.length; j++) {
+      const d = r.destinations[j]!;
+      if (Object.keys(d).length !== 2 || !Number.isFinite(d.weight)) return JSON.stringify(entry);
+      parts.push(j === 0 ? '{"cluster":' : ',{"cluster":', JSON.stringify(d.cluster), ',"weight":', JSON.stringify(d.weight), "}");
+    }
+    parts.push("]}");
+  }
+  parts.push("]");
+  if (entry.hashKey !== undefined) parts.push(',"hashKey":', JSON.stringify(entry.hashKey));
+  parts.push("}");
+  return parts.join("");
 }
 
 /**

@@ -247,6 +247,50 @@ spec:
   });
 });
 
+describe("plugin configuration JSON", () => {
+  it("the fixed-shape entry writer gives exactly JSON.stringify (deny, matches, weights, hash keys, names needing escapes)", () => {
+    const rules = parseRules(
+      `
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: a}
+spec:
+  interface: com.x.A*
+  subsets: [{name: v1, labels: {revision: v1}}, {name: v2, labels: {revision: v2}}]
+  loadBalancer: {consistentHash: {attachment: "user\\"id"}}
+  routes:
+    - {name: "gray \\u00e9", match: {attachments: {dubbo.tag: {exact: gray}}, arguments: {"1": {suffix: z}, "0": {prefix: a}}}, route: [{subset: v1}]}
+    - {name: split, route: [{subset: v1, weight: 90}, {subset: v2, weight: 10}]}
+  deny: [{method: {prefix: delete}}, {attachments: {x: {present: true}}}]
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: b}
+spec:
+  interface: com.x.B
+  loadBalancer: {consistentHash: {argument: 2}}
+  routes: [{name: m, match: {method: {exact: get}}, route: [{weight: 100}]}]
+`,
+      "r",
+    );
+    const model = buildModel(
+      providers(
+        "dubbo://127.0.0.1:1/com.x.A1?revision=v1",
+        "dubbo://127.0.0.1:2/com.x.A2?version=1.0&group=g%22q&revision=v2",
+        "dubbo://127.0.0.1:3/com.x.B?version=%E2%82%AC",
+        "dubbo://127.0.0.1:4/com.x.C",
+      ),
+      rules,
+    );
+    for (const options of [{}, { clusterName: (sv: { interface: string }, subset: string) => `${sv.interface}\t"${subset}"` }]) {
+      const cfg = compilePluginConfig(model, options);
+      expect(cfg.services.filter((e) => e.hashKey !== undefined)).toHaveLength(3);
+      expect(pluginConfigJson(cfg)).toBe(JSON.stringify(cfg));
+      expect(JSON.parse(pluginConfigJson(cfg, true))).toEqual(cfg);
+    }
+  });
+});
+
 describe("model grouping", () => {
   it("providers of one service interleaved with others' give the same services and endpoints as sorted ones", () => {
     const urls = [
