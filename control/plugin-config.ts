@@ -97,6 +97,9 @@ function sortedRecord(r: Record<string, StringMatch>): Record<string, StringMatc
   return out;
 }
 
+/** Entries made by `compileService`: keys in its order (interface … routes, then hashKey), never altered. */
+const compiledEntries = new WeakSet<PluginService>();
+
 type ClusterNameFn = (service: Service, subset: string) => string;
 /** cluster-name function → Service → compiled entry; a Service object never changes, so entries stay valid */
 const compiledCache = new WeakMap<ClusterNameFn, WeakMap<Service, PluginService>>();
@@ -127,6 +130,7 @@ export function compileService(service: Service, clusterName: (service: Service,
     }));
   }
   if (!entry.hashKey) delete entry.hashKey;
+  compiledEntries.add(entry);
   cache.set(service, markReusable(entry));
   return entry;
 }
@@ -200,28 +204,30 @@ function sharedJsonOf(obj: object): string {
   return t;
 }
 
-const ENTRY_KEYS = "interface,version,group,defaultCluster,deny,routes";
+/** Characters JSON.stringify escapes in a string (any surrogate: lone ones are escaped; it decides). */
+const jsonEscaped = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function jsonString(s: string): string {
+  return jsonEscaped.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
 
 /**
- * `JSON.stringify(entry)` (tested equal), written from the entry's fixed shape with the shared parts' text
- * reused: 10^4 entries under one rule differ only in names. Any other shape goes to JSON.stringify.
+ * `JSON.stringify(entry)` (tested equal) for entries made by `compileService` (their keys and order are
+ * known), written from that fixed shape with the shared parts' text reused: 10^4 entries under one rule
+ * differ only in names. Other objects go to JSON.stringify.
  */
 function writeEntryJson(entry: PluginService): string {
-  const keys = Object.keys(entry).join(",");
-  if (keys !== ENTRY_KEYS && keys !== `${ENTRY_KEYS},hashKey`) return JSON.stringify(entry);
-  const parts = ['{"interface":', JSON.stringify(entry.interface), ',"version":', JSON.stringify(entry.version), ',"group":', JSON.stringify(entry.group)];
-  parts.push(',"defaultCluster":', JSON.stringify(entry.defaultCluster), ',"deny":', sharedJsonOf(entry.deny), ',"routes":[');
+  if (!compiledEntries.has(entry)) return JSON.stringify(entry);
+  const parts = ['{"interface":', jsonString(entry.interface), ',"version":', jsonString(entry.version), ',"group":', jsonString(entry.group)];
+  parts.push(',"defaultCluster":', jsonString(entry.defaultCluster), ',"deny":', sharedJsonOf(entry.deny), ',"routes":[');
   for (let i = 0; i < entry.routes.length; i++) {
     const r = entry.routes[i]!;
-    const routeKeys = Object.keys(r).join(",");
-    if (routeKeys !== "name,match,destinations" && routeKeys !== "name,destinations") return JSON.stringify(entry);
-    parts.push(i === 0 ? '{"name":' : ',{"name":', JSON.stringify(r.name));
+    parts.push(i === 0 ? '{"name":' : ',{"name":', jsonString(r.name));
     if (r.match !== undefined) parts.push(',"match":', sharedJsonOf(r.match));
     parts.push(',"destinations":[');
     for (let j = 0; j < r.destinations.length; j++) {
       const d = r.destinations[j]!;
-      if (Object.keys(d).length !== 2 || !Number.isFinite(d.weight)) return JSON.stringify(entry);
-      parts.push(j === 0 ? '{"cluster":' : ',{"cluster":', JSON.stringify(d.cluster), ',"weight":', JSON.stringify(d.weight), "}");
+      parts.push(j === 0 ? '{"cluster":' : ',{"cluster":', jsonString(d.cluster), ',"weight":', JSON.stringify(d.weight), "}");
     }
     parts.push("]}");
   }
