@@ -240,24 +240,42 @@ function writeEntryJson(entry: PluginService): string {
 /**
  * The configuration as JSON text, equal to `JSON.stringify(config)`, assembled from per-service text cached
  * on the (reused) service entries. With `lines`, the same JSON with one service per line (for files people
- * read; no second rendering to cache).
+ * read; `pluginConfigJsonChunks` gives that text in pieces without joining it).
  */
 export function pluginConfigJson(config: PluginConfig, lines = false): string {
+  if (lines) return pluginConfigJsonChunks(config).join("");
   const { services, ...top } = config;
   const head = JSON.stringify({ ...top, services: [] });
   if (services.length === 0) return head;
   // The generators ask for the same configuration's text several times per build (the Wasm filter of the
-  // EnvoyFilter and of the Listener, the WasmPlugin): the last texts are kept while the entries are the same.
-  const last = lastJson[lines ? 1 : 0];
-  if (last && last.head === head && sameEntries(last.services, services)) return last.text;
-  const open = head.slice(0, -2); // without "]}"
-  const sep = lines ? ",\n" : ",";
-  const text = open + (lines ? "\n" : "") + services.map((s) => entryJson(s)).join(sep) + (lines ? "\n]}" : "]}");
-  lastJson[lines ? 1 : 0] = { head, services: services.slice(), text };
+  // EnvoyFilter and of the Listener, the WasmPlugin): the last text is kept while the entries are the same.
+  if (lastJson && lastJson.head === head && sameEntries(lastJson.services, services)) return lastJson.text;
+  const parts: string[] = [head.slice(0, -2)]; // without "]}"
+  for (let i = 0; i < services.length; i++) {
+    if (i > 0) parts.push(",");
+    parts.push(entryJson(services[i]!));
+  }
+  parts.push("]}");
+  const text = parts.join(""); // one flat string (a rope would be flattened by each reader)
+  lastJson = { head, services: services.slice(), text };
   return text;
 }
 
-const lastJson: ({ head: string; services: readonly PluginService[]; text: string } | undefined)[] = [undefined, undefined];
+/** The configuration's JSON with one service per line, in pieces (the per-service texts are shared, not copied). */
+export function pluginConfigJsonChunks(config: PluginConfig): string[] {
+  const { services, ...top } = config;
+  const head = JSON.stringify({ ...top, services: [] });
+  if (services.length === 0) return [head];
+  const parts: string[] = [`${head.slice(0, -2)}\n`];
+  for (let i = 0; i < services.length; i++) {
+    if (i > 0) parts.push(",\n");
+    parts.push(entryJson(services[i]!));
+  }
+  parts.push("\n]}");
+  return parts;
+}
+
+let lastJson: { head: string; services: readonly PluginService[]; text: string } | undefined;
 
 function sameEntries(a: readonly PluginService[], b: readonly PluginService[]): boolean {
   if (a.length !== b.length) return false;

@@ -162,7 +162,8 @@ export function parseProviderUrl(url: string): ParsedProvider {
   }
   previousKv = kv;
   previousPlain = plain;
-  const params = UrlParams.fromPairs(kv);
+  // an exact-size copy: the pushed array has spare capacity (10^5 of them are kept)
+  const params = UrlParams.fromPairs(kv.slice());
   const path = decode(rawPath.charCodeAt(0) === 47 ? rawPath.replace(/^\/+/, "") : rawPath);
   if (path === undefined) return malformed(url, "bad percent-encoding in the path");
   // the params this parser reads, in one pass (a later duplicate wins, as in `params.get`)

@@ -79,6 +79,28 @@ describe("Istio YAML", () => {
     }
   }
 
+  it("a configuration of many services is written as a literal block, valid for Istio and the Envoy protos, equal to plugin-config.json", () => {
+    const urls = Array.from({ length: 120 }, (_, i) => `dubbo://10.0.0.${i % 250}:20880/org.apache.dubbo.demo.DemoService${i}?version=1.0.0&revision=v${(i % 2) + 1}`);
+    const providers = urls.map((u) => {
+      const p = parseProviderUrl(u);
+      if (!p.ok) throw new Error(p.error);
+      return p.provider;
+    });
+    const rules = loadRulesFile(join(packageRoot, "examples", "rules.yaml")).map((r) => ({ ...r, interface: "org.apache.dubbo.demo.*" }));
+    const files = generateIstio(buildModel(providers, rules), { mode: "dubbo-proxy", wasm: wasmSources.local });
+    const text = files.find((f) => f.name === "envoy-filter-wasm.yaml")!.chunks.join("");
+    expect(text).toMatch(/\n {16}value: \|-\n {18}\{"version":1,/);
+    const [ef] = docsOf(text);
+    validateIstio(ef!);
+    const [patch] = patchFilters(ef!);
+    roundTripJson("envoy.config.listener.v3.Filter", patch!.value);
+    const value = (((patch!.value["typed_config"] as Obj)["config"] as Obj)["configuration"] as Obj)["value"] as string;
+    expect(value.length).toBeGreaterThan(16384);
+    const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.chunks.join("")) as Obj;
+    expect(JSON.parse(value)).toEqual(json);
+    expect((json["services"] as Obj[]).length).toBe(120);
+  });
+
   it("the wasm filter carries the compiled plugin configuration; dubbo-proxy routes follow the route attachment", () => {
     const model = examplesModel();
     const files = generateIstio(model, { mode: "dubbo-proxy", wasm: wasmSources.local });

@@ -1,6 +1,6 @@
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { markFlow, toYamlText, yamlScalar } from "../../control/generate/istio/yaml-text.js";
+import { LONG_STRING, markFlow, toYamlChunks, toYamlText, yamlScalar } from "../../control/generate/istio/yaml-text.js";
 
 describe("YAML writer", () => {
   const tricky = [
@@ -32,6 +32,21 @@ describe("YAML writer", () => {
     const text = toYamlText({ spec: { endpoints: [{ address: "127.0.0.1", labels }] } });
     expect(text.split("\n").filter((l) => l.includes("labels:"))).toHaveLength(1);
     expect(parse(text)).toEqual({ spec: { endpoints: [{ address: "127.0.0.1", labels }] } });
+  });
+
+  it("long one-line strings become literal blocks holding the very string; the others are quoted; all read back equal", () => {
+    const pad = "x".repeat(LONG_STRING);
+    const json = `{"a":"it's","b":"#c: d","c":"\\u0000","d":"é \u{1F600}","e":"- [x]"}${pad}`;
+    const cases = [json, `${pad} trailing  `, `a\tb${pad}`, `@${pad}`, `'${pad}`];
+    const refused = [` ${pad}`, `\t${pad}`, `${pad}\n`, `${pad}\u2028`, `${pad}\u0085`, `${pad}\u0007`, `${pad}\ud800`, `\udc00${pad}`, `${pad}\ufeff`];
+    for (const v of [...cases, ...refused]) {
+      const doc = { spec: { list: [{ value: v, after: 1 }], value: v } };
+      const chunks = toYamlChunks(doc);
+      expect(parse(chunks.join("")), JSON.stringify(v.slice(0, 8))).toEqual(doc);
+      expect(chunks.filter((c) => c === v)).toHaveLength(cases.includes(v) ? 2 : 0); // shared, not copied
+    }
+    expect(toYamlText({ v: json })).toMatch(/^v: \|-\n {2}\{"a"/);
+    expect(toYamlText({ v: "short{" })).toBe("v: 'short{'\n");
   });
 
   it("refuses values YAML cannot hold", () => {

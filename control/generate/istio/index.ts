@@ -10,7 +10,7 @@
  *   plugin-config.json      the compiled plugin configuration (docs/contracts.md §1)
  */
 import type { MeshModel, Service } from "../../model/model.js";
-import { compilePluginConfig, pluginConfigJson, type PluginConfig } from "../../plugin-config.js";
+import { compilePluginConfig, pluginConfigJson, pluginConfigJsonChunks, type PluginConfig } from "../../plugin-config.js";
 import type { WasmSource } from "../xds/wasm-filter.js";
 import { envoyFilter, type Mode } from "./envoy-filter.js";
 import { destinationRule, serviceEntry, serviceEntryText } from "./resources.js";
@@ -105,6 +105,6 @@ export function generateIstio(model: MeshModel, options: IstioOptions): Generate
   const pluginChunks = yamlDocuments([{ ...plugin, spec: specWithoutConfig }]);
   pluginChunks.push("  pluginConfig: ", pluginConfigJson(config), "\n");
   out.push({ name: "wasm-plugin.yaml", chunks: pluginChunks });
-  out.push({ name: "plugin-config.json", chunks: [pluginConfigJson(config, true), "\n"] });
+  out.push({ name: "plugin-config.json", chunks: [...pluginConfigJsonChunks(config), "\n"] });
   return out;
 }

@@ -162,6 +162,22 @@ function writeValue(out: string[], value: unknown, indent: string): void {
   } else writeMapEntries(out, value as Record<string, unknown>, indent, indent);
 }
 
+/** Strings at least this long are written as literal block scalars when they can be (see `blockSafe`). */
+export const LONG_STRING = 16384;
+
+/**
+ * Characters a one-line literal block scalar cannot hold as they are: line breaks (YAML 1.1 and 1.2), C0
+ * and C1 controls but tab, DEL, BOM, noncharacters, lone surrogates.
+ */
+// eslint-disable-next-line no-control-regex
+const notBlockSafe = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** A long one-line string that `|-` keeps exactly: printable, starting with neither a space nor a tab. */
+function blockSafe(value: string): boolean {
+  const c = value.charCodeAt(0);
+  return c !== 32 && c !== 9 && !notBlockSafe.test(value);
+}
+
 function writeMapEntries(out: string[], obj: Record<string, unknown>, indent: string, firstPrefix: string): void {
   let prefix = firstPrefix;
   let any = false;
@@ -170,7 +186,11 @@ function writeMapEntries(out: string[], obj: Record<string, unknown>, indent: st
     if (v === undefined) continue;
     any = true;
     const key = yamlScalar(k);
-    if (isScalar(v)) out.push(`${prefix}${key}: ${yamlScalar(v)}\n`);
+    if (typeof v === "string" && v.length >= LONG_STRING && blockSafe(v)) {
+      // e.g. a plugin configuration of 10^4 services (megabytes of JSON): the string itself is a piece of
+      // the output, neither escaped nor copied
+      out.push(`${prefix}${key}: |-\n${indent}  `, v, "\n");
+    } else if (isScalar(v)) out.push(`${prefix}${key}: ${yamlScalar(v)}\n`);
     else if (Array.isArray(v)) {
       if (v.length === 0) out.push(`${prefix}${key}: []\n`);
       else {
