@@ -31,6 +31,14 @@ function yamlString(value: string): string {
   return out;
 }
 
+/**
+ * `yamlScalar` of a string that will not repeat (a service's own name or cluster name, 10^4 of them at
+ * scale): the same text, without a memo lookup that would miss and push repeating strings out.
+ */
+export function yamlUniqueString(value: string): string {
+  return quoteString(value);
+}
+
 function quoteString(value: string): string {
   if (plain.test(value) && !reserved.test(value)) return value;
   // single-quoted ('' stands for ') when there is nothing to escape, else JSON's double-quoted form

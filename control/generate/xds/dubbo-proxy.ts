@@ -7,7 +7,7 @@
  * service's default cluster. Deny rules have no dubbo_proxy equivalent: the filter enforces them.
  */
 import { TypeUrl } from "./envoy-protos.js";
-import { entryText, flowMapText, listItemText, markReusable, yamlScalar } from "../istio/yaml-text.js";
+import { entryText, flowMapText, listItemText, markReusable, yamlScalar, yamlUniqueString } from "../istio/yaml-text.js";
 import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
 import type { StringMatch } from "../../rules/types.js";
 
@@ -114,7 +114,8 @@ export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, at
   for (const key of ["name", "interface", "version", "group"]) {
     const v = rc[key];
     if (v === undefined) continue;
-    parts.push(prefix, key, ": ", yamlScalar(v), "\n");
+    // name and interface are the service's own (unique) strings; versions and groups repeat
+    parts.push(prefix, key, ": ", typeof v === "string" && (key === "name" || key === "interface") ? yamlUniqueString(v) : yamlScalar(v), "\n");
     prefix = inner;
   }
   const routes = rc["routes"] as readonly Record<string, unknown>[];
@@ -135,9 +136,9 @@ export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, at
     const headers = (r["match"] as Record<string, unknown>)["headers"] as readonly Record<string, unknown>[];
     const header = headers[0]!;
     if (header["name"] !== lastName || i === 0) head = `${matchHead}${yamlScalar((lastName = header["name"]))}\n`; // the same attachment in every route
-    const exact = yamlScalar((header["string_match"] as Record<string, string>)["exact"]!);
+    const exact = yamlUniqueString((header["string_match"] as Record<string, string>)["exact"]!); // a cluster name
     const cluster = (r["route"] as Record<string, string>)["cluster"]!;
-    const quotedCluster = cluster === (header["string_match"] as Record<string, string>)["exact"] ? exact : yamlScalar(cluster);
+    const quotedCluster = cluster === (header["string_match"] as Record<string, string>)["exact"] ? exact : yamlUniqueString(cluster);
     parts.push(head);
     pushPairLines(parts, headerIndent, "string_match", "exact", exact);
     pushPairLines(parts, routeIndent, "route", "cluster", quotedCluster);
@@ -164,7 +165,7 @@ function pushRuleRouteText(parts: string[], r: Readonly<Record<string, unknown>>
   if (head === undefined) byIndent.set(indent, (head = entryText("match", match, indent + "  ", `${indent}- `)));
   parts.push(head);
   const cluster = route["cluster"];
-  if (typeof cluster === "string" && Object.keys(route).length === 1) pushPairLines(parts, `${indent}  `, "route", "cluster", yamlScalar(cluster));
+  if (typeof cluster === "string" && Object.keys(route).length === 1) pushPairLines(parts, `${indent}  `, "route", "cluster", yamlUniqueString(cluster));
   else parts.push(entryText("route", route, indent + "  ", indent + "  "));
 }
 
