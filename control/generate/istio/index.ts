@@ -16,6 +16,7 @@ import { envoyFilter, type Mode } from "./envoy-filter.js";
 import { destinationRule, serviceEntry, serviceEntryText } from "./resources.js";
 import { wasmPlugin } from "./wasm-plugin.js";
 import { toYamlChunks, toYamlText } from "./yaml-text.js";
+import { fewGet, type Few } from "../../util/few.js";
 
 export interface IstioOptions {
   mode: Mode;
@@ -45,16 +46,16 @@ export function yamlDocuments(docs: readonly Record<string, unknown>[]): string[
 }
 
 /** Per-service YAML text (the model reuses unchanged Service objects, so this survives rebuilds). */
-const textCache = new WeakMap<Service, Map<string, string>>();
+const textCache = new WeakMap<Service, Few<string>>();
 
 function serviceText(service: Service, key: string, make: () => Record<string, unknown> | string | null): string {
-  let m = textCache.get(service);
-  if (!m) textCache.set(service, (m = new Map()));
-  let t = m.get(key);
+  let few = textCache.get(service);
+  if (!few) textCache.set(service, (few = []));
+  let t = fewGet(few, key);
   if (t === undefined) {
     const doc = make();
     t = doc === null ? "" : `---\n${typeof doc === "string" ? doc : toYamlText(doc)}`;
-    m.set(key, t);
+    few.push(key, t);
   }
   return t;
 }

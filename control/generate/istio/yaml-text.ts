@@ -10,6 +10,8 @@
  * JSON-quoted (a valid YAML double-quoted scalar) when they hold control characters; keys keep their insertion order.
  */
 
+import { fewGet, type Few } from "../../util/few.js";
+
 const plain = /^[A-Za-z_/][A-Za-z0-9_./|@-]*$/;
 // eslint-disable-next-line no-control-regex
 const controlChars = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]/;
@@ -109,7 +111,7 @@ export function flowMapText(obj: Readonly<Record<string, unknown>>): string {
  * A marked object must never be altered afterwards.
  */
 const reusable = new WeakSet<object>();
-const itemText = new WeakMap<object, Map<string, string>>();
+const itemText = new WeakMap<object, Few<string>>();
 
 /** Fixed-shape writers of reusable objects: (indent) → the object's text as a list item, equal to the generic text. */
 const itemWriter = new WeakMap<object, (indent: string) => string>();
@@ -145,11 +147,11 @@ export function entryText(key: string, value: unknown, indent: string, firstPref
 function writeListItemMap(out: string[], item: Record<string, unknown>, indent: string): void {
   if (!reusable.has(item)) return writeMapEntries(out, item, indent + "  ", `${indent}- `);
   let byIndent = itemText.get(item);
-  if (!byIndent) itemText.set(item, (byIndent = new Map()));
-  let text = byIndent.get(indent);
+  if (!byIndent) itemText.set(item, (byIndent = []));
+  let text = fewGet(byIndent, indent);
   if (text === undefined) {
     const writer = itemWriter.get(item);
-    byIndent.set(indent, (text = writer ? writer(indent) : listItemText(item, indent)));
+    byIndent.push(indent, (text = writer ? writer(indent) : listItemText(item, indent)));
   }
   out.push(text);
 }

@@ -7,6 +7,7 @@
  * service's default cluster. Deny rules have no dubbo_proxy equivalent: the filter enforces them.
  */
 import { TypeUrl } from "./envoy-protos.js";
+import { fewGet, type Few } from "../../util/few.js";
 import { entryText, flowMapText, listItemText, markReusable, yamlScalar, yamlUniqueString } from "../istio/yaml-text.js";
 import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
 import type { StringMatch } from "../../rules/types.js";
@@ -169,17 +170,17 @@ function pushRuleRouteText(parts: string[], r: Readonly<Record<string, unknown>>
   else parts.push(entryText("route", route, indent + "  ", indent + "  "));
 }
 
-const routeCache = new WeakMap<PluginService, Map<string, Record<string, unknown>>>();
+const routeCache = new WeakMap<PluginService, Few<Record<string, unknown>>>();
 
 function cachedRouteConfiguration(entry: PluginService, routeAttachment: string): Record<string, unknown> {
   let byAttachment = routeCache.get(entry);
-  if (!byAttachment) routeCache.set(entry, (byAttachment = new Map()));
-  let rc = byAttachment.get(routeAttachment);
+  if (!byAttachment) routeCache.set(entry, (byAttachment = []));
+  let rc = fewGet(byAttachment, routeAttachment);
   if (!rc) {
     const name = `${entry.interface}:${entry.version}:${entry.group}`;
     const built = dubboRouteConfiguration(entry, routeAttachment, name);
     const attachmentRoutes = clustersOf(entry).length;
-    byAttachment.set(routeAttachment, (rc = markReusable(built, (indent) => routeConfigurationText(built, attachmentRoutes, indent))));
+    byAttachment.push(routeAttachment, (rc = markReusable(built, (indent) => routeConfigurationText(built, attachmentRoutes, indent))));
   }
   return rc;
 }
