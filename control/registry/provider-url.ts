@@ -64,7 +64,8 @@ function intern(s: string | undefined): string | undefined {
  * `%` or `+` (`previousPlain[i]` false), whose raw text would decode differently.
  */
 let previousKv: readonly string[] = [];
-let previousPlain: readonly boolean[] = [];
+let previousPlain: boolean[] = [];
+let sparePlain: boolean[] = [];
 
 /** The raw text has neither `%` nor `+`: it decodes to itself. */
 function isPlainText(s: string): boolean {
@@ -139,7 +140,8 @@ export function parseProviderUrl(url: string): ParsedProvider {
   const port = Number(portText);
   if (port < 1 || port > 65535) return malformed(url, `port ${port} out of range`);
   const kv: string[] = [];
-  const plain: boolean[] = [];
+  const plain = sparePlain; // reused: only the previous URL's flags are ever read
+  plain.length = 0;
   if (q >= 0) {
     const query = rest.slice(q + 1);
     let i = 0;
@@ -161,6 +163,7 @@ export function parseProviderUrl(url: string): ParsedProvider {
     }
   }
   previousKv = kv;
+  sparePlain = previousPlain;
   previousPlain = plain;
   // an exact-size copy: the pushed array has spare capacity (10^5 of them are kept)
   const params = UrlParams.fromPairs(kv.slice());
