@@ -162,6 +162,52 @@ describe("ServiceEntry text", () => {
   });
 });
 
+describe("DestinationRule text", () => {
+  it("the per-rule subsets writer gives exactly the generic writer's text (no rule, load balancer only, subsets and load balancer, namespace)", async () => {
+    const { destinationRule, destinationRuleText } = await import("../../control/generate/istio/resources.js");
+    const { toYamlText } = await import("../../control/generate/istio/yaml-text.js");
+    const drRules = parseRules(
+      `
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: a}
+spec:
+  interface: com.x.A*
+  subsets: [{name: v1, labels: {zone: z, revision: v1}}, {name: 'no', labels: {revision: "it's"}}]
+  loadBalancer: {simple: RANDOM}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: b}
+spec:
+  interface: com.x.B
+  loadBalancer: {simple: LEAST_REQUEST}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: c}
+spec:
+  interface: com.x.C
+  subsets: [{name: only, labels: {revision: v1}}]
+`,
+      "r",
+    );
+    const m = buildModel(
+      providers("dubbo://127.0.0.1:1/com.x.A1", `dubbo://127.0.0.1:2/com.x.A${"2".repeat(90)}`, "dubbo://127.0.0.1:3/com.x.B", "dubbo://127.0.0.1:4/com.x.C", "dubbo://127.0.0.1:5/com.x.D"),
+      drRules,
+    );
+    let written = 0;
+    for (const s of m.services) {
+      for (const ns of [undefined, "istio-system"]) {
+        const doc = destinationRule(s, ns);
+        expect(destinationRuleText(s, ns)).toBe(doc === null ? null : toYamlText(doc));
+        if (doc !== null) written++;
+      }
+    }
+    expect(written).toBe(8); // every service but com.x.D, in both namespaces
+  });
+});
+
 describe("position caches (URL params, labels, ServiceEntry label text)", () => {
   it("a run of similar providers gives what each provider gives on its own (seeded: shifted, repeated and changed params)", async () => {
     const { serviceEntry, serviceEntryText } = await import("../../control/generate/istio/resources.js");

@@ -13,7 +13,7 @@ import type { MeshModel, Service } from "../../model/model.js";
 import { compilePluginConfig, pluginConfigJson, pluginConfigJsonChunks, type PluginConfig } from "../../plugin-config.js";
 import type { WasmSource } from "../xds/wasm-filter.js";
 import { envoyFilter, type Mode } from "./envoy-filter.js";
-import { destinationRule, serviceEntry, serviceEntryText } from "./resources.js";
+import { destinationRule, destinationRuleText, serviceEntry, serviceEntryText } from "./resources.js";
 import { wasmPlugin } from "./wasm-plugin.js";
 import { toYamlChunks, toYamlText } from "./yaml-text.js";
 import { fewGet, type Few } from "../../util/few.js";
@@ -91,7 +91,7 @@ export function generateIstio(model: MeshModel, options: IstioOptions): Generate
   const dr = [HEADER];
   for (const s of model.services) {
     se.push(serviceText(s, `se/${ns}`, () => serviceEntryText(s, options.namespace)));
-    dr.push(serviceText(s, `dr/${ns}`, () => destinationRule(s, options.namespace)));
+    dr.push(serviceText(s, `dr/${ns}`, () => destinationRuleText(s, options.namespace)));
   }
   out.push({ name: "service-entries.yaml", chunks: se });
   out.push({ name: "destination-rules.yaml", chunks: dr });

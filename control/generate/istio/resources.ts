@@ -5,7 +5,8 @@
  */
 import { DUBBO_PORT_NAME, type Service } from "../../model/model.js";
 import type { UrlParams } from "../../registry/url-params.js";
-import { flowMapText, markFlow, toYamlText, yamlScalar } from "./yaml-text.js";
+import type { Subset } from "../../rules/types.js";
+import { entryText, markFlow, toYamlText, yamlScalar } from "./yaml-text.js";
 
 export const SERVICE_ENTRY_API = "networking.istio.io/v1beta1";
 export const DESTINATION_RULE_API = "networking.istio.io/v1beta1";
@@ -122,20 +123,51 @@ function sortedLabels(labels: Readonly<Record<string, string>>): Record<string, 
  * policy): the DestinationRule then leaves Istio's default; the fallback proxy honours it.
  */
 export function destinationRule(service: Service, namespace?: string): Record<string, unknown> | null {
-  {
-    const rule = service.rule;
-    if (!rule) return null;
-    const lb = rule.loadBalancer && "simple" in rule.loadBalancer ? rule.loadBalancer.simple : undefined;
-    if (rule.subsets.length === 0 && !lb) return null;
-    return {
-      apiVersion: DESTINATION_RULE_API,
-      kind: "DestinationRule",
-      metadata: meta(service.host, namespace),
-      spec: {
-        host: service.host,
-        ...(lb ? { trafficPolicy: { loadBalancer: { simple: lb } } } : {}),
-        ...(rule.subsets.length > 0 ? { subsets: rule.subsets.map((s) => ({ name: s.name, labels: sortedLabels(s.labels) })) } : {}),
-      },
-    };
+  const rule = service.rule;
+  if (!rule || (rule.subsets.length === 0 && !simpleLb(service))) return null;
+  return destinationRuleDoc(service, namespace, rule.subsets.length > 0 ? subsetList(rule.subsets) : undefined);
+}
+
+function simpleLb(service: Service): string | undefined {
+  const lb = service.rule?.loadBalancer;
+  return lb && "simple" in lb ? lb.simple : undefined;
+}
+
+function subsetList(subsets: readonly Subset[]): Record<string, unknown>[] {
+  return subsets.map((s) => ({ name: s.name, labels: sortedLabels(s.labels) }));
+}
+
+function destinationRuleDoc(service: Service, namespace: string | undefined, subsets: unknown[] | undefined): Record<string, unknown> {
+  const lb = simpleLb(service);
+  return {
+    apiVersion: DESTINATION_RULE_API,
+    kind: "DestinationRule",
+    metadata: meta(service.host, namespace),
+    spec: {
+      host: service.host,
+      ...(lb ? { trafficPolicy: { loadBalancer: { simple: lb } } } : {}),
+      ...(subsets !== undefined ? { subsets } : {}),
+    },
+  };
+}
+
+/** A rule's subsets as the DestinationRule spec's last entry (`  subsets:` and the list), per subsets array. */
+const subsetsText = new WeakMap<readonly Subset[], string>();
+
+/**
+ * The DestinationRule's YAML text, equal to `toYamlText(destinationRule(service, namespace))` (tested), or
+ * null: the subsets, the same for every service under a rule, are written once per rule.
+ */
+export function destinationRuleText(service: Service, namespace?: string): string | null {
+  const rule = service.rule;
+  if (!rule || rule.subsets.length === 0) {
+    const doc = destinationRule(service, namespace);
+    return doc === null ? null : toYamlText(doc);
   }
+  const head = toYamlText(destinationRuleDoc(service, namespace, []));
+  const tail = "  subsets: []\n";
+  if (!head.endsWith(tail)) throw new Error("destinationRuleText: subsets is not the last field"); // cannot happen
+  let text = subsetsText.get(rule.subsets);
+  if (text === undefined) subsetsText.set(rule.subsets, (text = entryText("subsets", subsetList(rule.subsets), "  ", "  ")));
+  return [head.slice(0, -tail.length), text].join(""); // flat: cached per service
 }
