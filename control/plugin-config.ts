@@ -123,11 +123,10 @@ export function compileService(service: Service, clusterName: (service: Service,
     const lb = rule.loadBalancer;
     if (lb && "consistentHash" in lb) entry.hashKey = { ...lb.consistentHash };
     entry.deny = denyOf(rule);
-    entry.routes = rule.routes.map((r) => ({
-      name: r.name,
-      ...(r.match ? { match: copyMatch(r.match) } : {}),
-      destinations: r.route.map((d) => ({ cluster: clusterName(service, d.subset ?? ""), weight: d.weight })),
-    }));
+    entry.routes = rule.routes.map((r) => {
+      const destinations = r.route.map((d) => ({ cluster: clusterName(service, d.subset ?? ""), weight: d.weight }));
+      return r.match ? { name: r.name, match: copyMatch(r.match), destinations } : { name: r.name, destinations };
+    });
   }
   if (!entry.hashKey) delete entry.hashKey;
   compiledEntries.add(entry);

@@ -15,7 +15,21 @@ import { createHash } from "node:crypto";
 
 export const HOST_SUFFIX = "dubbo";
 
+/** Package segments and versions repeat across services ("com", "example", "v1.0.0"): results remembered (bounded). */
+const labelMemo = new Map<string, string>();
+const LABEL_MEMO_MAX = 10_000;
+
 function dnsLabel(raw: string): string {
+  let s = labelMemo.get(raw);
+  if (s === undefined) {
+    s = makeDnsLabel(raw);
+    if (labelMemo.size >= LABEL_MEMO_MAX) labelMemo.clear();
+    labelMemo.set(raw, s);
+  }
+  return s;
+}
+
+function makeDnsLabel(raw: string): string {
   let s = raw.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "");
   if (s === "") s = "x";
   if (s.length > 63) s = `${s.slice(0, 54).replace(/-+$/, "")}-${createHash("sha256").update(raw).digest("hex").slice(0, 8)}`;
