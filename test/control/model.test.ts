@@ -217,12 +217,25 @@ describe("position caches (URL params, labels, ServiceEntry label text)", () => 
     const random = prng(20261122);
     const pick = <T>(a: readonly T[]): T => a[Math.floor(random() * a.length)]!;
     const urls: string[] = [];
-    for (let i = 0; i < 400; i++) {
-      const n = Math.floor(random() * 8);
-      const params: string[] = [];
-      for (let j = 0; j < n; j++) params.push(`${encodeURIComponent(pick(keys))}=${random() < 0.2 ? encodeURIComponent(pick(values)) : pick(values).replace(/[%&=#+ ]/g, "_")}`);
-      if (random() < 0.3) params.sort();
-      urls.push(`dubbo://10.0.${i % 7}.${i % 250}:${20880 + (i % 3)}/com.x.S${i % 5}?${params.join("&")}`);
+    const param = () => `${encodeURIComponent(pick(keys))}=${random() < 0.2 ? encodeURIComponent(pick(values)) : pick(values).replace(/[%&=#+ ]/g, "_")}`;
+    let params: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      if (params.length > 0 && random() < 0.6) {
+        // like the previous provider but for one or two params (a new pid, a shifted list)
+        params = params.slice();
+        for (let c = random() < 0.5 ? 1 : 2; c > 0; c--) {
+          const at = Math.floor(random() * params.length);
+          const what = random();
+          if (what < 0.6) params[at] = param();
+          else if (what < 0.8) params.splice(at, 1);
+          else params.splice(at, 0, param());
+        }
+      } else {
+        params = [];
+        for (let j = Math.floor(random() * 14); j > 0; j--) params.push(param());
+        if (random() < 0.5) params.sort();
+      }
+      urls.push(`dubbo://10.0.${i % 7}.${i % 250}:${20880 + (i % 3)}/com.x.S${Math.floor(i / 40)}?${params.join("&")}`);
     }
     const parsed = providers(...urls);
     for (const [i, p] of parsed.entries()) {

@@ -90,6 +90,18 @@ function isDottedDigits(s: string): boolean {
 const pieceKey: string[] = [];
 const pieceValue: string[] = [];
 const pieceText: string[] = [];
+/** `endpointCount` when the piece at a position last changed. */
+const pieceChanged: number[] = [];
+let endpointCount = 0;
+
+/**
+ * Runs of unchanged pieces joined, by their first position: [start, runEnd) as of `runMade`. Between two
+ * endpoints of a service usually only a few labels change (pid, timestamp): the others are pushed as a few
+ * joined runs instead of one piece each.
+ */
+const runText: string[] = [];
+const runEnd: number[] = [];
+const runMade: number[] = [];
 
 /**
  * `{k: v, ...}` and the line's end for endpoint labels, exactly `flowMapText(Object.fromEntries(labels))`,
@@ -97,16 +109,37 @@ const pieceText: string[] = [];
  */
 function pushLabelsText(parts: string[], labels: UrlParams): void {
   const n = labels.size;
+  const now = ++endpointCount;
   for (let i = 0; i < n; i++) {
     const k = labels.keyAt(i);
     const v = labels.valueAt(i);
-    let text = pieceText[i];
-    if (text === undefined || pieceKey[i] !== k || pieceValue[i] !== v) {
+    if (pieceText[i] === undefined || pieceKey[i] !== k || pieceValue[i] !== v) {
       pieceKey[i] = k;
       pieceValue[i] = v;
-      pieceText[i] = text = `${i === 0 ? "{" : ", "}${yamlScalar(k)}: ${yamlScalar(v)}`;
+      pieceText[i] = `${i === 0 ? "{" : ", "}${yamlScalar(k)}: ${yamlScalar(v)}`;
+      pieceChanged[i] = now;
     }
-    parts.push(text);
+  }
+  for (let i = 0; i < n; ) {
+    if (pieceChanged[i] === now) {
+      parts.push(pieceText[i]!);
+      i++;
+      continue;
+    }
+    // [i, j): unchanged since the previous endpoint; its joined text is reusable if made after its last change
+    let j = i;
+    let newest = 0;
+    for (; j < n && pieceChanged[j] !== now; j++) if (pieceChanged[j]! > newest) newest = pieceChanged[j]!;
+    if (j - i === 1) parts.push(pieceText[i]!);
+    else {
+      if (runEnd[i] !== j || runMade[i]! < newest) {
+        runText[i] = pieceText.slice(i, j).join("");
+        runEnd[i] = j;
+        runMade[i] = now;
+      }
+      parts.push(runText[i]!);
+    }
+    i = j;
   }
   parts.push(n === 0 ? "{}\n" : "}\n");
 }
