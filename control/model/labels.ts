@@ -104,20 +104,13 @@ const rawValues: string[] = [];
 const cleanKeys: string[] = [];
 const cleanValues: string[] = [];
 
-function cleanKeyAt(i: number, k: string): string {
-  if (rawKeys[i] === k) return cleanKeys[i]!;
-  const key = sanitizeLabel(k);
-  rawKeys[i] = k;
-  cleanKeys[i] = key;
-  return key;
-}
-
-function cleanValueAt(i: number, v: string): string {
-  if (rawValues[i] === v) return cleanValues[i]!;
-  const value = sanitizeLabel(v);
-  rawValues[i] = v;
-  cleanValues[i] = value;
-  return value;
+/** `sanitizeLabel(s)` through the position cache `raw`/`clean` (keys or values). */
+function cleanAt(raw: string[], clean: string[], i: number, s: string): string {
+  if (raw[i] === s) return clean[i]!;
+  const out = sanitizeLabel(s);
+  raw[i] = s;
+  clean[i] = out;
+  return out;
 }
 
 /**
@@ -134,12 +127,12 @@ export function endpointLabels(params: UrlParams): { labels: UrlParams; dropped:
   for (let i = 0; i < n; i++) {
     const k = params.keyAt(i);
     const c = k.charCodeAt(0);
-    if (cleanKeyAt(i, k) !== k || k <= last || (c >= 48 && c <= 57)) return slowLabels(params);
+    if (cleanAt(rawKeys, cleanKeys, i, k) !== k || k <= last || (c >= 48 && c <= 57)) return slowLabels(params);
     last = k;
-    if (cleanValueAt(i, params.valueAt(i)) !== params.valueAt(i)) changed++;
+    if (cleanAt(rawValues, cleanValues, i, params.valueAt(i)) !== params.valueAt(i)) changed++;
   }
   if (changed === 0) return { labels: params, dropped: NONE };
-  // the params with the sanitized values (cleanValues[i], set by cleanValueAt above): usually one (methods)
+  // the params with the sanitized values (cleanValues[i], set by cleanAt above): usually one (methods)
   let labels = params;
   for (let i = 0; i < n; i++) if (cleanValues[i] !== params.valueAt(i)) labels = labels.withValueAt(i, cleanValues[i]!);
   return { labels, dropped: NONE };
