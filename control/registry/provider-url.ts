@@ -60,8 +60,8 @@ function intern(s: string | undefined): string | undefined {
 /**
  * The previous URL's params (decoded, alternating keys and values). A service's providers come one after
  * the other and repeat most keys and values: the text at the same position is compared with the previous
- * string (no slice, no hashing) and that string reused when equal — unless it had
- * `%` or `+` (`previousPlain[i]` false), whose raw text would decode differently.
+ * string (a slice and ===, no hashing) and that string reused when equal — unless it had `%` or `+`
+ * (`previousPlain[i]` false), whose raw text would decode differently.
  */
 let previousKv: readonly string[] = [];
 let previousPlain: boolean[] = [];
