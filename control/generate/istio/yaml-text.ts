@@ -128,9 +128,7 @@ export function markReusable<T extends object>(obj: T, writer?: (indent: string)
 
 /** The generic writer's text of a map as a list item at `indent` (`${indent}- key: ...`), never cached. */
 export function listItemText(item: Readonly<Record<string, unknown>>, indent: string): string {
-  const local: string[] = [];
-  writeMapEntries(local, item as Record<string, unknown>, indent + "  ", `${indent}- `);
-  return local.join("");
+  return mapText(item, indent + "  ", `${indent}- `);
 }
 
 /**
@@ -139,8 +137,13 @@ export function listItemText(item: Readonly<Record<string, unknown>>, indent: st
  * with the map's first prefix and the others with its indent.
  */
 export function entryText(key: string, value: unknown, indent: string, firstPrefix: string): string {
+  return mapText({ [key]: value }, indent, firstPrefix);
+}
+
+/** The generic writer's text of a map's entries, the first line starting with `firstPrefix`. */
+function mapText(obj: Readonly<Record<string, unknown>>, indent: string, firstPrefix: string): string {
   const local: string[] = [];
-  writeMapEntries(local, { [key]: value }, indent, firstPrefix);
+  writeMapEntries(local, obj as Record<string, unknown>, indent, firstPrefix);
   return local.join("");
 }
 
