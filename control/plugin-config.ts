@@ -7,7 +7,6 @@
  * ordered so that the filter's "first match wins" picks the most specific one: by interface, then entries
  * with both version and group, then one of them, then neither; then by version and group.
  */
-import { markReusable } from "./generate/istio/yaml-text.js";
 import { istioClusterName } from "./model/service-host.js";
 import type { MeshModel, Service } from "./model/model.js";
 import type { DubboRoute, RequestMatch, StringMatch } from "./rules/types.js";
@@ -130,7 +129,7 @@ export function compileService(service: Service, clusterName: (service: Service,
   }
   if (!entry.hashKey) delete entry.hashKey;
   compiledEntries.add(entry);
-  cache.set(service, markReusable(entry));
+  cache.set(service, entry);
   return entry;
 }
 

@@ -105,8 +105,8 @@ export function flowMapText(obj: Readonly<Record<string, unknown>>): string {
 }
 
 /**
- * Objects marked reusable (long-lived per-service pieces such as a service's dubbo_proxy RouteConfiguration
- * or its plugin-configuration entry) have their YAML text as a list item cached per indent, so aggregate
+ * Objects marked reusable (long-lived per-service pieces such as a service's dubbo_proxy RouteConfiguration)
+ * have their YAML text as a list item cached per indent, so aggregate
  * documents that hold every service are re-assembled from cached text after one service changes.
  * A marked object must never be altered afterwards.
  */
