@@ -5,7 +5,7 @@
  *
  * Field names keep their proto spelling (snake_case), as in Envoy's JSON config dumps.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join } from "node:path";
 import protobuf from "protobufjs";
@@ -67,10 +67,66 @@ export function envoyProtoRoot(): protobuf.Root {
     }
     throw new Error(`proto import '${target}' not found under ${envoyProtoIncludeDirs.join(", ")}`);
   };
-  root.loadSync([...envoyProtoRoots], { keepCase: true });
+  loadProtoFiles(root, envoyProtoRoots);
   root.resolveAll();
   cached = root;
   return root;
+}
+
+/**
+ * What `root.loadSync(files, { keepCase: true })` does (imports followed, protobufjs' bundled well-known
+ * types used), with each file's text read through `protoSource`.
+ */
+function loadProtoFiles(root: protobuf.Root, files: readonly string[]): void {
+  const load = (path: string, weak: boolean): void => {
+    if (root.files.includes(path)) return;
+    root.files.push(path);
+    const bundled = protobuf.common.get(path);
+    if (bundled) {
+      root.setOptions(bundled.options ?? {});
+      root.addJSON(bundled.nested ?? {});
+      return;
+    }
+    let source: string;
+    try {
+      source = protoSource(path);
+    } catch (err) {
+      if (weak) return;
+      throw err;
+    }
+    (protobuf.parse as unknown as { filename: string }).filename = path; // named in protobufjs' syntax errors
+    const parsed = protobuf.parse(source, root, { keepCase: true });
+    for (const target of parsed.imports ?? []) load(root.resolvePath(path, target)!, false);
+    for (const target of parsed.weakImports ?? []) load(root.resolvePath(path, target)!, true);
+  };
+  for (const file of files) load(root.resolvePath("", file)!, false);
+}
+
+const nonAscii = /[^\x00-\x7f]/;
+
+/**
+ * A proto file's text for protobufjs. Envoy's protos have typographic quotes (’ “ ”) in a few comments; one
+ * such character makes V8 hold the whole text as a two-byte string, and every name protobufjs slices from it
+ * (messages, fields, enum values) is two-byte too. V8 keeps one internalized copy of each name, shared with
+ * the same literals in our code ("STATIC", "name", "cluster", ...), so every text built with them — all the
+ * generated YAML — became two-byte: twice the memory, and twice the bytes for the garbage collector to copy.
+ * Such characters are turned into `?` when every one of them is in a `//` comment (nothing protobufjs
+ * reads); otherwise the text is left as it is.
+ */
+export function protoSource(path: string): string {
+  const text = readFileSync(path, "utf8");
+  if (!nonAscii.test(text)) return text;
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const at = line.search(nonAscii);
+    if (at < 0) continue;
+    const comment = line.indexOf("//");
+    if (comment < 0 || comment > at || /["']/.test(line.slice(0, comment))) return text; // not (only) in a comment
+    lines[i] = line.slice(0, comment) + line.slice(comment).replace(/[^\x00-\x7f]/g, "?");
+  }
+  // slices of a two-byte string stay two-byte: a latin1 round trip of the (now ASCII) text makes a one-byte copy
+  return Buffer.from(lines.join("\n"), "latin1").toString("latin1");
 }
 
 const typeCache = new Map<string, protobuf.Type>();
