@@ -162,6 +162,42 @@ describe("ServiceEntry text", () => {
   });
 });
 
+describe("per-service document heads from a host template", () => {
+  it("equal the generic writer's text for every host length across the flow/block boundary of metadata", async () => {
+    const { destinationRule, destinationRuleText, serviceEntry, serviceEntryText } = await import("../../control/generate/istio/resources.js");
+    const { toYamlText } = await import("../../control/generate/istio/yaml-text.js");
+    const rules = parseRules(
+      `
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: lb}
+spec: {interface: a.L*, loadBalancer: {simple: RANDOM}}
+---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: subsets}
+spec: {interface: a.S*, subsets: [{name: v1, labels: {revision: v1}}]}
+`,
+      "r",
+    );
+    // hosts of 9 to 88 characters: the metadata map is written `{name: …, labels: {…}}` while it fits in 100
+    const urls: string[] = [];
+    for (let n = 1; n <= 80; n++) for (const p of ["L", "S"]) urls.push(`dubbo://127.0.0.1:${n}/a.${p}${"x".repeat(n - 1)}`);
+    const m = buildModel(providers(...urls), rules);
+    const layouts = new Set<string>();
+    for (const s of m.services) {
+      for (const ns of [undefined, "ns"]) {
+        const se = serviceEntryText(s, ns);
+        expect(se).toBe(toYamlText(serviceEntry(s, ns)));
+        layouts.add(se.split("\n")[2]!.startsWith("metadata: {") ? "flow" : "block");
+        const dr = destinationRule(s, ns);
+        expect(destinationRuleText(s, ns)).toBe(dr === null ? null : toYamlText(dr));
+      }
+    }
+    expect([...layouts].sort()).toEqual(["block", "flow"]);
+  });
+});
+
 describe("DestinationRule text", () => {
   it("the per-rule subsets writer gives exactly the generic writer's text (no rule, load balancer only, subsets and load balancer, namespace)", async () => {
     const { destinationRule, destinationRuleText } = await import("../../control/generate/istio/resources.js");

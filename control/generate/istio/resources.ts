@@ -6,7 +6,7 @@
 import { DUBBO_PORT_NAME, type Service } from "../../model/model.js";
 import type { UrlParams } from "../../registry/url-params.js";
 import type { Subset } from "../../rules/types.js";
-import { entryText, markFlow, toYamlText, yamlScalar } from "./yaml-text.js";
+import { entryText, markFlow, toYamlText, yamlScalar, yamlUniqueString } from "./yaml-text.js";
 
 export const SERVICE_ENTRY_API = "networking.istio.io/v1beta1";
 export const DESTINATION_RULE_API = "networking.istio.io/v1beta1";
@@ -52,10 +52,11 @@ export function serviceEntry(service: Service, namespace?: string): Record<strin
  * document without it.
  */
 export function serviceEntryText(service: Service, namespace?: string): string {
-  const doc = serviceEntry({ ...service, endpoints: [] }, namespace);
-  if (service.endpoints.length === 0) return toYamlText(doc);
-  const head = toYamlText(doc);
   const tail = "  endpoints: []\n";
+  const head = withHost(`se\n${namespace ?? ""}\n${service.port}`, service.host, (host) =>
+    toYamlText(serviceEntry({ ...service, host, endpoints: [] }, namespace)),
+  );
+  if (service.endpoints.length === 0) return head;
   if (!head.endsWith(tail)) throw new Error("serviceEntryText: endpoints is not the last field"); // cannot happen
   const parts = [head.slice(0, -tail.length), "  endpoints:\n"];
   for (const e of service.endpoints) {
@@ -66,6 +67,33 @@ export function serviceEntryText(service: Service, namespace?: string): string {
     if (e.weight > 0) parts.push(WEIGHT_LINE, String(e.weight), "\n");
   }
   return parts.join(""); // one flat string: cached per service, a rope would cost several times its size
+}
+
+/**
+ * Generic-writer texts whose only per-service part is the host, by `kind` (the document's other inputs:
+ * namespace, port, …) and the host's written length: pieces to join with the written host, or null when the
+ * placeholder showed up elsewhere in the text.
+ */
+const hostTemplates = new Map<string, readonly string[] | null>();
+
+/**
+ * `make(host)`, the generic writer's text of a document in which `host` is written exactly twice
+ * (metadata.name and the spec's host), from a template: `make` run once for a placeholder host of the same
+ * written length, split where it went. The writer's layout choices (flow or block) depend on the written
+ * lengths only, so joining the pieces with the written host gives exactly `make(host)` (tested), without a
+ * generic walk per service.
+ */
+function withHost(kind: string, host: string, make: (host: string) => string): string {
+  const written = yamlUniqueString(host);
+  const key = `${kind}\n${written.length}`;
+  let pieces = hostTemplates.get(key);
+  if (pieces === undefined) {
+    const placeholder = "_".repeat(written.length); // a plain scalar: written as itself
+    const split = make(placeholder).split(placeholder);
+    pieces = split.length === 3 ? split : null;
+    hostTemplates.set(key, pieces);
+  }
+  return pieces === null ? make(host) : pieces.join(written);
 }
 
 const AFTER_ADDRESS = `\n      ports: {${yamlScalar(DUBBO_PORT_NAME)}: `;
@@ -90,6 +118,8 @@ function isDottedDigits(s: string): boolean {
 const pieceKey: string[] = [];
 const pieceValue: string[] = [];
 const pieceText: string[] = [];
+/** `{k: ` or `, k: ` of the key at a position */
+const pieceKeyText: string[] = [];
 /** `endpointCount` when the piece at a position last changed. */
 const pieceChanged: number[] = [];
 let endpointCount = 0;
@@ -114,9 +144,11 @@ function pushLabelsText(parts: string[], labels: UrlParams): void {
     const k = labels.keyAt(i);
     const v = labels.valueAt(i);
     if (pieceText[i] === undefined || pieceKey[i] !== k || pieceValue[i] !== v) {
+      // usually only the value changed (pid, revision): the key's text, with its separator, stays
+      if (pieceKey[i] !== k || pieceKeyText[i] === undefined) pieceKeyText[i] = `${i === 0 ? "{" : ", "}${yamlScalar(k)}: `;
       pieceKey[i] = k;
       pieceValue[i] = v;
-      pieceText[i] = `${i === 0 ? "{" : ", "}${yamlScalar(k)}: ${yamlScalar(v)}`;
+      pieceText[i] = pieceKeyText[i] + yamlScalar(v);
       pieceChanged[i] = now;
     }
   }
@@ -193,11 +225,11 @@ const subsetsText = new WeakMap<readonly Subset[], string>();
  */
 export function destinationRuleText(service: Service, namespace?: string): string | null {
   const rule = service.rule;
-  if (!rule || rule.subsets.length === 0) {
-    const doc = destinationRule(service, namespace);
-    return doc === null ? null : toYamlText(doc);
-  }
-  const head = toYamlText(destinationRuleDoc(service, namespace, []));
+  const lb = simpleLb(service);
+  if (!rule || (rule.subsets.length === 0 && !lb)) return null;
+  const kind = `dr\n${namespace ?? ""}\n${lb ?? ""}\n${rule.subsets.length > 0}`;
+  if (rule.subsets.length === 0) return withHost(kind, service.host, (host) => toYamlText(destinationRule({ ...service, host }, namespace)!));
+  const head = withHost(kind, service.host, (host) => toYamlText(destinationRuleDoc({ ...service, host }, namespace, [])));
   const tail = "  subsets: []\n";
   if (!head.endsWith(tail)) throw new Error("destinationRuleText: subsets is not the last field"); // cannot happen
   let text = subsetsText.get(rule.subsets);
