@@ -10,6 +10,7 @@
 import { istioClusterName } from "./model/service-host.js";
 import type { MeshModel, Service } from "./model/model.js";
 import type { DubboRoute, RequestMatch, StringMatch } from "./rules/types.js";
+import { fewGet, type Few } from "./util/few.js";
 
 export const PLUGIN_CONFIG_VERSION = 1;
 export const DEFAULT_ROUTE_ATTACHMENT = "x-dubbo-mesh-cluster";
@@ -155,9 +156,23 @@ export function pluginServiceOrder(a: Service, b: Service): number {
   return a.group < b.group ? -1 : a.group > b.group ? 1 : 0;
 }
 
+/**
+ * A model's compiled entries in lookup order, per cluster-name function: the generators of one build (Istio
+ * YAML, Envoy resources) compile the same model, and sorting 10^4 services costs more than the lookups.
+ */
+const modelEntries = new WeakMap<MeshModel, Few<readonly PluginService[], ClusterNameFn>>();
+
+function entriesOf(model: MeshModel, clusterName: ClusterNameFn): readonly PluginService[] {
+  let few = modelEntries.get(model);
+  if (!few) modelEntries.set(model, (few = []));
+  let entries = fewGet(few, clusterName);
+  if (entries === undefined) few.push(clusterName, (entries = [...model.services].sort(pluginServiceOrder).map((s) => compileService(s, clusterName))));
+  return entries;
+}
+
 export function compilePluginConfig(model: MeshModel, options: PluginConfigOptions = {}): PluginConfig {
   const clusterName = options.clusterName ?? defaultClusterName;
-  const services = [...model.services].sort(pluginServiceOrder).map((s) => compileService(s, clusterName));
+  const services = entriesOf(model, clusterName).slice();
   return {
     version: PLUGIN_CONFIG_VERSION,
     routeAttachment: options.routeAttachment ?? DEFAULT_ROUTE_ATTACHMENT,
