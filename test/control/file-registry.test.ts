@@ -80,6 +80,37 @@ describe("provider URLs", () => {
     expect(parseProviderUrl("dubbo://h:1/a.B?k=%E0%A4%A").ok).toBe(false);
   });
 
+  it("parse a URL after a similar one as they parse it alone (repeated, shifted, partly equal and encoded params)", () => {
+    const q = (query: string) => `dubbo://h:1/a.B?${query}`;
+    const alone = (u: string) => {
+      parseProviderUrl("dubbo://h:1/a.B"); // no query: nothing to reuse
+      const p = parseProviderUrl(u);
+      if (!p.ok) throw new Error(p.error);
+      return [...p.provider.params].map(([k, v]) => `${k}=${v}`);
+    };
+    const pairs: [string, string][] = [
+      ["a=1&a=2&a=3&a=4", "a=1&a=2&a=4"], // repeated keys, one removed
+      ["a=1&a=1&a=1&a=1", "a=1&a=1&a=1"],
+      ["a=1&b=2&a=1&b=2", "a=1&b=2"],
+      ["pid=1&x=2", "pid=12&x=2"], // a value that only starts the same
+      ["x=1&pid=2", "x=1&pid=23"],
+      ["a=1&b=2&c=3", "a=1&c=3"],
+      ["a=1&c=3", "a=1&b=2&c=3"],
+      ["a=1&&=z&b=2", "a=1&&=z&q&b=2"], // empty segments, empty keys, a key without a value
+      ["a=1&b=2", "a=1&b=2"],
+      ["a=1", "b=1&a=1"],
+      ["k=a%20b&m=1", "k=a%20b&m=2"],
+      ["m=1&k=a%20b", "m=2&k=a%20b"],
+    ];
+    for (const [before, after] of pairs) {
+      const want = alone(q(after));
+      expect(parseProviderUrl(q(before)).ok).toBe(true);
+      const p = parseProviderUrl(q(after));
+      expect(p.ok && [...p.provider.params].map(([k, v]) => `${k}=${v}`), `${before} then ${after}`).toEqual(want);
+    }
+    expect(alone(q("a=1&a=2&a=4"))).toEqual(["a=4"]); // the last of repeated keys wins
+  });
+
   it("reject malformed ones with a message quoting the URL, and skip disabled or foreign ones", () => {
     const cases: [string, RegExp][] = [
       ["dubbo://127.0.0.1/a.B", /"dubbo:\/\/127.0.0.1\/a.B": no port/],
