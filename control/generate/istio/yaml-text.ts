@@ -87,6 +87,9 @@ function flowMap(obj: Record<string, unknown>, budget = 100): string | undefined
     if (++n > 6 && budget <= 100) return undefined; // never fits in 100 characters anyway: skip building it
     const v = obj[k];
     if (v === undefined) continue;
+    // a string longer than what is left never fits (quoting never shortens): no quoting of a megabyte
+    // configuration just to find that out
+    if (typeof v === "string" && v.length > budget - out.length) return undefined;
     let text: string | undefined;
     if (isScalar(v)) text = yamlScalar(v);
     else if (Array.isArray(v)) return undefined;
