@@ -95,16 +95,14 @@ function addLabel(state: LabelsState, k: string, v: string): void {
 }
 
 /**
- * The previous provider's params by position: raw key and value and their sanitized forms. A service's
- * providers come one after the other and repeat most params as the very same strings (the URL parser reuses
- * them), so most are found here without checking their characters again.
+ * The previous provider's values by position, raw and sanitized. A service's providers come one after the
+ * other and repeat most values as the very same strings (the URL parser reuses them), so most are found
+ * here without checking their characters again.
  */
-const rawKeys: string[] = [];
 const rawValues: string[] = [];
-const cleanKeys: string[] = [];
 const cleanValues: string[] = [];
 
-/** `sanitizeLabel(s)` through the position cache `raw`/`clean` (keys or values). */
+/** `sanitizeLabel(s)` through the position cache `raw`/`clean`. */
 function cleanAt(raw: string[], clean: string[], i: number, s: string): string {
   if (raw[i] === s) return clean[i]!;
   const out = sanitizeLabel(s);
@@ -113,24 +111,34 @@ function cleanAt(raw: string[], clean: string[], i: number, s: string): string {
   return out;
 }
 
+/** The last keys array found to take the fast path (providers of a service share one keys array). */
+let fastKeys: readonly string[] | undefined;
+
+/** Keys that are valid labels as they are, strictly ascending, none starting with a digit. */
+function takesFastPath(keys: readonly string[]): boolean {
+  if (keys === fastKeys) return true;
+  let last = "";
+  for (const k of keys) {
+    const c = k.charCodeAt(0);
+    if (sanitizeLabel(k) !== k || k <= last || (c >= 48 && c <= 57)) return false;
+    last = k;
+  }
+  fastKeys = keys;
+  return true;
+}
+
 /**
  * A provider's labels: what `sanitizeLabels` gives, in the same order (a JS object's: keys that are array
  * indexes first), as a compact read-only map. What Java Dubbo writes — valid keys, strictly ascending, none
  * starting with a digit — takes the fast path: the provider's own params object when every value is a valid
- * label too (shared, no allocation), else a map sharing the provider's array with the sanitized values
+ * label too (shared, no allocation), else a map sharing the provider's arrays with the sanitized values
  * replaced (usually one: `methods=a,b` → `a_b`).
  */
 export function endpointLabels(params: UrlParams): { labels: UrlParams; dropped: readonly string[] } {
+  if (!takesFastPath(params.keyList)) return slowLabels(params);
   const n = params.size;
-  let last = "";
   let changed = 0;
-  for (let i = 0; i < n; i++) {
-    const k = params.keyAt(i);
-    const c = k.charCodeAt(0);
-    if (cleanAt(rawKeys, cleanKeys, i, k) !== k || k <= last || (c >= 48 && c <= 57)) return slowLabels(params);
-    last = k;
-    if (cleanAt(rawValues, cleanValues, i, params.valueAt(i)) !== params.valueAt(i)) changed++;
-  }
+  for (let i = 0; i < n; i++) if (cleanAt(rawValues, cleanValues, i, params.valueAt(i)) !== params.valueAt(i)) changed++;
   if (changed === 0) return { labels: params, dropped: NONE };
   // the params with the sanitized values (cleanValues[i], set by cleanAt above): usually one (methods)
   let labels = params;

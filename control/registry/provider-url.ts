@@ -67,6 +67,32 @@ let previousKv: readonly string[] = [];
 let previousPlain: boolean[] = [];
 let sparePlain: boolean[] = [];
 
+/** The last provider's keys array: shared by the next one when its keys are the very same strings. */
+let previousKeys: readonly string[] = [];
+const scratchValues: string[] = [];
+
+/**
+ * The params map of alternating keys and values: arrays of exact size (the pushed ones have spare capacity,
+ * and 10^5 of them are kept), the keys array shared with the previous provider when they are the same.
+ */
+function paramsOf(kv: readonly string[]): UrlParams {
+  const n = kv.length >> 1;
+  let same = previousKeys.length === n;
+  const values = scratchValues;
+  values.length = 0;
+  for (let i = 0; i < kv.length; i += 2) {
+    if (same && previousKeys[i >> 1] !== kv[i]) same = false;
+    values.push(kv[i + 1]!);
+  }
+  let keys = previousKeys;
+  if (!same) {
+    const fresh: string[] = [];
+    for (let i = 0; i < kv.length; i += 2) fresh.push(kv[i]!);
+    keys = previousKeys = fresh.slice();
+  }
+  return UrlParams.fromLists(keys, values.slice());
+}
+
 /** The raw text has neither `%` nor `+`: it decodes to itself. */
 function isPlainText(s: string): boolean {
   return s.indexOf("%") < 0 && s.indexOf("+") < 0;
@@ -165,8 +191,7 @@ export function parseProviderUrl(url: string): ParsedProvider {
   previousKv = kv;
   sparePlain = previousPlain;
   previousPlain = plain;
-  // an exact-size copy: the pushed array has spare capacity (10^5 of them are kept)
-  const params = UrlParams.fromPairs(kv.slice());
+  const params = paramsOf(kv);
   const path = decode(rawPath.charCodeAt(0) === 47 ? rawPath.replace(/^\/+/, "") : rawPath);
   if (path === undefined) return malformed(url, "bad percent-encoding in the path");
   // the params this parser reads, in one pass (a later duplicate wins, as in `params.get`)

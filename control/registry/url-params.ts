@@ -1,81 +1,95 @@
 /**
- * A provider URL's params as a compact read-only map: one flat array [key0, value0, key1, value1, ...].
- * Registries hold 10^5 providers with ~15 params each; a `Map` per provider costs several times the
- * memory. Lookups are linear, which is faster than hashing at these sizes. Duplicate keys: the last wins.
+ * A provider URL's params as a compact read-only map: an array of keys and an array of values, in URL
+ * order. Registries hold 10^5 providers with ~15 params each; a `Map` per provider costs several times the
+ * memory. A service's providers usually have the very same keys: they share one keys array (`fromLists`),
+ * and what is known of a keys array (sorted, valid as labels) is worked out once for all of them. Lookups
+ * are linear, which is faster than hashing at these sizes. Duplicate keys: the last wins.
  */
 export class UrlParams implements ReadonlyMap<string, string> {
   /**
    * `replaced`/`replacement`: the value at that index is `replacement` instead of the array's, so a map that
-   * differs from another in one value shares its array (endpoint labels whose only change from the
+   * differs from another in one value shares its arrays (endpoint labels whose only change from the
    * provider's params is `methods=a,b` → `a_b`, labels.ts); -1 = none.
    */
   private constructor(
-    private readonly kv: readonly string[],
+    /** read-only, possibly shared with other maps */
+    readonly keyList: readonly string[],
+    private readonly valueList: readonly string[],
     private readonly replaced = -1,
     private readonly replacement = "",
   ) {}
 
   /** From alternating keys and values (duplicates allowed: `get` answers the last). */
-  static fromPairs(kv: string[]): UrlParams {
-    // drop earlier duplicates so iteration shows each key once, in URL order of its last occurrence;
-    // keys in ascending order (what Java Dubbo writes) have none: one comparison per key instead of all pairs
-    let ascending = true;
-    for (let i = 2; i < kv.length && ascending; i += 2) ascending = kv[i - 2]! < kv[i]!;
-    if (ascending) return new UrlParams(kv);
-    let dup = false;
-    for (let i = 0; i < kv.length && !dup; i += 2) for (let j = i + 2; j < kv.length; j += 2) if (kv[i] === kv[j]) dup = true;
-    if (!dup) return new UrlParams(kv);
-    const out: string[] = [];
+  static fromPairs(kv: readonly string[]): UrlParams {
+    const keys: string[] = [];
+    const values: string[] = [];
     for (let i = 0; i < kv.length; i += 2) {
-      let later = false;
-      for (let j = i + 2; j < kv.length; j += 2) if (kv[i] === kv[j]) later = true;
-      if (!later) out.push(kv[i]!, kv[i + 1]!);
+      keys.push(kv[i]!);
+      values.push(kv[i + 1]!);
     }
-    return new UrlParams(out);
+    return UrlParams.fromLists(keys, values);
   }
 
-  /** The same keys and values but the i-th value, sharing the array when nothing else was replaced. */
+  /**
+   * From keys and values of the same length (duplicate keys allowed: `get` answers the last). Neither array
+   * may be altered afterwards; `keys` may be shared with other maps (it is when it has no duplicates).
+   */
+  static fromLists(keys: readonly string[], values: readonly string[]): UrlParams {
+    if (keys.length !== values.length) throw new Error("UrlParams: keys and values differ in length");
+    if (!hasDuplicates(keys)) return new UrlParams(keys, values);
+    // drop earlier duplicates so iteration shows each key once, in URL order of its last occurrence
+    const k: string[] = [];
+    const v: string[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      if (keys.indexOf(keys[i]!, i + 1) >= 0) continue;
+      k.push(keys[i]!);
+      v.push(values[i]!);
+    }
+    return new UrlParams(k, v);
+  }
+
+  /** The same keys and values but the i-th value, sharing the arrays when nothing else was replaced. */
   withValueAt(i: number, value: string): UrlParams {
-    if (this.replaced < 0 || this.replaced === i) return new UrlParams(this.kv, i, value);
-    const kv = this.kv.slice();
-    kv[2 * this.replaced + 1] = this.replacement;
-    kv[2 * i + 1] = value;
-    return new UrlParams(kv);
+    if (this.replaced < 0 || this.replaced === i) return new UrlParams(this.keyList, this.valueList, i, value);
+    const values = this.valueList.slice();
+    values[this.replaced] = this.replacement;
+    values[i] = value;
+    return new UrlParams(this.keyList, values);
   }
 
   get size(): number {
-    return this.kv.length / 2;
+    return this.keyList.length;
   }
 
   /** The i-th key (0 ≤ i < size), in URL order. */
   keyAt(i: number): string {
-    return this.kv[2 * i]!;
+    return this.keyList[i]!;
   }
 
   /** The i-th value. */
   valueAt(i: number): string {
-    return i === this.replaced ? this.replacement : this.kv[2 * i + 1]!;
+    return i === this.replaced ? this.replacement : this.valueList[i]!;
   }
 
   get(key: string): string | undefined {
-    for (let i = 0; i < this.kv.length; i += 2) if (this.kv[i] === key) return this.valueAt(i / 2);
-    return undefined;
+    const i = this.keyList.indexOf(key);
+    return i < 0 ? undefined : this.valueAt(i);
   }
 
   has(key: string): boolean {
-    return this.get(key) !== undefined;
+    return this.keyList.includes(key);
   }
 
   *entries(): MapIterator<[string, string]> {
-    for (let i = 0; i < this.kv.length; i += 2) yield [this.kv[i]!, this.valueAt(i / 2)];
+    for (let i = 0; i < this.keyList.length; i++) yield [this.keyList[i]!, this.valueAt(i)];
   }
 
   *keys(): MapIterator<string> {
-    for (let i = 0; i < this.kv.length; i += 2) yield this.kv[i]!;
+    for (let i = 0; i < this.keyList.length; i++) yield this.keyList[i]!;
   }
 
   *values(): MapIterator<string> {
-    for (let i = 0; i < this.kv.length; i += 2) yield this.valueAt(i / 2);
+    for (let i = 0; i < this.keyList.length; i++) yield this.valueAt(i);
   }
 
   [Symbol.iterator](): MapIterator<[string, string]> {
@@ -83,6 +97,22 @@ export class UrlParams implements ReadonlyMap<string, string> {
   }
 
   forEach(fn: (value: string, key: string, map: ReadonlyMap<string, string>) => void): void {
-    for (let i = 0; i < this.kv.length; i += 2) fn(this.valueAt(i / 2), this.kv[i]!, this);
+    for (let i = 0; i < this.keyList.length; i++) fn(this.valueAt(i), this.keyList[i]!, this);
   }
+}
+
+/** The keys array checked last, and its answer: providers of a service share one keys array. */
+let lastChecked: readonly string[] | undefined;
+let lastDuplicates = false;
+
+function hasDuplicates(keys: readonly string[]): boolean {
+  if (keys === lastChecked) return lastDuplicates;
+  // keys in ascending order (what Java Dubbo writes) have none: one comparison per key instead of all pairs
+  let ascending = true;
+  for (let i = 1; i < keys.length && ascending; i++) ascending = keys[i - 1]! < keys[i]!;
+  let dup = false;
+  if (!ascending) for (let i = 0; i < keys.length && !dup; i++) dup = keys.indexOf(keys[i]!, i + 1) >= 0;
+  lastChecked = keys;
+  lastDuplicates = dup;
+  return dup;
 }
