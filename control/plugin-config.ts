@@ -217,6 +217,41 @@ function sharedJsonOf(obj: object): string {
   return t;
 }
 
+/**
+ * `{"name":…,"match":…,"destinations":[` of a route: the same for every service under a rule (the name and the
+ * shared match object), by match object (or name alone, without one).
+ */
+const routeHeads = new WeakMap<PluginMatch, { name: string; text: string }>();
+const unmatchedRouteHeads = new Map<string, string>();
+
+function routeHeadJson(name: string, match: PluginMatch | undefined): string {
+  if (match === undefined) {
+    let text = unmatchedRouteHeads.get(name);
+    if (text === undefined) {
+      text = `{"name":${jsonString(name)},"destinations":[`;
+      if (unmatchedRouteHeads.size < 1000) unmatchedRouteHeads.set(name, text);
+    }
+    return text;
+  }
+  const hit = routeHeads.get(match);
+  if (hit !== undefined && hit.name === name) return hit.text;
+  const text = `{"name":${jsonString(name)},"match":${sharedJsonOf(match)},"destinations":[`;
+  routeHeads.set(match, { name, text });
+  return text;
+}
+
+/** `,"weight":N}` per weight (rules have a few distinct ones) */
+const weightTails = new Map<number, string>();
+
+function weightTailJson(weight: number): string {
+  let text = weightTails.get(weight);
+  if (text === undefined) {
+    text = `,"weight":${JSON.stringify(weight)}}`;
+    if (weightTails.size < 1000) weightTails.set(weight, text);
+  }
+  return text;
+}
+
 /** Characters JSON.stringify escapes in a string (any surrogate: lone ones are escaped; it decides). */
 const jsonEscaped = /["\\\u0000-\u001f\ud800-\udfff]/;
 
@@ -232,15 +267,16 @@ function jsonString(s: string): string {
 function writeEntryJson(entry: PluginService): string {
   if (!compiledEntries.has(entry)) return JSON.stringify(entry);
   const parts = ['{"interface":', jsonString(entry.interface), ',"version":', jsonString(entry.version), ',"group":', jsonString(entry.group)];
-  parts.push(',"defaultCluster":', jsonString(entry.defaultCluster), ',"deny":', sharedJsonOf(entry.deny), ',"routes":[');
+  const defaultCluster = jsonString(entry.defaultCluster);
+  parts.push(',"defaultCluster":', defaultCluster, ',"deny":', sharedJsonOf(entry.deny), ',"routes":[');
   for (let i = 0; i < entry.routes.length; i++) {
     const r = entry.routes[i]!;
-    parts.push(i === 0 ? '{"name":' : ',{"name":', jsonString(r.name));
-    if (r.match !== undefined) parts.push(',"match":', sharedJsonOf(r.match));
-    parts.push(',"destinations":[');
+    parts.push(i === 0 ? "" : ",", routeHeadJson(r.name, r.match));
     for (let j = 0; j < r.destinations.length; j++) {
       const d = r.destinations[j]!;
-      parts.push(j === 0 ? '{"cluster":' : ',{"cluster":', jsonString(d.cluster), ',"weight":', JSON.stringify(d.weight), "}");
+      // cluster names repeat within an entry (the default, a subset in several routes): written once each
+      const cluster = d.cluster === entry.defaultCluster ? defaultCluster : jsonString(d.cluster);
+      parts.push(j === 0 ? '{"cluster":' : ',{"cluster":', cluster, weightTailJson(d.weight));
     }
     parts.push("]}");
   }

@@ -116,6 +116,27 @@ spec:
     expect(cfg.services[0]!.routes[0]!.destinations[0]!.cluster).toBe("com.example.Orders/canary");
   });
 
+  it("the JSON text equals JSON.stringify for equal matches under two route names, routes without a match, escapes", () => {
+    const shared = parseRules(`
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: aliases}
+spec:
+  interface: com.example.*
+  subsets: [{name: a, labels: {v: a}}, {name: b, labels: {v: b}}]
+  routes:
+    - {name: first, match: &m {method: {exact: get}}, route: [{subset: a}]}
+    - {name: "sec\\"ond", match: *m, route: [{subset: b, weight: 30}, {subset: a, weight: 70}]}
+    - {name: rest, route: [{subset: b, weight: 1}, {weight: 99}]}
+`);
+    const m = buildModel(providers("dubbo://127.0.0.1:1/com.example.A?v=a", "dubbo://127.0.0.1:2/com.example.B?v=b"), shared);
+    for (const clusterName of [undefined, (s: { interface: string }, subset: string) => `"${s.interface}"\u2028${subset}`]) {
+      const cfg = compilePluginConfig(m, clusterName ? { clusterName } : {});
+      expect(pluginConfigJson(cfg)).toBe(JSON.stringify(cfg));
+      expect(pluginConfigJson(cfg, true).replace(/\n/g, "")).toBe(JSON.stringify(cfg));
+    }
+  });
+
   it("the cached JSON text equals JSON.stringify of the configuration; the line form parses to the same", () => {
     const model = buildModel(providers("dubbo://127.0.0.1:1/com.example.Orders?env=canary", "dubbo://127.0.0.1:2/org.o.T"), rules);
     const cfg = compilePluginConfig(model);
@@ -341,6 +362,14 @@ spec:
           expect(text).toBe(listItemText(rc, indent));
           names.push(text);
         }
+      }
+    }
+    // cluster names of every written length around the flow/block boundaries (90 for cluster, 92 for exact)
+    for (let n = 86; n <= 96; n++) {
+      const named = compilePluginConfig(model, { clusterName: (s, subset) => `${subset || "all"}-${s.interface}`.padEnd(n, "z") });
+      for (const entry of named.services) {
+        const rc = dubboRouteConfiguration(entry, named.routeAttachment, "n");
+        expect(routeConfigurationText(rc, clustersOf(entry).length, "  ")).toBe(listItemText(rc, "  "));
       }
     }
     const all = names.join("");

@@ -65,23 +65,29 @@ function makeNativeMatch(match: PluginMatch | undefined): Record<string, unknown
 
 /** The RouteConfiguration of one compiled service. */
 export function dubboRouteConfiguration(entry: PluginService, routeAttachment: string, name: string): Record<string, unknown> {
+  const clusters = clustersOf(entry);
   const routes: Record<string, unknown>[] = [];
-  for (const cluster of clustersOf(entry)) {
-    routes.push({
-      match: { method: METHOD_ANY, headers: [{ name: routeAttachment, string_match: { exact: cluster } }] },
-      route: { cluster },
-    });
+  // `{cluster}` per cluster, shared by every route to that one cluster (read-only, like the whole object)
+  const routeTo: Record<string, unknown>[] = [];
+  for (const cluster of clusters) {
+    const to = { cluster };
+    routeTo.push(to);
+    routes.push({ match: { method: METHOD_ANY, headers: [{ name: routeAttachment, string_match: { exact: cluster } }] }, route: to });
   }
+  const toCluster = (cluster: string): Record<string, unknown> => {
+    const i = clusters.indexOf(cluster);
+    return i >= 0 ? routeTo[i]! : { cluster };
+  };
   for (const r of entry.routes) {
     const match = nativeMatch(r.match);
     if (!match) continue;
     const route =
       r.destinations.length === 1
-        ? { cluster: r.destinations[0]!.cluster }
+        ? toCluster(r.destinations[0]!.cluster)
         : { weighted_clusters: { clusters: r.destinations.map((d) => ({ name: d.cluster, weight: d.weight })) } };
     routes.push({ match, route });
   }
-  routes.push({ match: MATCH_ANY, route: { cluster: entry.defaultCluster } });
+  routes.push({ match: MATCH_ANY, route: toCluster(entry.defaultCluster) });
   return {
     name,
     interface: entry.interface,
@@ -126,6 +132,8 @@ export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, at
   const matchHead = `${l}- match:\n${l}    method: ${ANY_METHOD_TEXT}\n${l}    headers:\n${l}      - name: `;
   const headerIndent = `${l}        `;
   const routeIndent = `${l}  `;
+  const exactFlow = `${headerIndent}string_match: {exact: `;
+  const routeFlow = `}\n${routeIndent}route: {cluster: `;
   let lastName: unknown;
   let head = "";
   for (let i = 0; i < routes.length; i++) {
@@ -140,9 +148,13 @@ export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, at
     const exact = yamlUniqueString((header["string_match"] as Record<string, string>)["exact"]!); // a cluster name
     const cluster = (r["route"] as Record<string, string>)["cluster"]!;
     const quotedCluster = cluster === (header["string_match"] as Record<string, string>)["exact"] ? exact : yamlUniqueString(cluster);
-    parts.push(head);
-    pushPairLines(parts, headerIndent, "string_match", "exact", exact);
-    pushPairLines(parts, routeIndent, "route", "cluster", quotedCluster);
+    // both maps in flow style (what pushPairLines decides for these lengths): the constant text between them as one piece each
+    if (exact.length <= 100 - 8 && quotedCluster.length <= 100 - 10) parts.push(head, exactFlow, exact, routeFlow, quotedCluster, "}\n");
+    else {
+      parts.push(head);
+      pushPairLines(parts, headerIndent, "string_match", "exact", exact);
+      pushPairLines(parts, routeIndent, "route", "cluster", quotedCluster);
+    }
   }
   return parts.join("");
 }
@@ -166,7 +178,11 @@ function pushRuleRouteText(parts: string[], r: Readonly<Record<string, unknown>>
   if (head === undefined) byIndent.set(indent, (head = entryText("match", match, indent + "  ", `${indent}- `)));
   parts.push(head);
   const cluster = route["cluster"];
-  if (typeof cluster === "string" && Object.keys(route).length === 1) pushPairLines(parts, `${indent}  `, "route", "cluster", yamlUniqueString(cluster));
+  if (typeof cluster === "string" && Object.keys(route).length === 1) {
+    const q = yamlUniqueString(cluster);
+    if (q.length <= 100 - 10) parts.push(indent, "  route: {cluster: ", q, "}\n");
+    else pushPairLines(parts, `${indent}  `, "route", "cluster", q);
+  }
   else parts.push(entryText("route", route, indent + "  ", indent + "  "));
 }
 
