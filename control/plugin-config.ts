@@ -54,25 +54,39 @@ export interface PluginConfigOptions {
   defaultCluster?: string;
 }
 
-/** Per service: the whole-service cluster name, then one per subset (in `service.subsets` order). */
-const clusterNames = new WeakMap<Service, string[]>();
+/**
+ * What is kept per Service for the default cluster names (one WeakMap entry per service instead of one per
+ * cache): the whole-service cluster name then one per subset (in `service.subsets` order), and the compiled
+ * entry.
+ */
+interface ServiceCache {
+  names?: string[];
+  entry?: PluginService;
+}
+const serviceCaches = new WeakMap<Service, ServiceCache>();
+
+function serviceCacheOf(service: Service): ServiceCache {
+  let c = serviceCaches.get(service);
+  if (c === undefined) serviceCaches.set(service, (c = {}));
+  return c;
+}
 
 /**
  * Istio's cluster name `outbound|PORT|SUBSET|HOST` ("" = the whole service). Computed once per service
  * (a Service never changes) and shared by the plugin configuration, routes, clusters and assignments.
  */
 export function defaultClusterName(service: Service, subset: string): string {
-  let names = clusterNames.get(service);
+  const cache = serviceCacheOf(service);
+  let names = cache.names;
   if (!names) {
     names = [istioClusterName(service.port, "", service.host)];
     for (const s of service.subsets) names.push(istioClusterName(service.port, s.name, service.host));
-    clusterNames.set(service, names);
+    cache.names = names;
   }
   if (subset === "") return names[0]!;
   for (let i = 0; i < service.subsets.length; i++) if (service.subsets[i]!.name === subset) return names[i + 1]!;
   return istioClusterName(service.port, subset, service.host); // not one of its subsets: not cached
 }
-
 
 /** One compiled match per rule match: services under the same rule share it (read-only, like the rule). */
 const matchCache = new WeakMap<RequestMatch, PluginMatch>();
@@ -97,19 +111,44 @@ function sortedRecord(r: Record<string, StringMatch>): Record<string, StringMatc
   return out;
 }
 
-/** Entries made by `compileService`: keys in its order (interface … routes, then hashKey), never altered. */
-const compiledEntries = new WeakSet<PluginService>();
+/**
+ * What is kept per compiled entry, in one WeakMap entry: `compiled` when `compileService` made it (keys in
+ * its order, interface … routes then hashKey, never altered), its clusters and JSON text, and a slot the
+ * dubbo_proxy generator fills.
+ */
+export interface EntryCache {
+  readonly compiled: boolean;
+  clusters?: readonly string[];
+  json?: string;
+  /** dubbo-proxy.ts: the RouteConfiguration by route attachment */
+  routeConfigs?: Few<Record<string, unknown>>;
+}
+const entryCaches = new WeakMap<PluginService, EntryCache>();
+
+/** The cache of an entry (one is made for entries `compileService` did not make, marked so). */
+export function entryCacheOf(entry: PluginService): EntryCache {
+  let c = entryCaches.get(entry);
+  if (c === undefined) entryCaches.set(entry, (c = { compiled: false }));
+  return c;
+}
 
 type ClusterNameFn = (service: Service, subset: string) => string;
-/** cluster-name function → Service → compiled entry; a Service object never changes, so entries stay valid */
+/** other cluster-name functions → Service → compiled entry; a Service object never changes, so entries stay valid */
 const compiledCache = new WeakMap<ClusterNameFn, WeakMap<Service, PluginService>>();
 
 /** The `services` entry of one service (cached per Service object and cluster-name function). */
 export function compileService(service: Service, clusterName: (service: Service, subset: string) => string = defaultClusterName): PluginService {
-  let cache = compiledCache.get(clusterName);
-  if (!cache) compiledCache.set(clusterName, (cache = new WeakMap()));
-  const hit = cache.get(service);
-  if (hit) return hit;
+  let cache: WeakMap<Service, PluginService> | undefined;
+  let own: ServiceCache | undefined;
+  if (clusterName === defaultClusterName) {
+    own = serviceCacheOf(service);
+    if (own.entry) return own.entry;
+  } else {
+    cache = compiledCache.get(clusterName);
+    if (!cache) compiledCache.set(clusterName, (cache = new WeakMap()));
+    const hit = cache.get(service);
+    if (hit) return hit;
+  }
   const rule = service.rule;
   const entry: PluginService = {
     interface: service.interface,
@@ -129,8 +168,9 @@ export function compileService(service: Service, clusterName: (service: Service,
     });
   }
   if (!entry.hashKey) delete entry.hashKey;
-  compiledEntries.add(entry);
-  cache.set(service, entry);
+  entryCaches.set(entry, { compiled: true });
+  if (own) own.entry = entry;
+  else cache!.set(service, entry);
   return entry;
 }
 
@@ -184,28 +224,24 @@ export function compilePluginConfig(model: MeshModel, options: PluginConfigOptio
   };
 }
 
-const clustersCache = new WeakMap<PluginService, readonly string[]>();
-
 /** Every cluster a service's compiled entry can choose, sorted, the default first (one shared read-only list per entry). */
 export function clustersOf(entry: PluginService): readonly string[] {
-  let out = clustersCache.get(entry);
-  if (out === undefined) clustersCache.set(entry, (out = listClusters(entry)));
-  return out;
+  const cache = entryCacheOf(entry);
+  return (cache.clusters ??= listClusters(entry));
 }
 
 function listClusters(entry: PluginService): string[] {
-  const set = new Set<string>();
-  for (const r of entry.routes) for (const d of r.destinations) set.add(d.cluster);
-  set.delete(entry.defaultCluster);
-  return [entry.defaultCluster, ...[...set].sort()];
+  const others: string[] = []; // a few: a list, not a Set
+  for (const r of entry.routes) for (const d of r.destinations) if (d.cluster !== entry.defaultCluster && !others.includes(d.cluster)) others.push(d.cluster);
+  others.sort();
+  const out = [entry.defaultCluster];
+  for (const c of others) out.push(c);
+  return out;
 }
 
-const jsonCache = new WeakMap<PluginService, string>();
-
 function entryJson(entry: PluginService): string {
-  let t = jsonCache.get(entry);
-  if (t === undefined) jsonCache.set(entry, (t = writeEntryJson(entry)));
-  return t;
+  const cache = entryCacheOf(entry);
+  return (cache.json ??= writeEntryJson(entry, cache.compiled));
 }
 
 /** JSON text of objects shared by many entries (a rule's compiled matches and deny list), once each. */
@@ -264,8 +300,8 @@ function jsonString(s: string): string {
  * known), written from that fixed shape with the shared parts' text reused: 10^4 entries under one rule
  * differ only in names. Other objects go to JSON.stringify.
  */
-function writeEntryJson(entry: PluginService): string {
-  if (!compiledEntries.has(entry)) return JSON.stringify(entry);
+function writeEntryJson(entry: PluginService, compiled: boolean): string {
+  if (!compiled) return JSON.stringify(entry);
   const parts = ['{"interface":', jsonString(entry.interface), ',"version":', jsonString(entry.version), ',"group":', jsonString(entry.group)];
   const defaultCluster = jsonString(entry.defaultCluster);
   parts.push(',"defaultCluster":', defaultCluster, ',"deny":', sharedJsonOf(entry.deny), ',"routes":[');

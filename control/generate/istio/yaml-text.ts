@@ -113,19 +113,20 @@ export function flowMapText(obj: Readonly<Record<string, unknown>>): string {
  * documents that hold every service are re-assembled from cached text after one service changes.
  * A marked object must never be altered afterwards.
  */
-const reusable = new WeakSet<object>();
-const itemText = new WeakMap<object, Few<string>>();
-
-/** Fixed-shape writers of reusable objects: (indent) → the object's text as a list item, equal to the generic text. */
-const itemWriter = new WeakMap<object, (indent: string) => string>();
+interface ReusableItem {
+  /** a fixed-shape writer: (indent) → the item's text, equal to the generic writer's */
+  readonly writer: ((indent: string) => string) | undefined;
+  /** the item's text by indent */
+  texts: Few<string> | undefined;
+}
+const reusable = new WeakMap<object, ReusableItem>();
 
 /**
  * `writer`, when given, writes the object's list-item text directly (a fixed-shape writer); it must give
  * exactly what `listItemText` gives for the object (each such writer has a test saying so).
  */
 export function markReusable<T extends object>(obj: T, writer?: (indent: string) => string): T {
-  reusable.add(obj);
-  if (writer) itemWriter.set(obj, writer);
+  reusable.set(obj, { writer, texts: undefined });
   return obj;
 }
 
@@ -151,14 +152,11 @@ function mapText(obj: Readonly<Record<string, unknown>>, indent: string, firstPr
 }
 
 function writeListItemMap(out: string[], item: Record<string, unknown>, indent: string): void {
-  if (!reusable.has(item)) return writeMapEntries(out, item, indent + "  ", `${indent}- `);
-  let byIndent = itemText.get(item);
-  if (!byIndent) itemText.set(item, (byIndent = []));
+  const r = reusable.get(item);
+  if (r === undefined) return writeMapEntries(out, item, indent + "  ", `${indent}- `);
+  const byIndent = (r.texts ??= []);
   let text = fewGet(byIndent, indent);
-  if (text === undefined) {
-    const writer = itemWriter.get(item);
-    byIndent.push(indent, (text = writer ? writer(indent) : listItemText(item, indent)));
-  }
+  if (text === undefined) byIndent.push(indent, (text = r.writer ? r.writer(indent) : listItemText(item, indent)));
   out.push(text);
 }
 

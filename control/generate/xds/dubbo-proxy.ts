@@ -9,7 +9,7 @@
 import { TypeUrl } from "./envoy-protos.js";
 import { fewGet, type Few } from "../../util/few.js";
 import { entryText, flowMapText, listItemText, markReusable, yamlScalar, yamlUniqueString } from "../istio/yaml-text.js";
-import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
+import { clustersOf, entryCacheOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
 import type { StringMatch } from "../../rules/types.js";
 
 export const DUBBO_PROXY_STAT_PREFIX = "dubbo_mesh";
@@ -186,11 +186,9 @@ function pushRuleRouteText(parts: string[], r: Readonly<Record<string, unknown>>
   else parts.push(entryText("route", route, indent + "  ", indent + "  "));
 }
 
-const routeCache = new WeakMap<PluginService, Few<Record<string, unknown>>>();
-
 function cachedRouteConfiguration(entry: PluginService, routeAttachment: string): Record<string, unknown> {
-  let byAttachment = routeCache.get(entry);
-  if (!byAttachment) routeCache.set(entry, (byAttachment = []));
+  const cache = entryCacheOf(entry);
+  const byAttachment = (cache.routeConfigs ??= []);
   let rc = fewGet(byAttachment, routeAttachment);
   if (!rc) {
     const name = `${entry.interface}:${entry.version}:${entry.group}`;
