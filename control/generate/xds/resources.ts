@@ -64,12 +64,13 @@ function lbEndpointsOf(service: Service): Json[] {
 
 export function loadAssignment(name: string, service: Service, subset: string, shared: Json[] = lbEndpointsOf(service)): Json {
   const def = subset === "" ? undefined : service.subsets.find((s) => s.name === subset);
-  const lbEndpoints: Json[] = [];
+  let lbEndpoints: Json[] = [];
   service.endpoints.forEach((e, i) => {
     if (def && !endpointInSubset(e, def)) return;
     if (e.weight === 0) return; // Dubbo weight 0: no traffic; Envoy wants weights >= 1
     lbEndpoints.push(shared[i]!);
   });
+  if (lbEndpoints.length === shared.length) lbEndpoints = shared; // every endpoint, in order: the shared list itself
   return {
     "@type": TypeUrl.clusterLoadAssignment,
     cluster_name: name,
