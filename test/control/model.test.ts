@@ -372,6 +372,20 @@ spec:
         expect(routeConfigurationText(rc, clustersOf(entry).length, "  ")).toBe(listItemText(rc, "  "));
       }
     }
+    // weighted routes in shapes the generator does not make: the generic writer's text all the same
+    const m = (exact: string) => ({ method: { name: { exact } } });
+    const odd = {
+      name: "n",
+      interface: "i",
+      routes: [
+        { match: m("a"), route: { weighted_clusters: { clusters: [{ weight: 1, name: "a" }, { name: "b", weight: 2 }] } } },
+        { match: m("b"), route: { weighted_clusters: { clusters: [{ name: "c", weight: 1, extra: true }] } } },
+        { match: m("c"), route: { weighted_clusters: { clusters: [] } } },
+        { match: m("d"), route: { weighted_clusters: { clusters: [{ name: "d", weight: 3 }], total_weight: 3 } } },
+        { match: m("e"), route: { weighted_clusters: { clusters: [{ name: "yes", weight: 3 }, { name: "x".repeat(120), weight: 0.5 }] } } },
+      ],
+    };
+    for (const indent of ["", "    "]) expect(routeConfigurationText(odd, 0, indent)).toBe(listItemText(odd, indent));
     const all = names.join("");
     expect(all).toMatch(/\n +string_match:\n +exact: /); // a cluster name too long for flow style
     expect(all).toContain("string_match: {exact: ");

@@ -8,7 +8,7 @@
  */
 import { TypeUrl } from "./envoy-protos.js";
 import { fewGet, type Few } from "../../util/few.js";
-import { entryText, flowMapText, listItemText, markReusable, yamlScalar, yamlUniqueString } from "../istio/yaml-text.js";
+import { entryText, flowMapText, listItemText, LONG_STRING, markReusable, yamlScalar, yamlUniqueString } from "../istio/yaml-text.js";
 import { clustersOf, entryCacheOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
 import type { StringMatch } from "../../rules/types.js";
 
@@ -114,7 +114,21 @@ function pushPairLines(parts: string[], indent: string, key: string, qk: string,
  * (`listItemText`, tested): the first `attachmentRoutes` routes (one per cluster, 10^4–10^5 of them at scale)
  * have a fixed shape and are written directly; the others go through the generic writer.
  */
+/** The written (quoted) forms of one route configuration's cluster names, which recur in it: reset per configuration. */
+const writtenIn: string[] = [];
+const writtenOut: string[] = [];
+
+function writtenCluster(name: string): string {
+  for (let i = 0; i < writtenIn.length; i++) if (writtenIn[i] === name) return writtenOut[i]!;
+  const out = yamlUniqueString(name);
+  writtenIn.push(name);
+  writtenOut.push(out);
+  return out;
+}
+
 export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, attachmentRoutes: number, indent: string): string {
+  writtenIn.length = 0;
+  writtenOut.length = 0;
   const parts: string[] = [];
   const inner = indent + "  ";
   let prefix = `${indent}- `;
@@ -145,9 +159,8 @@ export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, at
     const headers = (r["match"] as Record<string, unknown>)["headers"] as readonly Record<string, unknown>[];
     const header = headers[0]!;
     if (header["name"] !== lastName || i === 0) head = `${matchHead}${yamlScalar((lastName = header["name"]))}\n`; // the same attachment in every route
-    const exact = yamlUniqueString((header["string_match"] as Record<string, string>)["exact"]!); // a cluster name
-    const cluster = (r["route"] as Record<string, string>)["cluster"]!;
-    const quotedCluster = cluster === (header["string_match"] as Record<string, string>)["exact"] ? exact : yamlUniqueString(cluster);
+    const exact = writtenCluster((header["string_match"] as Record<string, string>)["exact"]!); // a cluster name
+    const quotedCluster = writtenCluster((r["route"] as Record<string, string>)["cluster"]!);
     // both maps in flow style (what pushPairLines decides for these lengths): the constant text between them as one piece each
     if (exact.length <= 100 - 8 && quotedCluster.length <= 100 - 10) parts.push(head, exactFlow, exact, routeFlow, quotedCluster, "}\n");
     else {
@@ -178,12 +191,35 @@ function pushRuleRouteText(parts: string[], r: Readonly<Record<string, unknown>>
   if (head === undefined) byIndent.set(indent, (head = entryText("match", match, indent + "  ", `${indent}- `)));
   parts.push(head);
   const cluster = route["cluster"];
+  const split = weightedClusters(route);
   if (typeof cluster === "string" && Object.keys(route).length === 1) {
-    const q = yamlUniqueString(cluster);
+    const q = writtenCluster(cluster);
     if (q.length <= 100 - 10) parts.push(indent, "  route: {cluster: ", q, "}\n");
     else pushPairLines(parts, `${indent}  `, "route", "cluster", q);
+  } else if (split !== undefined) {
+    // what the generic writer gives for this shape: block maps (a list inside), the list items' two lines
+    parts.push(indent, "  route:\n", indent, "    weighted_clusters:\n", indent, "      clusters:\n");
+    for (const c of split) parts.push(indent, "        - name: ", writtenCluster(c.name), "\n", indent, "          weight: ", String(c.weight), "\n");
+  } else parts.push(entryText("route", route, indent + "  ", indent + "  "));
+}
+
+/**
+ * The clusters of a route that is exactly `{weighted_clusters: {clusters: [{name, weight}, ...]}}` (names
+ * strings shorter than a literal block, weights finite numbers), else undefined.
+ */
+function weightedClusters(route: Readonly<Record<string, unknown>>): readonly { name: string; weight: number }[] | undefined {
+  const wc = route["weighted_clusters"] as Record<string, unknown> | undefined;
+  if (wc === undefined || wc === null || typeof wc !== "object" || Object.keys(route).length !== 1 || Object.keys(wc).length !== 1) return undefined;
+  const clusters = wc["clusters"];
+  if (!Array.isArray(clusters) || clusters.length === 0) return undefined;
+  for (const c of clusters as unknown[]) {
+    if (c === null || typeof c !== "object") return undefined;
+    const keys = Object.keys(c);
+    const { name, weight } = c as { name: unknown; weight: unknown };
+    if (keys.length !== 2 || keys[0] !== "name" || keys[1] !== "weight") return undefined;
+    if (typeof name !== "string" || name.length >= LONG_STRING || typeof weight !== "number" || !Number.isFinite(weight)) return undefined;
   }
-  else parts.push(entryText("route", route, indent + "  ", indent + "  "));
+  return clusters as { name: string; weight: number }[];
 }
 
 function cachedRouteConfiguration(entry: PluginService, routeAttachment: string): Record<string, unknown> {
