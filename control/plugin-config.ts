@@ -288,6 +288,31 @@ function weightTailJson(weight: number): string {
   return text;
 }
 
+/** An entry's cluster names as JSON strings: they recur in it (the default, a subset in several routes). Reset per entry. */
+const clustersIn: string[] = [];
+const clustersOut: string[] = [];
+
+function clusterJson(name: string): string {
+  for (let i = 0; i < clustersIn.length; i++) if (clustersIn[i] === name) return clustersOut[i]!;
+  const out = jsonString(name);
+  clustersIn.push(name);
+  clustersOut.push(out);
+  return out;
+}
+
+/** JSON strings of values many entries share (versions, groups): remembered (bounded). */
+const repeatedJson = new Map<string, string>();
+
+function repeatedJsonString(s: string): string {
+  let out = repeatedJson.get(s);
+  if (out === undefined) {
+    out = jsonString(s);
+    if (repeatedJson.size >= 10_000) repeatedJson.clear();
+    repeatedJson.set(s, out);
+  }
+  return out;
+}
+
 /** Characters JSON.stringify escapes in a string (any surrogate: lone ones are escaped; it decides). */
 const jsonEscaped = /["\\\u0000-\u001f\ud800-\udfff]/;
 
@@ -302,17 +327,16 @@ function jsonString(s: string): string {
  */
 function writeEntryJson(entry: PluginService, compiled: boolean): string {
   if (!compiled) return JSON.stringify(entry);
-  const parts = ['{"interface":', jsonString(entry.interface), ',"version":', jsonString(entry.version), ',"group":', jsonString(entry.group)];
-  const defaultCluster = jsonString(entry.defaultCluster);
-  parts.push(',"defaultCluster":', defaultCluster, ',"deny":', sharedJsonOf(entry.deny), ',"routes":[');
+  const parts = ['{"interface":', jsonString(entry.interface), ',"version":', repeatedJsonString(entry.version), ',"group":', repeatedJsonString(entry.group)];
+  clustersIn.length = 0;
+  clustersOut.length = 0;
+  parts.push(',"defaultCluster":', clusterJson(entry.defaultCluster), ',"deny":', sharedJsonOf(entry.deny), ',"routes":[');
   for (let i = 0; i < entry.routes.length; i++) {
     const r = entry.routes[i]!;
     parts.push(i === 0 ? "" : ",", routeHeadJson(r.name, r.match));
     for (let j = 0; j < r.destinations.length; j++) {
       const d = r.destinations[j]!;
-      // cluster names repeat within an entry (the default, a subset in several routes): written once each
-      const cluster = d.cluster === entry.defaultCluster ? defaultCluster : jsonString(d.cluster);
-      parts.push(j === 0 ? '{"cluster":' : ',{"cluster":', cluster, weightTailJson(d.weight));
+      parts.push(j === 0 ? '{"cluster":' : ',{"cluster":', clusterJson(d.cluster), weightTailJson(d.weight));
     }
     parts.push("]}");
   }
