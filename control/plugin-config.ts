@@ -150,29 +150,32 @@ export function compileService(service: Service, clusterName: (service: Service,
     if (hit) return hit;
   }
   const rule = service.rule;
+  const routes: PluginService["routes"] = [];
+  if (rule) {
+    for (const r of rule.routes) {
+      const destinations: PluginService["routes"][number]["destinations"] = [];
+      for (const d of r.route) destinations.push({ cluster: clusterName(service, d.subset ?? ""), weight: d.weight });
+      routes.push(r.match ? { name: r.name, match: copyMatch(r.match), destinations } : { name: r.name, destinations });
+    }
+  }
   const entry: PluginService = {
     interface: service.interface,
     version: service.version,
     group: service.group,
     defaultCluster: clusterName(service, ""),
-    deny: [],
-    routes: [],
+    deny: rule ? denyOf(rule) : NO_DENY,
+    routes,
   };
-  if (rule) {
-    const lb = rule.loadBalancer;
-    if (lb && "consistentHash" in lb) entry.hashKey = { ...lb.consistentHash };
-    entry.deny = denyOf(rule);
-    entry.routes = rule.routes.map((r) => {
-      const destinations = r.route.map((d) => ({ cluster: clusterName(service, d.subset ?? ""), weight: d.weight }));
-      return r.match ? { name: r.name, match: copyMatch(r.match), destinations } : { name: r.name, destinations };
-    });
-  }
-  if (!entry.hashKey) delete entry.hashKey;
+  const lb = rule?.loadBalancer;
+  if (lb && "consistentHash" in lb) entry.hashKey = { ...lb.consistentHash };
   entryCaches.set(entry, { compiled: true });
   if (own) own.entry = entry;
   else cache!.set(service, entry);
   return entry;
 }
+
+/** The deny list of services without a rule (shared, read-only). */
+const NO_DENY: PluginService["deny"] = [];
 
 /** A rule's deny list, compiled once and shared by the services under the rule (read-only). */
 const denyCache = new WeakMap<DubboRoute, PluginService["deny"]>();
