@@ -120,6 +120,27 @@ const pieceValue: string[] = [];
 const pieceText: string[] = [];
 /** `{k: ` or `, k: ` of the key at a position */
 const pieceKeyText: string[] = [];
+/**
+ * The last few values seen at a position (under its current key) and their pieces: values that change
+ * between a service's endpoints cycle through a few (pid, revision), the same from one service to the next.
+ */
+const seenValues: string[][] = [];
+const seenTexts: string[][] = [];
+const SEEN_MAX = 16;
+
+function valuePiece(i: number, v: string): string {
+  const values = seenValues[i]!;
+  const texts = seenTexts[i]!;
+  for (let j = 0; j < values.length; j++) if (values[j] === v) return texts[j]!;
+  const text = pieceKeyText[i] + yamlScalar(v);
+  if (values.length >= SEEN_MAX) {
+    values.length = 0;
+    texts.length = 0;
+  }
+  values.push(v);
+  texts.push(text);
+  return text;
+}
 /** `endpointCount` when the piece at a position last changed. */
 const pieceChanged: number[] = [];
 let endpointCount = 0;
@@ -145,10 +166,14 @@ function pushLabelsText(parts: string[], labels: UrlParams): void {
     const v = labels.valueAt(i);
     if (pieceText[i] === undefined || pieceKey[i] !== k || pieceValue[i] !== v) {
       // usually only the value changed (pid, revision): the key's text, with its separator, stays
-      if (pieceKey[i] !== k || pieceKeyText[i] === undefined) pieceKeyText[i] = `${i === 0 ? "{" : ", "}${yamlScalar(k)}: `;
+      if (pieceKey[i] !== k || pieceKeyText[i] === undefined) {
+        pieceKeyText[i] = `${i === 0 ? "{" : ", "}${yamlScalar(k)}: `;
+        seenValues[i] = [];
+        seenTexts[i] = [];
+      }
       pieceKey[i] = k;
       pieceValue[i] = v;
-      pieceText[i] = pieceKeyText[i] + yamlScalar(v);
+      pieceText[i] = valuePiece(i, v);
       pieceChanged[i] = now;
     }
   }
