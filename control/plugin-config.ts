@@ -292,14 +292,11 @@ function weightTailJson(weight: number): string {
 }
 
 /** An entry's cluster names as JSON strings: they recur in it (the default, a subset in several routes). Reset per entry. */
-const clustersIn: string[] = [];
-const clustersOut: string[] = [];
+const clusterTexts: Few<string> = [];
 
 function clusterJson(name: string): string {
-  for (let i = 0; i < clustersIn.length; i++) if (clustersIn[i] === name) return clustersOut[i]!;
-  const out = jsonString(name);
-  clustersIn.push(name);
-  clustersOut.push(out);
+  let out = fewGet(clusterTexts, name);
+  if (out === undefined) clusterTexts.push(name, (out = jsonString(name)));
   return out;
 }
 
@@ -331,8 +328,7 @@ function jsonString(s: string): string {
 function writeEntryJson(entry: PluginService, compiled: boolean): string {
   if (!compiled) return JSON.stringify(entry);
   const parts = ['{"interface":', jsonString(entry.interface), ',"version":', repeatedJsonString(entry.version), ',"group":', repeatedJsonString(entry.group)];
-  clustersIn.length = 0;
-  clustersOut.length = 0;
+  clusterTexts.length = 0;
   parts.push(',"defaultCluster":', clusterJson(entry.defaultCluster), ',"deny":', sharedJsonOf(entry.deny), ',"routes":[');
   for (let i = 0; i < entry.routes.length; i++) {
     const r = entry.routes[i]!;

@@ -115,20 +115,16 @@ function pushPairLines(parts: string[], indent: string, key: string, qk: string,
  * have a fixed shape and are written directly; the others go through the generic writer.
  */
 /** The written (quoted) forms of one route configuration's cluster names, which recur in it: reset per configuration. */
-const writtenIn: string[] = [];
-const writtenOut: string[] = [];
+const writtenClusters: Few<string> = [];
 
 function writtenCluster(name: string): string {
-  for (let i = 0; i < writtenIn.length; i++) if (writtenIn[i] === name) return writtenOut[i]!;
-  const out = yamlUniqueString(name);
-  writtenIn.push(name);
-  writtenOut.push(out);
+  let out = fewGet(writtenClusters, name);
+  if (out === undefined) writtenClusters.push(name, (out = yamlUniqueString(name)));
   return out;
 }
 
 export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, attachmentRoutes: number, indent: string): string {
-  writtenIn.length = 0;
-  writtenOut.length = 0;
+  writtenClusters.length = 0;
   const parts: string[] = [];
   const inner = indent + "  ";
   let prefix = `${indent}- `;
