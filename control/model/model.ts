@@ -71,6 +71,9 @@ export function endpointInSubset(endpoint: Endpoint, subset: Subset): boolean {
   return true;
 }
 
+/** The subsets of services without a rule (shared, read-only). */
+const NO_SUBSETS: readonly Subset[] = Object.freeze([]);
+
 interface CacheEntry {
   /** the providers it was built from (compared by identity: registries keep Provider objects of unchanged URLs) */
   providers: readonly Provider[];
@@ -166,7 +169,7 @@ export class ModelBuilder {
       port: this.port,
       endpoints,
       rule,
-      subsets: rule ? rule.subsets : [],
+      subsets: rule ? rule.subsets : NO_SUBSETS,
     };
   }
 }

@@ -9,6 +9,7 @@
  * objects are rebuilt. The Listener embeds every service's routes and is rebuilt on every build.
  */
 import { endpointInSubset, type MeshModel, type Service } from "../../model/model.js";
+import type { Subset } from "../../rules/types.js";
 import { compilePluginConfig, defaultClusterName, type PluginConfig } from "../../plugin-config.js";
 import { dubboProxyFilter } from "./dubbo-proxy.js";
 import { TypeUrl } from "./envoy-protos.js";
@@ -63,19 +64,30 @@ function lbEndpointsOf(service: Service): Json[] {
 }
 
 export function loadAssignment(name: string, service: Service, subset: string, shared: Json[] = lbEndpointsOf(service)): Json {
-  const def = subset === "" ? undefined : service.subsets.find((s) => s.name === subset);
+  let def: Subset | undefined;
+  if (subset !== "") for (const s of service.subsets) if (s.name === subset) def = def ?? s;
   let lbEndpoints: Json[] = [];
-  service.endpoints.forEach((e, i) => {
-    if (def && !endpointInSubset(e, def)) return;
-    if (e.weight === 0) return; // Dubbo weight 0: no traffic; Envoy wants weights >= 1
-    lbEndpoints.push(shared[i]!);
-  });
+  const endpoints = service.endpoints;
+  for (let i = 0; i < endpoints.length; i++) {
+    const e = endpoints[i]!;
+    if (e.weight === 0) continue; // Dubbo weight 0: no traffic; Envoy wants weights >= 1
+    if (def === undefined || endpointInSubset(e, def)) lbEndpoints.push(shared[i]!);
+  }
   if (lbEndpoints.length === shared.length) lbEndpoints = shared; // every endpoint, in order: the shared list itself
   return {
     "@type": TypeUrl.clusterLoadAssignment,
     cluster_name: name,
     endpoints: lbEndpoints.length > 0 ? [{ lb_endpoints: lbEndpoints }] : [],
   };
+}
+
+/** "" (the whole service) and the subsets' names sorted, per subsets array (a rule's, shared by its services). */
+const namesOfSubsets = new WeakMap<readonly Subset[], readonly string[]>();
+
+function subsetNames(subsets: readonly Subset[]): readonly string[] {
+  let names = namesOfSubsets.get(subsets);
+  if (names === undefined) namesOfSubsets.set(subsets, (names = ["", ...subsets.map((s) => s.name).sort()]));
+  return names;
 }
 
 const perService = new WeakMap<Service, { clusters: Json[]; assignments: Json[] }>();
@@ -85,7 +97,7 @@ export function serviceResources(service: Service): { clusters: Json[]; assignme
   const hit = perService.get(service);
   if (hit) return hit;
   const lb = lbPolicy(service);
-  const subsets = ["", ...service.subsets.map((s) => s.name).sort()];
+  const subsets = subsetNames(service.subsets);
   const out = { clusters: [] as Json[], assignments: [] as Json[] };
   const shared = lbEndpointsOf(service);
   for (const subset of subsets) {
