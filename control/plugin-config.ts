@@ -236,7 +236,13 @@ export function clustersOf(entry: PluginService): readonly string[] {
 function listClusters(entry: PluginService): string[] {
   const others: string[] = []; // a few: a list, not a Set
   for (const r of entry.routes) for (const d of r.destinations) if (d.cluster !== entry.defaultCluster && !others.includes(d.cluster)) others.push(d.cluster);
-  others.sort();
+  // insertion sort (a few names; the order of sort(), UTF-16 code units)
+  for (let i = 1; i < others.length; i++) {
+    const c = others[i]!;
+    let j = i - 1;
+    for (; j >= 0 && others[j]! > c; j--) others[j + 1] = others[j]!;
+    others[j + 1] = c;
+  }
   const out = [entry.defaultCluster];
   for (const c of others) out.push(c);
   return out;

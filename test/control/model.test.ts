@@ -137,6 +137,21 @@ spec:
     }
   });
 
+  it("a service's clusters: the default first, then the others its routes name, once each, sorted", async () => {
+    const { clustersOf } = await import("../../control/plugin-config.js");
+    const to = (...names: string[]) => names.map((cluster) => ({ cluster, weight: 1 }));
+    const entry = {
+      interface: "a.B",
+      version: "",
+      group: "",
+      defaultCluster: "m",
+      deny: [],
+      routes: [{ name: "r1", destinations: to("z", "b", "m") }, { name: "r2", destinations: to("b", "a", "Z", "é", "a1") }],
+    };
+    expect(clustersOf(entry)).toEqual(["m", "Z", "a", "a1", "b", "z", "é"]);
+    expect(clustersOf({ ...entry, routes: [] })).toEqual(["m"]);
+  });
+
   it("the cached JSON text equals JSON.stringify of the configuration; the line form parses to the same", () => {
     const model = buildModel(providers("dubbo://127.0.0.1:1/com.example.Orders?env=canary", "dubbo://127.0.0.1:2/org.o.T"), rules);
     const cfg = compilePluginConfig(model);

@@ -88,13 +88,12 @@ export function dubboRouteConfiguration(entry: PluginService, routeAttachment: s
     routes.push({ match, route });
   }
   routes.push({ match: MATCH_ANY, route: toCluster(entry.defaultCluster) });
-  return {
-    name,
-    interface: entry.interface,
-    ...(entry.version !== "" ? { version: entry.version } : {}),
-    ...(entry.group !== "" ? { group: entry.group } : {}),
-    routes,
-  };
+  // one literal per shape (spreads of optional fields would build each object through a slow generic path)
+  const { version, group } = entry;
+  if (version !== "" && group !== "") return { name, interface: entry.interface, version, group, routes };
+  if (version !== "") return { name, interface: entry.interface, version, routes };
+  if (group !== "") return { name, interface: entry.interface, group, routes };
+  return { name, interface: entry.interface, routes };
 }
 
 const ANY_METHOD_TEXT = flowMapText({ name: anyMethod });
