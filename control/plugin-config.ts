@@ -208,6 +208,7 @@ const modelEntries = new WeakMap<MeshModel, Few<readonly PluginService[], Cluste
 function entriesOf(model: MeshModel, clusterName: ClusterNameFn): readonly PluginService[] {
   let few = modelEntries.get(model);
   if (!few) modelEntries.set(model, (few = []));
+  if (few.length >= 8) few.length = 0; // callers that pass a new function each time: keep a few only
   let entries = fewGet(few, clusterName);
   if (entries === undefined) few.push(clusterName, (entries = [...model.services].sort(pluginServiceOrder).map((s) => compileService(s, clusterName))));
   return entries;

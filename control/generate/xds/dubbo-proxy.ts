@@ -108,11 +108,6 @@ function pushPairLines(parts: string[], indent: string, key: string, qk: string,
   else parts.push(indent, key, ":\n", indent, "  ", qk, ": ", qv, "\n");
 }
 
-/**
- * A RouteConfiguration's YAML text as a list item at `indent`, equal to the generic writer's
- * (`listItemText`, tested): the first `attachmentRoutes` routes (one per cluster, 10^4–10^5 of them at scale)
- * have a fixed shape and are written directly; the others go through the generic writer.
- */
 /** The written (quoted) forms of one route configuration's cluster names, which recur in it: reset per configuration. */
 const writtenClusters: Few<string> = [];
 
@@ -122,6 +117,11 @@ function writtenCluster(name: string): string {
   return out;
 }
 
+/**
+ * A RouteConfiguration's YAML text as a list item at `indent`, equal to the generic writer's
+ * (`listItemText`, tested): the first `attachmentRoutes` routes (one per cluster, 10^4–10^5 of them at scale)
+ * have a fixed shape and are written directly; the others go through the generic writer.
+ */
 export function routeConfigurationText(rc: Readonly<Record<string, unknown>>, attachmentRoutes: number, indent: string): string {
   writtenClusters.length = 0;
   const parts: string[] = [];
@@ -186,16 +186,20 @@ function pushRuleRouteText(parts: string[], r: Readonly<Record<string, unknown>>
   if (head === undefined) byIndent.set(indent, (head = entryText("match", match, indent + "  ", `${indent}- `)));
   parts.push(head);
   const cluster = route["cluster"];
-  const split = weightedClusters(route);
   if (typeof cluster === "string" && Object.keys(route).length === 1) {
     const q = writtenCluster(cluster);
     if (q.length <= 100 - 10) parts.push(indent, "  route: {cluster: ", q, "}\n");
     else pushPairLines(parts, `${indent}  `, "route", "cluster", q);
-  } else if (split !== undefined) {
-    // what the generic writer gives for this shape: block maps (a list inside), the list items' two lines
-    parts.push(indent, "  route:\n", indent, "    weighted_clusters:\n", indent, "      clusters:\n");
-    for (const c of split) parts.push(indent, "        - name: ", writtenCluster(c.name), "\n", indent, "          weight: ", String(c.weight), "\n");
-  } else parts.push(entryText("route", route, indent + "  ", indent + "  "));
+    return;
+  }
+  const split = weightedClusters(route);
+  if (split === undefined) {
+    parts.push(entryText("route", route, indent + "  ", indent + "  "));
+    return;
+  }
+  // what the generic writer gives for this shape: block maps (a list inside), the list items' two lines
+  parts.push(indent, "  route:\n", indent, "    weighted_clusters:\n", indent, "      clusters:\n");
+  for (const c of split) parts.push(indent, "        - name: ", writtenCluster(c.name), "\n", indent, "          weight: ", String(c.weight), "\n");
 }
 
 /**
