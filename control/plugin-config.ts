@@ -11,6 +11,7 @@ import { istioClusterName } from "./model/service-host.js";
 import type { MeshModel, Service } from "./model/model.js";
 import type { DubboRoute, RequestMatch, StringMatch } from "./rules/types.js";
 import { fewGet, type Few } from "./util/few.js";
+import { boundedMemo } from "./util/memo.js";
 
 export const PLUGIN_CONFIG_VERSION = 1;
 export const DEFAULT_ROUTE_ATTACHMENT = "x-dubbo-mesh-cluster";
@@ -268,17 +269,10 @@ function sharedJsonOf(obj: object): string {
  * shared match object), by match object (or name alone, without one).
  */
 const routeHeads = new WeakMap<PluginMatch, { name: string; text: string }>();
-const unmatchedRouteHeads = new Map<string, string>();
+const unmatchedRouteHead = boundedMemo(1000, (name: string) => `{"name":${jsonString(name)},"destinations":[`);
 
 function routeHeadJson(name: string, match: PluginMatch | undefined): string {
-  if (match === undefined) {
-    let text = unmatchedRouteHeads.get(name);
-    if (text === undefined) {
-      text = `{"name":${jsonString(name)},"destinations":[`;
-      if (unmatchedRouteHeads.size < 1000) unmatchedRouteHeads.set(name, text);
-    }
-    return text;
-  }
+  if (match === undefined) return unmatchedRouteHead(name);
   const hit = routeHeads.get(match);
   if (hit !== undefined && hit.name === name) return hit.text;
   const text = `{"name":${jsonString(name)},"match":${sharedJsonOf(match)},"destinations":[`;
@@ -287,16 +281,7 @@ function routeHeadJson(name: string, match: PluginMatch | undefined): string {
 }
 
 /** `,"weight":N}` per weight (rules have a few distinct ones) */
-const weightTails = new Map<number, string>();
-
-function weightTailJson(weight: number): string {
-  let text = weightTails.get(weight);
-  if (text === undefined) {
-    text = `,"weight":${JSON.stringify(weight)}}`;
-    if (weightTails.size < 1000) weightTails.set(weight, text);
-  }
-  return text;
-}
+const weightTailJson = boundedMemo(1000, (weight: number) => `,"weight":${JSON.stringify(weight)}}`);
 
 /** An entry's cluster names as JSON strings: they recur in it (the default, a subset in several routes). Reset per entry. */
 const clusterTexts: Few<string> = [];
@@ -307,18 +292,8 @@ function clusterJson(name: string): string {
   return out;
 }
 
-/** JSON strings of values many entries share (versions, groups): remembered (bounded). */
-const repeatedJson = new Map<string, string>();
-
-function repeatedJsonString(s: string): string {
-  let out = repeatedJson.get(s);
-  if (out === undefined) {
-    out = jsonString(s);
-    if (repeatedJson.size >= 10_000) repeatedJson.clear();
-    repeatedJson.set(s, out);
-  }
-  return out;
-}
+/** JSON strings of values many entries share (versions, groups) */
+const repeatedJsonString = boundedMemo(10_000, jsonString);
 
 /** Characters JSON.stringify escapes in a string (any surrogate: lone ones are escaped; it decides). */
 const jsonEscaped = /["\\\u0000-\u001f\ud800-\udfff]/;

@@ -12,22 +12,12 @@
  * label of each of them (see `disambiguateHost`).
  */
 import { createHash } from "node:crypto";
+import { boundedMemo } from "../util/memo.js";
 
 export const HOST_SUFFIX = "dubbo";
 
 /** Package segments and versions repeat across services ("com", "example", "v1.0.0"): results remembered (bounded). */
-const labelMemo = new Map<string, string>();
-const LABEL_MEMO_MAX = 10_000;
-
-function dnsLabel(raw: string): string {
-  let s = labelMemo.get(raw);
-  if (s === undefined) {
-    s = makeDnsLabel(raw);
-    if (labelMemo.size >= LABEL_MEMO_MAX) labelMemo.clear();
-    labelMemo.set(raw, s);
-  }
-  return s;
-}
+const dnsLabel = boundedMemo(10_000, makeDnsLabel);
 
 function makeDnsLabel(raw: string): string {
   let s = raw.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "");
