@@ -110,8 +110,8 @@ const nonAscii = /[^\x00-\x7f]/;
  * (messages, fields, enum values) is two-byte too. V8 keeps one internalized copy of each name, shared with
  * the same literals in our code ("STATIC", "name", "cluster", ...), so every text built with them — all the
  * generated YAML — became two-byte: twice the memory, and twice the bytes for the garbage collector to copy.
- * Such characters are turned into `?` when every one of them is in a `//` comment (nothing protobufjs
- * reads); otherwise the text is left as it is.
+ * Such characters are turned into `?` when every one of them is in a `//` comment (which protobufjs keeps
+ * as documentation only); otherwise the text is left as it is.
  */
 export function protoSource(path: string): string {
   const text = readFileSync(path, "utf8");
