@@ -102,12 +102,12 @@ function addLabel(state: LabelsState, k: string, v: string): void {
 const rawValues: string[] = [];
 const cleanValues: string[] = [];
 
-/** `sanitizeLabel(s)` through the position cache `raw`/`clean`. */
-function cleanAt(raw: string[], clean: string[], i: number, s: string): string {
-  if (raw[i] === s) return clean[i]!;
+/** `sanitizeLabel(s)` for the value at position `i`, through the position cache. */
+function cleanValueAt(i: number, s: string): string {
+  if (rawValues[i] === s) return cleanValues[i]!;
   const out = sanitizeLabel(s);
-  raw[i] = s;
-  clean[i] = out;
+  rawValues[i] = s;
+  cleanValues[i] = out;
   return out;
 }
 
@@ -138,9 +138,9 @@ export function endpointLabels(params: UrlParams): { labels: UrlParams; dropped:
   if (!takesFastPath(params.keyList)) return slowLabels(params);
   const n = params.size;
   let changed = 0;
-  for (let i = 0; i < n; i++) if (cleanAt(rawValues, cleanValues, i, params.valueAt(i)) !== params.valueAt(i)) changed++;
+  for (let i = 0; i < n; i++) if (cleanValueAt(i, params.valueAt(i)) !== params.valueAt(i)) changed++;
   if (changed === 0) return { labels: params, dropped: NONE };
-  // the params with the sanitized values (cleanValues[i], set by cleanAt above): usually one (methods)
+  // the params with the sanitized values (cleanValues[i], set by cleanValueAt above): usually one (methods)
   let labels = params;
   for (let i = 0; i < n; i++) if (cleanValues[i] !== params.valueAt(i)) labels = labels.withValueAt(i, cleanValues[i]!);
   return { labels, dropped: NONE };
