@@ -69,6 +69,10 @@ export class FileRegistry implements Registry {
     this.watch = watchFile(this.path, () => this.reload(), this.debounceMs);
   }
 
+  async refresh(): Promise<void> {
+    this.reload();
+  }
+
   private reload(): void {
     if (this.closed) return;
     let urls: string[];

@@ -29,6 +29,8 @@ export interface Registry {
   start(): Promise<void>;
   /** The current providers, sorted (`compareProviders`). The returned array must not be altered. */
   providers(): readonly Provider[];
+  /** Reads the source again now (SIGHUP); changes are reported through `onUpdate` as usual. Optional. */
+  refresh?(): Promise<void>;
   close(): Promise<void>;
 }
 

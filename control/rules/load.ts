@@ -49,23 +49,22 @@ export class RulesFile {
 
   constructor(
     readonly path: string,
-    callbacks: RulesWatchCallbacks,
+    private readonly callbacks: RulesWatchCallbacks,
     debounceMs = 100,
   ) {
     this.current = loadRulesFile(path);
-    this.watch = watchFile(
-      path,
-      () => {
-        try {
-          const next = loadRulesFile(path);
-          this.current = next;
-          callbacks.onRules(next);
-        } catch (err) {
-          callbacks.onError?.(err as Error);
-        }
-      },
-      debounceMs,
-    );
+    this.watch = watchFile(path, () => this.reload(), debounceMs);
+  }
+
+  /** Reads the file again now (the watch calls this; so does SIGHUP). */
+  reload(): void {
+    try {
+      const next = loadRulesFile(this.path);
+      this.current = next;
+      this.callbacks.onRules(next);
+    } catch (err) {
+      this.callbacks.onError?.(err as Error);
+    }
   }
 
   /** The last good rules. The returned array must not be altered. */
