@@ -108,10 +108,12 @@ export function encodeMcpResource(object: unknown, options: McpEncodeOptions = {
   const labels = stringMap(metadata["labels"], `${where}: metadata.labels`);
   const annotations = stringMap(metadata["annotations"], `${where}: metadata.annotations`);
 
+  const spec = object["spec"];
+  if (!isPlain(spec)) throw new McpEncodeError(`${where}: spec must be an object, got ${JSON.stringify(spec)}`);
   const specType = istioMessage(info.message);
   let plain: Plain;
   try {
-    plain = plainFromJson(specType, object["spec"] ?? {});
+    plain = plainFromJson(specType, spec);
   } catch (err) {
     if (!(err instanceof ProtoJsonError)) throw err;
     const reason = err.message.slice(`${err.path || "(root)"}: `.length);
@@ -124,4 +126,24 @@ export function encodeMcpResource(object: unknown, options: McpEncodeOptions = {
     resourceType.encode(resourceType.fromObject({ metadata: { name, version, labels, annotations }, body })).finish();
   const version = createHash("sha256").update(encode("")).digest("hex").slice(0, 16);
   return { kind, name, version, bytes: encode(version) };
+}
+
+/**
+ * Every object encoded, grouped by kind, each list sorted by name: what the MCP server answers per type URL
+ * (`kindOfTypeUrl`; a kind with no objects is an empty list). Two objects of one kind with the same
+ * `NAMESPACE/NAME` are an error: istiod would keep only one of them.
+ */
+export function encodeMcpResources(objects: Iterable<unknown>, options: McpEncodeOptions = {}): Record<IstioKind, McpResource[]> {
+  const out: Record<IstioKind, McpResource[]> = { ServiceEntry: [], DestinationRule: [], EnvoyFilter: [], WasmPlugin: [] };
+  for (const object of objects) {
+    const r = encodeMcpResource(object, options);
+    out[r.kind].push(r);
+  }
+  for (const list of Object.values(out)) {
+    list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (let i = 1; i < list.length; i++) {
+      if (list[i]!.name === list[i - 1]!.name) throw new McpEncodeError(`two ${list[i]!.kind} objects named ${list[i]!.name}`);
+    }
+  }
+  return out;
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
 import { generate, parseGenerateArgs } from "../../control/cli-generate.js";
 import { decodeMcpResource } from "../../control/mcp/decode.js";
-import { DEFAULT_MCP_NAMESPACE, McpEncodeError, encodeMcpResource } from "../../control/mcp/encode.js";
+import { DEFAULT_MCP_NAMESPACE, McpEncodeError, encodeMcpResource, encodeMcpResources } from "../../control/mcp/encode.js";
 import { ISTIO_KINDS } from "../../control/mcp/istio-kinds.js";
 import { istioMessage, istioProtoDir, istioProtoFiles } from "../../control/mcp/istio-protos.js";
 
@@ -105,6 +105,18 @@ describe("MCP encoding of the example model", () => {
       expect([...kinds]).toEqual(expect.arrayContaining(["DestinationRule", "EnvoyFilter", "ServiceEntry"]));
     });
   }
+
+  it("encodeMcpResources groups a variant's objects by kind, sorted by name, every kind present", () => {
+    const docs = written.get("dubbo-proxy mode")!;
+    const byKind = encodeMcpResources(docs);
+    expect(Object.keys(byKind).sort()).toEqual(Object.keys(ISTIO_KINDS).sort());
+    for (const [kind, list] of Object.entries(byKind)) {
+      expect(list.map((r) => r.name)).toEqual(docs.filter((d) => d["kind"] === kind).map((d) => `istio-system/${(d["metadata"] as Obj)["name"]}`).sort());
+    }
+    expect(byKind.ServiceEntry.length).toBeGreaterThan(0);
+    const se = docs.find((d) => d["kind"] === "ServiceEntry")!;
+    expect(() => encodeMcpResources([se, se])).toThrow(/^two ServiceEntry objects named istio-system\//);
+  });
 
   it("the variants cover all four kinds", () => {
     expect([...allKinds].sort()).toEqual(["DestinationRule", "EnvoyFilter", "ServiceEntry", "WasmPlugin"]);
@@ -209,6 +221,7 @@ describe("encodeMcpResource", () => {
     { what: "a name with a slash", mutate: (o) => ((o["metadata"] as Obj)["name"] = "a/b"), error: /metadata\.name must be a DNS-1123 name/ },
     { what: "a label that is not a string", mutate: (o) => ((o["metadata"] as Obj)["labels"] = { a: 1 }), error: /metadata\.labels\.a must be a string, got 1/ },
     { what: "an apiVersion Istio does not serve", mutate: (o) => (o["apiVersion"] = "networking.istio.io/v2"), error: /apiVersion "networking\.istio\.io\/v2" is not one of networking\.istio\.io\/v1, / },
+    { what: "a missing spec", mutate: (o) => delete o["spec"], error: /^ServiceEntry istio-system\/demo\.dubbo: spec must be an object, got undefined$/ },
     { what: "a kind we do not encode", mutate: (o) => (o["kind"] = "VirtualService"), error: /kind "VirtualService" is not one of ServiceEntry, DestinationRule, EnvoyFilter, WasmPlugin/ },
   ];
   for (const b of bad) {
