@@ -139,13 +139,14 @@ function structValue(value: unknown, path: string): Plain {
   return { fields };
 }
 
+/** A `google.protobuf.Value`, with the field names of protobufjs' bundled struct.proto (lowerCamel). */
 function jsonValue(value: unknown, path: string): Plain {
-  if (value === null) return { null_value: 0 };
-  if (typeof value === "number") return { number_value: value };
-  if (typeof value === "string") return { string_value: value };
-  if (typeof value === "boolean") return { bool_value: value };
-  if (Array.isArray(value)) return { list_value: { values: value.map((v, i) => jsonValue(v, `${path}[${i}]`)) } };
-  if (isPlainObject(value)) return { struct_value: structValue(value, path) };
+  if (value === null) return { nullValue: 0 };
+  if (typeof value === "number") return { numberValue: value };
+  if (typeof value === "string") return { stringValue: value };
+  if (typeof value === "boolean") return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map((v, i) => jsonValue(v, `${path}[${i}]`)) } };
+  if (isPlainObject(value)) return { structValue: structValue(value, path) };
   throw new ProtoJsonError(path, `not a JSON value: ${describe(value)}`);
 }
 
@@ -346,6 +347,14 @@ function convertAny(json: unknown, path: string): Plain {
   }
   const message = inner.fromObject(convertMessage(inner, body, path));
   return { type_url: typeUrl, value: inner.encode(message).finish() };
+}
+
+/**
+ * The protobufjs plain-object form of `json` for a message type of any protobufjs root (input to
+ * `type.fromObject`), converted strictly. `Any` fields inside resolve through the Envoy protos.
+ */
+export function plainFromJson(type: protobuf.Type, json: unknown): Record<string, unknown> {
+  return convertMessage(type, json, "");
 }
 
 /** Converts strictly and returns the protobufjs message. Throws `ProtoJsonError` on the first problem. */
