@@ -125,8 +125,11 @@ export class AdsClient extends EventEmitter {
     this.protocolNow = options.protocol === "sotw" ? "sotw" : "delta";
     for (const type of XDS_TYPES) this.state.set(type, { versionInfo: "", resources: new Map() });
     const { client } = loadAdsService();
+    // the channel's own reconnect backoff (1 s to 120 s by default) would come on top of ours: align it
     this.grpcClient = new client(options.server, options.credentials ?? grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": -1,
+      "grpc.initial_reconnect_backoff_ms": options.backoff?.baseMs ?? 250,
+      "grpc.max_reconnect_backoff_ms": options.backoff?.maxMs ?? 30_000,
       ...options.channelOptions,
     });
   }

@@ -20,17 +20,20 @@ export interface RpcStatus {
   message: string;
 }
 
-/** `google.protobuf.Struct` in its protobuf form (`{fields: {k: {string_value: …}}}`). */
+/**
+ * `google.protobuf.Struct` in its protobuf form (`{fields: {k: {stringValue: …}}}`). The well-known types come
+ * from protobufjs' bundled definitions, whose field names are lowerCamel whatever `keepCase` says.
+ */
 export interface StructMessage {
   fields: Record<string, ValueMessage>;
 }
 export type ValueMessage =
-  | { null_value: "NULL_VALUE" }
-  | { number_value: number }
-  | { string_value: string }
-  | { bool_value: boolean }
-  | { struct_value: StructMessage }
-  | { list_value: { values: ValueMessage[] } };
+  | { nullValue: "NULL_VALUE" }
+  | { numberValue: number }
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { structValue: StructMessage }
+  | { listValue: { values: ValueMessage[] } };
 
 /** `envoy.config.core.v3.Node`, the fields the client sets. */
 export interface NodeMessage {

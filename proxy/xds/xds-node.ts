@@ -32,12 +32,12 @@ function packageVersion(): string {
 
 /** A JSON value as a `google.protobuf.Value` (what proto-loader encodes). Throws on what JSON cannot hold. */
 function jsonValue(value: unknown, path: string): ValueMessage {
-  if (value === null) return { null_value: "NULL_VALUE" };
-  if (typeof value === "number") return { number_value: value };
-  if (typeof value === "string") return { string_value: value };
-  if (typeof value === "boolean") return { bool_value: value };
-  if (Array.isArray(value)) return { list_value: { values: value.map((v, i) => jsonValue(v, `${path}[${i}]`)) } };
-  if (typeof value === "object") return { struct_value: jsonStruct(value as Record<string, unknown>, path) };
+  if (value === null) return { nullValue: "NULL_VALUE" };
+  if (typeof value === "number") return { numberValue: value };
+  if (typeof value === "string") return { stringValue: value };
+  if (typeof value === "boolean") return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map((v, i) => jsonValue(v, `${path}[${i}]`)) } };
+  if (typeof value === "object") return { structValue: jsonStruct(value as Record<string, unknown>, path) };
   throw new Error(`node metadata ${path}: expected a JSON value, got ${typeof value}`);
 }
 
