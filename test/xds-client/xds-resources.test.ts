@@ -2,17 +2,18 @@
  * Decoding of real Envoy resources and the names the Clusters and Listeners ask for.
  */
 import { describe, expect, it } from "vitest";
+import type { AnyMessage } from "../../proxy/xds/ads-proto.js";
 import { decodeAny, dependentNames, drdsNamesOf, ecdsNamesOf, edsNameOf, resourceName, XdsType, type XdsResource } from "../../proxy/xds/xds-resources.js";
 import { anyOf, dubboListener, dubboRoutes, edsCluster, loadAssignment, staticCluster, wasmExtensionConfig } from "./envoy-fixtures.js";
 
-function resource(typeUrl: string, any: { type_url: string; value: Buffer | Uint8Array }): XdsResource {
+function resource(typeUrl: string, any: AnyMessage): XdsResource {
   const { resource, bytes } = decodeAny(typeUrl, any);
   return { name: resourceName(typeUrl, resource), version: "1", resource, bytes };
 }
 
 describe("xds resources", () => {
   it("decodes each type into Envoy's JSON shape and names it", () => {
-    const cases: [string, { type_url: string; value: Buffer }, string][] = [
+    const cases: [string, AnyMessage, string][] = [
       [XdsType.cluster, edsCluster("c"), "c"],
       [XdsType.clusterLoadAssignment, loadAssignment("c", [1]), "c"],
       [XdsType.listener, dubboListener("l", "r", "f"), "l"],
