@@ -1,7 +1,8 @@
 /**
- * Exponential backoff with full jitter (AWS architecture blog "Exponential Backoff And Jitter"; Envoy's
- * `JitteredExponentialBackOffStrategy` in `source/common/common/backoff_strategy.cc` draws the same way):
- * the n-th delay is uniform in [0, min(max, base × 2^n)).
+ * Exponential backoff with full jitter, as Envoy's `JitteredExponentialBackOffStrategy`
+ * (`source/common/common/backoff_strategy.cc`): the n-th delay in a row is uniform in [0, min(max, base × 2^n)).
+ * Envoy's xDS stream resets it when a response arrives (`source/extensions/config_subscription/grpc/grpc_stream.h`,
+ * `onReceiveMessage`); the ADS client does the same.
  */
 export interface BackoffOptions {
   /** first ceiling, ms (default 250) */

@@ -75,7 +75,8 @@ export function resourceName(typeUrl: string, resource: Record<string, unknown>)
 export function decodeAny(typeUrl: string, any: AnyMessage | undefined): { resource: Record<string, unknown>; bytes: Uint8Array } {
   if (!any) throw new Error("a resource entry without a resource");
   if (any.type_url !== typeUrl) throw new Error(`a resource of type ${any.type_url} in a response of type ${typeUrl}`);
-  const bytes = any.value instanceof Uint8Array ? any.value : new Uint8Array(0);
+  // a copy: the decoded Any's bytes are a view of the whole gRPC message, which would stay alive with them
+  const bytes = any.value instanceof Uint8Array ? new Uint8Array(any.value) : new Uint8Array(0);
   return { resource: decodeResource(typeUrl, bytes), bytes };
 }
 
