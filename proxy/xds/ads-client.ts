@@ -54,10 +54,16 @@ import {
 
 /**
  * Decides whether a response is usable. `resources`: the resources the response carries (decoded); `next`: the
- * type's full state if the response were applied. Returns null to accept, or the reason to reject (the NACK's
- * `error_detail.message`). Must not alter its arguments.
+ * type's full state if the response were applied. Returns (or resolves to) null to accept, or the reason to
+ * reject (the NACK's `error_detail.message`); a throw or a rejection rejects with its message. May be async
+ * (e.g. configuring a filter VM): responses are handled one at a time, in order, so the next response of the
+ * stream waits. Must not alter its arguments.
  */
-export type Validator = (typeUrl: XdsTypeUrl, resources: readonly XdsResource[], next: ReadonlyMap<string, XdsResource>) => string | null;
+export type Validator = (
+  typeUrl: XdsTypeUrl,
+  resources: readonly XdsResource[],
+  next: ReadonlyMap<string, XdsResource>,
+) => string | null | Promise<string | null>;
 
 export type AdsProtocol = "delta" | "sotw";
 
@@ -98,6 +104,8 @@ interface StreamState {
   subscribed: Map<string, Set<string>>;
   nodeSent: boolean;
   responded: boolean;
+  /** the responses are handled one after the other: the end of the last one queued */
+  handled: Promise<void>;
 }
 
 export class AdsClient extends EventEmitter {
@@ -193,7 +201,7 @@ export class AdsClient extends EventEmitter {
       protocol === "delta"
         ? (this.grpcClient as unknown as { DeltaAggregatedResources(): StreamState["call"] }).DeltaAggregatedResources()
         : (this.grpcClient as unknown as { StreamAggregatedResources(): StreamState["call"] }).StreamAggregatedResources();
-    const stream: StreamState = { protocol, call, nonces: new Map(), subscribed: new Map(), nodeSent: false, responded: false };
+    const stream: StreamState = { protocol, call, nonces: new Map(), subscribed: new Map(), nodeSent: false, responded: false, handled: Promise.resolve() };
     this.stream = stream;
     call.on("data", (message: DiscoveryResponse | DeltaDiscoveryResponse) => {
       if (this.stream !== stream) return;
@@ -202,8 +210,14 @@ export class AdsClient extends EventEmitter {
         this.backoff.reset();
         this.emit("connected", { protocol });
       }
-      if (protocol === "delta") this.onDeltaResponse(stream, message as DeltaDiscoveryResponse);
-      else this.onSotwResponse(stream, message as DiscoveryResponse);
+      stream.handled = stream.handled
+        .then(() => {
+          if (this.stream !== stream) return; // the stream ended while an earlier response was validated
+          return protocol === "delta" ? this.onDeltaResponse(stream, message as DeltaDiscoveryResponse) : this.onSotwResponse(stream, message as DiscoveryResponse);
+        })
+        .catch((err: Error) => {
+          this.emit("warning", { message: `an ADS response handler failed: ${err.stack ?? err.message}` });
+        });
     });
     call.on("error", () => {}); // the end is handled once, on "status"
     call.on("status", (status: grpc.StatusObject) => this.onStreamEnd(stream, status));
@@ -260,7 +274,7 @@ export class AdsClient extends EventEmitter {
 
   // --- responses ----------------------------------------------------------------------------------
 
-  private onDeltaResponse(stream: StreamState, response: DeltaDiscoveryResponse): void {
+  private async onDeltaResponse(stream: StreamState, response: DeltaDiscoveryResponse): Promise<void> {
     const typeUrl = response.type_url ?? "";
     const nonce = response.nonce ?? "";
     stream.nonces.set(typeUrl, nonce);
@@ -287,7 +301,8 @@ export class AdsClient extends EventEmitter {
       error = (err as Error).message;
     }
     for (const name of response.removed_resources ?? []) next.delete(name);
-    error ??= this.validate(typeUrl, received, next);
+    error ??= await this.validate(typeUrl, received, next);
+    if (this.stream !== stream) return; // ended while validating: the response is answered on no stream
     if (error !== null) {
       this.send(stream, { type_url: typeUrl, response_nonce: nonce, error_detail: this.nackStatus(error) });
       this.emit("nack", { typeUrl, nonce, error });
@@ -298,7 +313,7 @@ export class AdsClient extends EventEmitter {
     this.accepted(stream, typeUrl, nonce, "");
   }
 
-  private onSotwResponse(stream: StreamState, response: DiscoveryResponse): void {
+  private async onSotwResponse(stream: StreamState, response: DiscoveryResponse): Promise<void> {
     const typeUrl = response.type_url ?? "";
     const nonce = response.nonce ?? "";
     const version = response.version_info ?? "";
@@ -328,7 +343,8 @@ export class AdsClient extends EventEmitter {
     } catch (err) {
       error = (err as Error).message;
     }
-    error ??= this.validate(typeUrl, received, next);
+    error ??= await this.validate(typeUrl, received, next);
+    if (this.stream !== stream) return;
     const names = [...(stream.subscribed.get(typeUrl) ?? [])].sort();
     if (error !== null) {
       // the last good version, the rejected response's nonce
@@ -379,10 +395,10 @@ export class AdsClient extends EventEmitter {
     return WILDCARD_TYPES.has(typeUrl) || (stream.subscribed.get(typeUrl)?.has(name) ?? false);
   }
 
-  private validate(typeUrl: XdsTypeUrl, received: readonly XdsResource[], next: ReadonlyMap<string, XdsResource>): string | null {
+  private async validate(typeUrl: XdsTypeUrl, received: readonly XdsResource[], next: ReadonlyMap<string, XdsResource>): Promise<string | null> {
     if (!this.options.validate) return null;
     try {
-      return this.options.validate(typeUrl, received, next);
+      return await this.options.validate(typeUrl, received, next);
     } catch (err) {
       return `validation failed: ${(err as Error).message}`;
     }

@@ -180,6 +180,40 @@ describe("ADS client, Delta", () => {
     expect(versions(client, ECDS)).toEqual({ "f.wasm": "w5" });
   });
 
+  it("waits for an async validator, handling the responses one at a time and in order", async () => {
+    server = await ScriptedAdsServer.start();
+    const order: string[] = [];
+    const made = recordedClient({
+      server: server.address,
+      // a slow validator (e.g. a filter VM being configured): e1 takes 100 ms and is rejected
+      validate: async (typeUrl, resources) => {
+        if (typeUrl !== EDS) return null;
+        const version = resources[0]!.version;
+        order.push(`validate ${version}`);
+        if (version === "e1") await new Promise((resolve) => setTimeout(resolve, 100));
+        order.push(`validated ${version}`);
+        return version === "e1" ? "e1: refused" : null;
+      },
+    });
+    client = made.client;
+    client.on("nack", (e: { nonce: string }) => order.push(`nack ${e.nonce}`));
+    client.on("ack", (e: { typeUrl: string; nonce: string }) => e.typeUrl === EDS && order.push(`ack ${e.nonce}`));
+    await client.start();
+    const stream = await server.stream(0);
+    await stream.takeType(CDS);
+    await stream.takeType(LDS);
+    stream.sendDelta(CDS, [{ name: "a", version: "c1", resource: edsCluster("a") }]);
+    await stream.takeType(CDS);
+    await stream.takeType(EDS);
+    const n1 = stream.sendDelta(EDS, [{ name: "a", version: "e1", resource: loadAssignment("a", [1]) }]);
+    const n2 = stream.sendDelta(EDS, [{ name: "a", version: "e2", resource: loadAssignment("a", [2]) }]);
+    const first = await stream.takeType(EDS);
+    const second = await stream.takeType(EDS);
+    expect([first.response_nonce, first.error_detail?.message, second.response_nonce, second.error_detail]).toEqual([n1, "e1: refused", n2, undefined]);
+    expect(order).toEqual(["validate e1", "validated e1", `nack ${n1}`, "validate e2", "validated e2", `ack ${n2}`]);
+    expect(versions(client, EDS)).toEqual({ a: "e2" });
+  });
+
   it("applies removed_resources and ignores names it did not subscribe to", async () => {
     server = await ScriptedAdsServer.start();
     const made = recordedClient({ server: server.address });
