@@ -180,6 +180,30 @@ describe("ADS client, Delta", () => {
     expect(versions(client, ECDS)).toEqual({ "f.wasm": "w5" });
   });
 
+  it("changes no subscription for a rejected CDS response", async () => {
+    server = await ScriptedAdsServer.start();
+    const made = recordedClient({
+      server: server.address,
+      validate: (typeUrl, _resources, next) => (typeUrl === CDS && next.size > 1 ? `at most one cluster, got ${next.size}` : null),
+    });
+    client = made.client;
+    await client.start();
+    const stream = await server.stream(0);
+    await stream.takeType(CDS);
+    await stream.takeType(LDS);
+    stream.sendDelta(CDS, [{ name: "a", version: "1", resource: edsCluster("a") }]);
+    await stream.takeType(CDS);
+    expect((await stream.takeType(EDS)).resource_names_subscribe).toEqual(["a"]);
+    const rejected = stream.sendDelta(CDS, [{ name: "b", version: "1", resource: edsCluster("b") }]);
+    const nack = await stream.takeType(CDS);
+    expect([nack.response_nonce, nack.error_detail?.message]).toEqual([rejected, "at most one cluster, got 2"]);
+    // the next request is the ACK of the next response: no EDS subscription came in between
+    const next = stream.sendDelta(CDS, [{ name: "a", version: "2", resource: edsCluster("a") }]);
+    expect((await stream.take(() => true, "the next request")).response_nonce).toBe(next);
+    expect(versions(client, CDS)).toEqual({ a: "2" });
+    expect(client.missing()).toEqual(new Map([[EDS, ["a"]]]));
+  });
+
   it("waits for an async validator, handling the responses one at a time and in order", async () => {
     server = await ScriptedAdsServer.start();
     const order: string[] = [];
