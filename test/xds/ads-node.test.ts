@@ -90,6 +90,17 @@ describe("scoped pushes (DUBBO_MESH_SERVICES)", () => {
   });
 });
 
+describe("bad requests", () => {
+  it("ends a stream whose request has no type_url", async () => {
+    const { client } = await setup();
+    const s = client.sotw({ id: "n" });
+    s.send({ resource_names: [] });
+    const err = await s.responses.closed();
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toBe("DiscoveryRequest without type_url");
+  });
+});
+
 describe("status and hooks", () => {
   it("shows each stream's node, subscriptions, what was sent, ACKed and NACKed, and counts pushes", async () => {
     const pushes: PushEvent[] = [];
