@@ -124,6 +124,7 @@ function barrierType(): string {
 
 export class AdsTestClient {
   readonly client: grpc.Client;
+  private readonly streams: TestStream<SotwResponse | DeltaResponse>[] = [];
 
   constructor(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}) {
     this.client = new grpc.Client(address, credentials, options);
@@ -137,7 +138,9 @@ export class AdsTestClient {
       (value: Record<string, unknown>) => encodeMessage(t.DiscoveryRequest, t.DiscoveryRequest.fromObject(value) as unknown as Record<string, unknown>),
       (bytes: Buffer) => ({ ...(decodeMessage(t.DiscoveryResponse, bytes) as unknown as SotwResponse), bytes: bytes.length }),
     );
-    return new SotwTestStream(call, node);
+    const stream = new SotwTestStream(call, node);
+    this.streams.push(stream);
+    return stream;
   }
 
   /** Opens a Delta stream; `node` goes on its first request. */
@@ -148,10 +151,14 @@ export class AdsTestClient {
       (value: Record<string, unknown>) => encodeMessage(t.DeltaDiscoveryRequest, t.DeltaDiscoveryRequest.fromObject(value) as unknown as Record<string, unknown>),
       (bytes: Buffer) => ({ ...(decodeMessage(t.DeltaDiscoveryResponse, bytes) as unknown as DeltaResponse), bytes: bytes.length }),
     );
-    return new DeltaTestStream(call, node);
+    const stream = new DeltaTestStream(call, node);
+    this.streams.push(stream);
+    return stream;
   }
 
+  /** Cancels the streams still open and closes the channel. */
   close(): void {
+    for (const stream of this.streams) if (!stream.responses.ended && !stream.responses.error) stream.cancel();
     this.client.close();
   }
 }

@@ -41,6 +41,7 @@ describe("ADS Delta", () => {
     for (const res of r1.resources) {
       expect(res.version).toBe(snapshot.get(CDS, res.name)!.version);
       expect(res.resource.type_url).toBe(CDS);
+      expect(Buffer.from(res.resource.value)).toEqual(Buffer.from(snapshot.get(CDS, res.name)!.bytes));
     }
     expect(r1.system_version_info).toBe(snapshot.version(CDS));
     s.ack(r1);

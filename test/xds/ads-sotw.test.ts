@@ -44,6 +44,8 @@ describe("ADS SotW", () => {
     const lds = await s.nextOf(LDS);
     expect(names(cds)).toEqual(["a", "b"]);
     expect(cds.resources.every((a) => a.type_url === CDS)).toBe(true);
+    // each Any holds exactly the snapshot's bytes
+    for (const a of cds.resources) expect(Buffer.from(a.value)).toEqual(Buffer.from(snapshot.get(CDS, resourceName(CDS, a.value))!.bytes));
     expect(names(lds)).toEqual(["l"]);
     expect(cds.version_info).toBe(snapshot.version(CDS));
     expect(lds.version_info).toBe(snapshot.version(LDS));
