@@ -40,8 +40,6 @@ export interface SnapshotChange {
   readonly upserted: readonly string[];
   /** Names removed. */
   readonly removed: readonly string[];
-  /** The type's version after the change. */
-  readonly version: string;
   /** `performance.now()` when the change was made (for push latency). */
   readonly at: number;
 }
@@ -167,7 +165,8 @@ export class SnapshotCache {
   private changed(typeUrl: string, entry: TypeEntry, upserted: string[], removed: string[]): SnapshotChange | undefined {
     if (upserted.length === 0 && removed.length === 0) return undefined;
     entry.version = undefined;
-    const change: SnapshotChange = { typeUrl, upserted, removed, version: this.version(typeUrl), at: performance.now() };
+    // the type's version is computed when first asked for (`version()`): many updates in a row hash once
+    const change: SnapshotChange = { typeUrl, upserted, removed, at: performance.now() };
     for (const listener of this.listeners) listener(change);
     return change;
   }
