@@ -63,7 +63,13 @@ export interface AdsStatus {
 
 export class AdsServer {
   private readonly types: DiscoveryTypes = loadDiscoveryTypes();
-  private readonly server = new grpc.Server();
+  private readonly server = new grpc.Server({
+    // Delta reconnects list every held resource in initial_resource_versions: allow more than grpc's 4 MiB
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    // ping idle connections, so the streams of a proxy that vanished are closed (and leave status())
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+  });
   private readonly streams = new Map<number, AdsStream>();
   private readonly pending = new Map<string, PendingChange>();
   private flushScheduled = false;
