@@ -7,7 +7,7 @@ import { status as grpcStatus } from "@grpc/grpc-js";
 import { randomBytes } from "node:crypto";
 import { structToJson } from "./discovery-protos.js";
 import { nodeScope, type NodeScope } from "./node-scope.js";
-import { TypeState, visibleTo, type NodeInfo, type PendingChange, type PushEvent, type StreamContext, type StreamStatus, type Variant } from "./stream-state.js";
+import { TypeState, visibleTo, type NodeInfo, type PendingChange, type PushEvent, type StreamContext, type StreamStatus, type TypeStatus, type Variant } from "./stream-state.js";
 import type { XdsResource } from "./snapshot.js";
 
 export type AdsCall = grpc.ServerDuplexStream<Record<string, unknown>, Buffer>;
@@ -98,7 +98,7 @@ export abstract class AdsStream {
   }
 
   status(): StreamStatus {
-    const types: Record<string, ReturnType<TypeState["toJSON"]>> = {};
+    const types: Record<string, TypeStatus> = {};
     for (const [typeUrl, state] of this.types) types[typeUrl] = state.toJSON();
     return {
       id: this.id,
