@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { watchFile, type FileWatch } from "../util/watch-file.js";
+import { watchFile, type FileWatch } from "../../common/watch-file.js";
 import type { Provider } from "./provider-url.js";
 import { ProviderSet } from "./provider-set.js";
 import type { Registry, RegistryListener } from "./registry.js";

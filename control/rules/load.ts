@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import { watchFile, type FileWatch } from "../util/watch-file.js";
+import { watchFile, type FileWatch } from "../../common/watch-file.js";
 import type { DubboRoute } from "./types.js";
 import { RulesError, validateRules } from "./validate.js";
 

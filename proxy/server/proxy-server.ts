@@ -16,7 +16,7 @@ import { type AddressInfo, type Server, type Socket, createServer } from "node:n
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { WasmResult, WasmVm, type LogEntry, logLevelName } from "../host/index.js";
-import { watchFile, type FileWatch } from "../../control/util/watch-file.js";
+import { watchFile, type FileWatch } from "../../common/watch-file.js";
 import { AdminServer } from "./admin-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import {
