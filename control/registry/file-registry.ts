@@ -69,16 +69,19 @@ export class FileRegistry implements Registry {
     this.watch = watchFile(this.path, () => this.reload(), this.debounceMs);
   }
 
-  private reload(): void {
+  /** Re-read the file now (the watch does it on every change; SIGHUP asks for it). */
+  reload(): void {
     if (this.closed) return;
     let urls: string[];
     try {
       urls = readRegistryFile(this.path);
     } catch (err) {
       this.listener.onWarning?.(`${(err as Error).message} (keeping the last good providers)`);
+      this.listener.onReload?.(err as Error);
       return;
     }
     if (this.set.replace(urls)) this.listener.onUpdate?.(this.set.providers);
+    this.listener.onReload?.(null);
   }
 
   providers(): readonly Provider[] {

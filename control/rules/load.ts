@@ -49,23 +49,25 @@ export class RulesFile {
 
   constructor(
     readonly path: string,
-    callbacks: RulesWatchCallbacks,
+    private readonly callbacks: RulesWatchCallbacks,
     debounceMs = 100,
   ) {
     this.current = loadRulesFile(path);
-    this.watch = watchFile(
-      path,
-      () => {
-        try {
-          const next = loadRulesFile(path);
-          this.current = next;
-          callbacks.onRules(next);
-        } catch (err) {
-          callbacks.onError?.(err as Error);
-        }
-      },
-      debounceMs,
-    );
+    this.watch = watchFile(path, () => this.reload(), debounceMs);
+  }
+
+  /**
+   * Re-read the file now (the watch does it on every change; SIGHUP asks for it): valid rules replace the
+   * current ones and go to `onRules`, even when equal; a bad file goes to `onError` and changes nothing.
+   */
+  reload(): void {
+    try {
+      const next = loadRulesFile(this.path);
+      this.current = next;
+      this.callbacks.onRules(next);
+    } catch (err) {
+      this.callbacks.onError?.(err as Error);
+    }
   }
 
   /** The last good rules. The returned array must not be altered. */

@@ -5,11 +5,12 @@
  * nothing. The debounce timer is faked so each check runs when the test says, after the folder's events
  * arrived (seen as a pending timer), with no sleep.
  */
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type FileWatch, watchFile } from "../../common/watch-file.js";
+import { configMapVolume } from "../support/config-map.js";
 
 const DEBOUNCE = 50;
 
@@ -45,29 +46,19 @@ describe("watchFile", () => {
   }
 
   it("sees a ConfigMap update (the ..data symlink swapped to a new folder) and skips a swap to equal content", async () => {
-    // The layout the kubelet writes: ..TIMESTAMP/rules.yaml, ..data -> ..TIMESTAMP, rules.yaml -> ..data/rules.yaml
-    let n = 0;
-    const publish = (content: string): void => {
-      const ts = `..2026_12_04_19_00_0${n++}.000000001`;
-      mkdirSync(join(dir, ts));
-      writeFileSync(join(dir, ts, "rules.yaml"), content);
-      symlinkSync(ts, join(dir, "..data_tmp"));
-      renameSync(join(dir, "..data_tmp"), join(dir, "..data")); // atomic swap
-      if (n > 1) rmSync(join(dir, `..2026_12_04_19_00_0${n - 2}.000000001`), { recursive: true });
-    };
-    publish("version: 1\n");
-    symlinkSync("..data/rules.yaml", join(dir, "rules.yaml"));
+    const volume = configMapVolume(dir, { "rules.yaml": "version: 1\n" });
+    expect(lstatSync(join(dir, "rules.yaml")).isSymbolicLink()).toBe(true);
     const seen = follow(join(dir, "rules.yaml"));
 
-    publish("version: 2\n");
+    volume.update({ "rules.yaml": "version: 2\n" });
     await settle();
     expect(seen).toEqual(["version: 2\n"]);
 
-    publish("version: 2\n"); // a new folder, the same content: nothing to apply
+    volume.update({ "rules.yaml": "version: 2\n" }); // a new folder, the same content: nothing to apply
     await settle();
     expect(seen).toEqual(["version: 2\n"]);
 
-    publish("version: 3\n");
+    volume.update({ "rules.yaml": "version: 3\n" });
     await settle();
     expect(seen).toEqual(["version: 2\n", "version: 3\n"]);
   });
