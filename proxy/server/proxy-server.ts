@@ -123,6 +123,9 @@ export class ProxyServer {
       get maxFrameBytes() {
         return self.config.maxFrameBytes;
       },
+      get clientConnections() {
+        return self.config.clientConnections;
+      },
       now,
       log: (level, m) => this.log(level, m),
       closed: (d) => this.onDownstreamClosed(d),
@@ -521,8 +524,9 @@ export class ProxyServer {
   // ---- shutdown ----
 
   /**
-   * Graceful drain: stop accepting, answer what is in flight, close client connections as they go idle;
-   * after `timeoutMs` whatever remains is closed. Then everything stops.
+   * Graceful drain, as a Dubbo server shuts down: stop accepting, send Dubbo's readonly event on every client
+   * connection, keep serving them, and close each once nothing is in flight and it was quiet for
+   * `clientConnections.drainQuietMs`; after `timeoutMs` whatever remains is closed. Then everything stops.
    */
   async drain(timeoutMs = this.config?.drainTimeoutMs ?? 10_000): Promise<void> {
     if (this.draining) return;
@@ -530,9 +534,17 @@ export class ProxyServer {
     for (const w of this.watches) w.close();
     this.watches = [];
     for (const l of this.listeners.values()) l.server.close();
+    const clients = this.downstreams.size;
     for (const d of [...this.downstreams]) d.drain();
+    if (clients > 0) {
+      this.log("info", `draining: readonly event sent on ${clients} client connection(s); each closes once quiet with nothing in flight (at most ${timeoutMs} ms)`);
+    }
     const deadline = Date.now() + timeoutMs;
     while (this.downstreams.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.downstreams.size > 0) {
+      const inflight = [...this.downstreams].reduce((n, d) => n + d.inflight, 0);
+      this.log("warn", `drain timeout after ${timeoutMs} ms: closing ${this.downstreams.size} client connection(s) with ${inflight} request(s) in flight`);
+    }
     await this.close();
   }
 
