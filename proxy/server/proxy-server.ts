@@ -8,7 +8,8 @@
  * Configuration comes from a YAML file (config.ts), followed while the proxy runs: a change that validates
  * is applied (clusters updated in place, the filter reconfigured for new connections, listeners added or
  * removed); one that does not is reported and changes nothing. Established connections stay on the filter
- * VM they started with. `drain()` stops accepting and lets requests in flight finish (bounded).
+ * VM they started with; every reload's outcome is kept per source (reload-status.ts). `drain()` stops
+ * accepting, sends Dubbo's readonly event to every client and lets requests in flight finish (bounded).
  */
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -354,6 +355,10 @@ export class ProxyServer {
       if (newSource) {
         this.mesh?.close();
         this.mesh = mesh;
+        if (mesh !== null) {
+          this.reloads.record("rules", null);
+          this.reloads.record("registry", null);
+        }
       }
       const wasmPathChanged = filter.wasmPath !== this.applied.wasmPath;
       this.applied = filter;
