@@ -133,10 +133,10 @@ export class ProxyServer {
     };
   }
 
+  /** A line to the log sink at the configured level; /logs keeps info and above whatever the level (reload outcomes). */
   log(level: ProxyLogLevel, message: string): void {
-    if (LEVELS[level] < this.minLevel) return;
-    this.recent.add("proxy", level, message);
-    this.logFn(level, message);
+    if (LEVELS[level] >= Math.min(this.minLevel, LEVELS.info)) this.recent.add("proxy", level, message);
+    if (LEVELS[level] >= this.minLevel) this.logFn(level, message);
   }
 
   /** The most recent reload outcome of any source (config, rules, registry). */

@@ -1,6 +1,7 @@
 /**
  * The proxy's recent log lines for the admin API's /logs: its own lines (reloads and their errors, listeners,
- * drains, connection problems) at the proxy's log level, and the filter's lines at the filter's level, each
+ * drains, connection problems) from info up (debug too at log level debug), and the filter's lines at the
+ * filter's level, each
  * with its time, in the order written. A ring: the oldest lines fall out past `capacity`.
  */
 export interface RecentLogLine {

@@ -123,7 +123,7 @@ describe("SIGHUP to dubbo-mesh proxy", () => {
     const script = `import(${JSON.stringify(pathToFileURL(join(packageRoot, "cli", "index.ts")).href)}).then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c))`;
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "-e", script, "proxy", "--config", join(dir, "proxy.yaml"), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+      ["--import", "tsx", "-e", script, "proxy", "--config", join(dir, "proxy.yaml"), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "warn"],
       { cwd: packageRoot, stdio: ["ignore", "pipe", "pipe"] },
     );
     let out = "";
@@ -141,6 +141,9 @@ describe("SIGHUP to dubbo-mesh proxy", () => {
       const reread = (d: Dump) =>
         (["config", "rules", "registry"] as const).every((s) => d.reloads[s]!.ok && Date.parse(d.reloads[s]!.at) > Date.parse(booted.reloads[s]!.at));
       await until("all three re-read", async () => reread(await getJson<Dump>(`${admin}/config_dump`)));
+      // good outcomes are in /logs even though the log level (stderr) is warn
+      const good = (await getJson<LogLine[]>(`${admin}/logs`)).filter((l) => l.source === "proxy" && l.level === "info").map((l) => l.message);
+      expect(good).toEqual(expect.arrayContaining(["configuration reloaded", "rules reloaded", "registry reloaded"]));
 
       // a bad rules file: SIGHUP reports it too, and the admin API shows it
       writeFileSync(join(dir, "rules.yaml"), `${DEMO_RULES}---\nkind: Nonsense\n`);
