@@ -74,12 +74,18 @@ export class MeshSource {
       onError: (err) => onOutcome("rules", err.message),
     });
     let started = false;
+    let updated = false; // the re-read in progress changed the providers: its outcome comes with the rebuild
     src.registry = createRegistry(registryUri, {
       onUpdate: () => {
+        updated = true;
         if (started) src.rebuild("registry");
       },
       onWarning: (m) => log(`registry ${registryUri}: ${m}`),
-      onReload: (err) => onOutcome("registry", err === null ? null : err.message),
+      onReload: (err) => {
+        if (err !== null) onOutcome("registry", err.message);
+        else if (!updated) onOutcome("registry", null);
+        updated = false;
+      },
     });
     try {
       await src.registry.start();
