@@ -122,7 +122,7 @@ export class MeshWatch {
   /** Re-reads the rules file and the registry now (SIGHUP); the rebuild goes through the debounce like any change. */
   async reload(): Promise<void> {
     this.rulesFile.reload();
-    await this.registry.refresh?.();
+    this.registry.reload?.();
     this.changed("reload");
   }
 
