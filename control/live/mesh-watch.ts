@@ -86,9 +86,10 @@ export class MeshWatch {
         w.registryStatus = { ...w.registryStatus, ok: true, at: new Date().toISOString(), message: `${providers.length} providers` };
         w.changed("registry");
       },
-      onWarning: (m) => {
-        w.registryStatus = { ...w.registryStatus, ok: false, at: new Date().toISOString(), message: m };
-        options.log(`registry ${options.registry}: ${m}`);
+      onWarning: (m) => options.log(`registry ${options.registry}: ${m}`),
+      onReload: (err) => {
+        const message = err === null ? `${w.registry.providers().length} providers` : `${err.message} (keeping the last good providers)`;
+        w.registryStatus = { ...w.registryStatus, ok: err === null, at: new Date().toISOString(), message };
       },
       onState: (state) => {
         w.registryStatus = { ...w.registryStatus, state };
@@ -122,7 +123,7 @@ export class MeshWatch {
   /** Re-reads the rules file and the registry now (SIGHUP); the rebuild goes through the debounce like any change. */
   async reload(): Promise<void> {
     this.rulesFile.reload();
-    await this.registry.refresh?.();
+    this.registry.reload?.();
     this.changed("reload");
   }
 

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { watchFile, type FileWatch } from "../util/watch-file.js";
+import { watchFile, type FileWatch } from "../../common/watch-file.js";
 import type { Provider } from "./provider-url.js";
 import { ProviderSet } from "./provider-set.js";
 import type { Registry, RegistryListener } from "./registry.js";
@@ -69,20 +69,19 @@ export class FileRegistry implements Registry {
     this.watch = watchFile(this.path, () => this.reload(), this.debounceMs);
   }
 
-  async refresh(): Promise<void> {
-    this.reload();
-  }
-
-  private reload(): void {
+  /** Re-read the file now (the watch does it on every change; SIGHUP asks for it). */
+  reload(): void {
     if (this.closed) return;
     let urls: string[];
     try {
       urls = readRegistryFile(this.path);
     } catch (err) {
       this.listener.onWarning?.(`${(err as Error).message} (keeping the last good providers)`);
+      this.listener.onReload?.(err as Error);
       return;
     }
     if (this.set.replace(urls)) this.listener.onUpdate?.(this.set.providers);
+    this.listener.onReload?.(null);
   }
 
   providers(): readonly Provider[] {

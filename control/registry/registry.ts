@@ -22,6 +22,11 @@ export interface RegistryListener {
   onUpdate?(providers: readonly Provider[]): void;
   onWarning?(message: string): void;
   onState?(state: RegistryState): void;
+  /**
+   * Sources that are re-read (the file registry) call this after each re-read, after any `onUpdate` it caused:
+   * null when the source was read, else the error (the last known providers stay).
+   */
+  onReload?(error: Error | null): void;
 }
 
 export interface Registry {
@@ -29,8 +34,8 @@ export interface Registry {
   start(): Promise<void>;
   /** The current providers, sorted (`compareProviders`). The returned array must not be altered. */
   providers(): readonly Provider[];
-  /** Reads the source again now (SIGHUP); changes are reported through `onUpdate` as usual. Optional. */
-  refresh?(): Promise<void>;
+  /** Re-read the source now, for sources that are re-read (the file registry); pushed ones (ZooKeeper) have none. */
+  reload?(): void;
   close(): Promise<void>;
 }
 

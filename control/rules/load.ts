@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import { watchFile, type FileWatch } from "../util/watch-file.js";
+import { watchFile, type FileWatch } from "../../common/watch-file.js";
 import type { DubboRoute } from "./types.js";
 import { RulesError, validateRules } from "./validate.js";
 
@@ -56,7 +56,10 @@ export class RulesFile {
     this.watch = watchFile(path, () => this.reload(), debounceMs);
   }
 
-  /** Reads the file again now (the watch calls this; so does SIGHUP). */
+  /**
+   * Re-read the file now (the watch does it on every change; SIGHUP asks for it): valid rules replace the
+   * current ones and go to `onRules`, even when equal; a bad file goes to `onError` and changes nothing.
+   */
   reload(): void {
     try {
       const next = loadRulesFile(this.path);

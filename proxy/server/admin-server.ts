@@ -1,7 +1,7 @@
 /**
  * The admin API (loopback by default): /stats (Prometheus text), /clusters and /config_dump (JSON),
  * /ready (200 while serving, 503 before start and while draining), /healthz (200 while the process runs),
- * /logs (the filter's recent log lines, JSON).
+ * /logs (the proxy's and the filter's recent log lines, JSON).
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -2,7 +2,8 @@
  * `dubbo-mesh proxy --config FILE [--listen HOST:PORT] [--admin HOST:PORT|off] [--log-level LEVEL]`
  *
  * Runs the fallback proxy until SIGTERM or SIGINT (graceful drain, bounded by the configuration's
- * drainTimeoutMs); SIGHUP re-reads the configuration (it is also followed on change).
+ * drainTimeoutMs); SIGHUP re-reads the configuration, the rules file and a file: registry (all three are
+ * also followed on change).
  */
 import { ConfigError, type HostPort, parseHostPort } from "./config.js";
 import { type ProxyLogLevel, ProxyServer } from "./proxy-server.js";
@@ -104,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
         resolveExit(0);
       });
     };
-    const hup = (): void => void proxy.reload();
+    const hup = (): void => void proxy.reloadAll();
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGHUP", hup);

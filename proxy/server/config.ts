@@ -76,6 +76,18 @@ export interface FilterConfig {
 export type LogLevelName = "trace" | "debug" | "info" | "warn" | "error" | "critical";
 const LOG_LEVELS: readonly LogLevelName[] = ["trace", "debug", "info", "warn", "error", "critical"];
 
+/** Client (downstream) connections: idle timeout, TCP keepalive, and how a drain closes them. */
+export interface ClientConnectionsConfig {
+  /** Close a connection with nothing in flight and no bytes either way (heartbeats count) for this long; 0: never. */
+  idleTimeoutMs: number;
+  /** TCP keepalive: idle time before the first probe; 0: off. */
+  tcpKeepaliveMs: number;
+  /** While draining, close a connection once nothing is in flight and it was quiet this long. */
+  drainQuietMs: number;
+}
+
+export const CLIENT_CONNECTION_DEFAULTS: ClientConnectionsConfig = { idleTimeoutMs: 180_000, tcpKeepaliveMs: 60_000, drainQuietMs: 1000 };
+
 /** Settings of a cluster other than its name and endpoints (the defaults of clusters built from a registry). */
 export type ClusterSettings = Omit<ClusterConfig, "name" | "endpoints">;
 
@@ -90,6 +102,7 @@ export interface ProxyConfig {
   maxFrameBytes: number;
   /** Longest SIGTERM drain, ms. */
   drainTimeoutMs: number;
+  clientConnections: ClientConnectionsConfig;
 }
 
 export const DEFAULT_LISTEN: HostPort = { host: "127.0.0.1", port: 20880 };
@@ -123,7 +136,7 @@ export function formatHostPort(a: HostPort): string {
  */
 export function parseProxyConfig(doc: unknown, baseDir: string): ProxyConfig {
   const root = record(doc, "config", [
-    "listeners", "admin", "filter", "clusterDefaults", "clusters", "maxFrameBytes", "drainTimeoutMs",
+    "listeners", "admin", "filter", "clusterDefaults", "clusters", "maxFrameBytes", "drainTimeoutMs", "clientConnections",
   ]);
   const listeners = optionalArray(root.listeners, "listeners").map((l, i) => parseListener(l, `listeners[${i}]`));
   if (listeners.length === 0) listeners.push({ name: "dubbo", address: { ...DEFAULT_LISTEN }, defaultCluster: "" });
@@ -153,6 +166,17 @@ export function parseProxyConfig(doc: unknown, baseDir: string): ProxyConfig {
     clusters,
     maxFrameBytes: int(root.maxFrameBytes, "maxFrameBytes", 16 << 20, 16, 1 << 30),
     drainTimeoutMs: int(root.drainTimeoutMs, "drainTimeoutMs", 10_000, 0, 3_600_000),
+    clientConnections: parseClientConnections(root.clientConnections ?? {}, "clientConnections"),
+  };
+}
+
+function parseClientConnections(v: unknown, path: string): ClientConnectionsConfig {
+  const r = record(v, path, ["idleTimeoutMs", "tcpKeepaliveMs", "drainQuietMs"]);
+  const d = CLIENT_CONNECTION_DEFAULTS;
+  return {
+    idleTimeoutMs: int(r.idleTimeoutMs, `${path}.idleTimeoutMs`, d.idleTimeoutMs, 0, 86_400_000),
+    tcpKeepaliveMs: int(r.tcpKeepaliveMs, `${path}.tcpKeepaliveMs`, d.tcpKeepaliveMs, 0, 86_400_000),
+    drainQuietMs: int(r.drainQuietMs, `${path}.drainQuietMs`, d.drainQuietMs, 1, 600_000),
   };
 }
 

@@ -5,12 +5,18 @@
  * filter reported nothing for it, to the connection's `envoy.tcp_proxy.cluster` filter state, as Envoy's
  * tcp_proxy would. Heartbeats are answered here. When the filter closes the connection (deny, bad input), the
  * client is disconnected.
+ *
+ * Lifetime (config `clientConnections`): TCP keepalive probes a silent peer; a connection with nothing in
+ * flight and no bytes either way for `idleTimeoutMs` is closed (heartbeats are bytes, so they keep it open,
+ * as in Dubbo, whose server closes a channel only after 3 heartbeat periods without a read or write). On a
+ * drain the client gets Dubbo's readonly event and is served until it has been quiet for `drainQuietMs`.
  */
 import { type Socket, connect } from "node:net";
 import { type Connection as FilterConnection, PeerType } from "../host/index.js";
 import type { ClusterManager } from "./cluster-manager.js";
+import type { ClientConnectionsConfig } from "./config.js";
 import {
-  FLAGS_OFFSET, FLAG_EVENT, FLAG_REQUEST, FLAG_TWO_WAY, ID_OFFSET, Status, errorResponse, heartbeatReply,
+  FLAGS_OFFSET, FLAG_EVENT, FLAG_REQUEST, FLAG_TWO_WAY, ID_OFFSET, Status, errorResponse, heartbeatReply, readonlyEvent,
 } from "./dubbo-wire.js";
 import { FrameReader, type FrameSink } from "./frame-reader.js";
 import { type PendingRequest, type ResponseTarget, acquirePending, releasePending } from "./pending-request.js";
@@ -23,6 +29,7 @@ export interface DownstreamEnv {
   readonly reports: RouteReports;
   readonly stats: RequestStatsTable;
   readonly maxFrameBytes: number;
+  readonly clientConnections: ClientConnectionsConfig;
   now(): number;
   log(level: "debug" | "info" | "warn", message: string): void;
   closed(conn: DownstreamConnection): void;
@@ -40,6 +47,8 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
   /** Requests dispatched and not yet finished. */
   inflight = 0;
   private draining = false;
+  /** The proxy drains: the readonly event was sent; the socket's timeout is now the drain's quiet time. */
+  private readonlySent = false;
   private ended = false;
   private readonly reader: FrameReader;
   /** Raw TCP to one endpoint, when the filter passes non-Dubbo bytes through (its `nonDubbo: passthrough`). */
@@ -66,6 +75,9 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
   ) {
     this.reader = new FrameReader(this, env.maxFrameBytes);
     socket.setNoDelay(true);
+    const { tcpKeepaliveMs, idleTimeoutMs } = env.clientConnections;
+    if (tcpKeepaliveMs > 0) socket.setKeepAlive(true, tcpKeepaliveMs);
+    if (idleTimeoutMs > 0) socket.setTimeout(idleTimeoutMs);
   }
 
   /** Start serving with the filter context created for this connection. */
@@ -83,6 +95,7 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
       /* reported through close */
     });
     socket.on("close", () => this.onClose());
+    socket.on("timeout", () => this.onTimeout());
   }
 
   private onData(chunk: Buffer, endOfStream: boolean): void {
@@ -272,10 +285,37 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
     if (this.draining && this.inflight === 0 && !this.responsesDeferred) this.end(false);
   }
 
-  /** Graceful drain: close as soon as the requests in flight are answered. */
+  /**
+   * The proxy drains, as a Dubbo server does on shutdown: send the readonly event (a Dubbo consumer then sends
+   * no new request on this connection) and keep serving — requests the client sent before it saw the event
+   * still arrive. The connection closes once nothing is in flight and no bytes moved for `drainQuietMs`.
+   * A connection proxied as plain TCP (not Dubbo) has nothing to be told and closes now.
+   */
   drain(): void {
-    this.draining = true;
-    if (this.inflight === 0) this.end(false);
+    if (this.ended || this.readonlySent) return;
+    if (this.raw !== null) {
+      this.end(false);
+      return;
+    }
+    this.readonlySent = true;
+    writeBatch.write(this, readonlyEvent());
+    this.socket.setTimeout(this.env.clientConnections.drainQuietMs);
+  }
+
+  /**
+   * No bytes either way for the socket's timeout (the idle timeout, or the drain's quiet time). A connection
+   * with requests in flight is not idle: its timer starts over.
+   */
+  private onTimeout(): void {
+    if (this.ended) return;
+    const cc = this.env.clientConnections;
+    const ms = this.readonlySent ? cc.drainQuietMs : cc.idleTimeoutMs;
+    if (this.inflight > 0 || this.responsesDeferred) {
+      this.socket.setTimeout(ms);
+      return;
+    }
+    if (!this.readonlySent) this.env.log("info", `client ${this.socket.remoteAddress}:${this.socket.remotePort}: idle for ${ms} ms; closing`);
+    this.end(false);
   }
 
   destroy(): void {

@@ -1,7 +1,7 @@
 /**
  * The little of the Dubbo wire format the proxy itself needs: the 16-byte frame header (to split a byte
- * stream into frames and to rewrite request ids) and the two frames it builds on its own, a heartbeat reply
- * and an error response. Bodies are never parsed here — decoding lives in the .wasm filter.
+ * stream into frames and to rewrite request ids) and the frames it builds on its own: a heartbeat reply, an
+ * error response and the readonly event. Bodies are never parsed here — decoding lives in the .wasm filter.
  *
  *   0-1 magic 0xdabb | 2 flags (0x80 request, 0x40 two-way, 0x20 event, & 0x1f serialization)
  *   3 status | 4-11 request id (int64) | 12-15 body length (int32)
@@ -58,6 +58,24 @@ export function heartbeatReply(req: Uint8Array, off: number): Buffer {
   for (let i = 0; i < 8; i++) out[ID_OFFSET + i] = req[off + ID_OFFSET + i];
   out.writeInt32BE(1, BODY_LENGTH_OFFSET);
   out[HEADER_LENGTH] = HESSIAN_NULL;
+  return out;
+}
+
+/**
+ * Dubbo's readonly event, which a server sends on every client connection when it shuts down (Apache Dubbo
+ * `HeaderExchangeServer.sendChannelReadOnlyEvent`, `DubboGracefulShutdown.readonly`): a request frame with
+ * the event flag, one-way, hessian2, whose body is the string `READONLY_EVENT` = "R". A Dubbo consumer marks
+ * the channel read-only (`HeaderExchangeHandler.handlerEvent`) and sends no new request on it. The id is
+ * unused by receivers (Dubbo sends one request object, one id, on every channel); 0 here.
+ */
+export function readonlyEvent(): Buffer {
+  const body = hessianString("R");
+  const out = Buffer.alloc(HEADER_LENGTH + body.length);
+  out[0] = MAGIC_HIGH;
+  out[1] = MAGIC_LOW;
+  out[2] = FLAG_REQUEST | FLAG_EVENT | SERIALIZATION_HESSIAN2;
+  out.writeInt32BE(body.length, BODY_LENGTH_OFFSET);
+  body.copy(out, HEADER_LENGTH);
   return out;
 }
 

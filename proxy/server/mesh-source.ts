@@ -3,7 +3,8 @@
  * plane's compiler turns them into the plugin configuration, and the proxy builds one cluster per service and
  * per subset, named as the compiler names them (Istio's outbound|PORT|SUBSET|HOST), with the registry's
  * endpoints, weights and labels. Both files (or the ZooKeeper tree) are followed; every change produces a new
- * snapshot, and a bad rules edit keeps the last good rules.
+ * snapshot, and a bad rules edit keeps the last good rules. Each source's outcome is reported: a new snapshot
+ * names the source it came from; a source that could not be read (or re-read unchanged) goes to `onOutcome`.
  */
 import { compilePluginConfig, defaultClusterName } from "../../control/plugin-config.js";
 import { buildModel, endpointInSubset, type MeshModel } from "../../control/model/model.js";
@@ -12,6 +13,8 @@ import { RulesFile } from "../../control/rules/load.js";
 import type { DubboRoute } from "../../control/rules/types.js";
 import type { ClusterConfig, ClusterSettings, EndpointConfig } from "./config.js";
 import type { LbPolicy } from "./load-balancer.js";
+
+export type MeshSourceName = "rules" | "registry";
 
 export interface MeshSnapshot {
   pluginConfig: Record<string, unknown>;
@@ -51,8 +54,9 @@ export class MeshSource {
 
   private constructor(
     private readonly defaults: ClusterSettings,
-    private readonly onChange: (snapshot: MeshSnapshot) => void,
+    private readonly onChange: (snapshot: MeshSnapshot, source: MeshSourceName) => void,
     private readonly log: (message: string) => void,
+    private readonly onOutcome: (source: MeshSourceName, error: string | null) => void,
   ) {}
 
   /** Load both sources (throws when either cannot be loaded now) and follow them. */
@@ -60,20 +64,28 @@ export class MeshSource {
     registryUri: string,
     rulesPath: string,
     defaults: ClusterSettings,
-    onChange: (snapshot: MeshSnapshot) => void,
+    onChange: (snapshot: MeshSnapshot, source: MeshSourceName) => void,
     log: (message: string) => void,
+    onOutcome: (source: MeshSourceName, error: string | null) => void,
   ): Promise<MeshSource> {
-    const src = new MeshSource(defaults, onChange, log);
+    const src = new MeshSource(defaults, onChange, log, onOutcome);
     src.rulesFile = new RulesFile(rulesPath, {
-      onRules: () => src.rebuild(),
-      onError: (err) => log(`rules ${rulesPath}: ${err.message} (keeping the last good rules)`),
+      onRules: () => src.rebuild("rules"),
+      onError: (err) => onOutcome("rules", err.message),
     });
     let started = false;
+    let updated = false; // the re-read in progress changed the providers: its outcome comes with the rebuild
     src.registry = createRegistry(registryUri, {
       onUpdate: () => {
-        if (started) src.rebuild();
+        updated = true;
+        if (started) src.rebuild("registry");
       },
       onWarning: (m) => log(`registry ${registryUri}: ${m}`),
+      onReload: (err) => {
+        if (err !== null) onOutcome("registry", err.message);
+        else if (!updated) onOutcome("registry", null);
+        updated = false;
+      },
     });
     try {
       await src.registry.start();
@@ -98,14 +110,23 @@ export class MeshSource {
     };
   }
 
-  private rebuild(): void {
+  private rebuild(source: MeshSourceName): void {
     if (this.registry === null || this.rulesFile === null) return;
+    let next: MeshSnapshot;
     try {
-      this.current = this.build(this.registry.providers(), this.rulesFile.rules);
-      this.onChange(this.current);
+      next = this.build(this.registry.providers(), this.rulesFile.rules);
     } catch (err) {
-      this.log(`cannot rebuild the configuration from the registry and rules: ${(err as Error).message}`);
+      this.onOutcome(source, `cannot rebuild the configuration from the registry and rules: ${(err as Error).message}`);
+      return;
     }
+    this.current = next;
+    this.onChange(next, source);
+  }
+
+  /** Re-read the rules file and a re-readable registry (file:) now, as SIGHUP asks; outcomes are reported as for changes. */
+  reload(): void {
+    this.rulesFile?.reload();
+    this.registry?.reload?.();
   }
 
   close(): void {

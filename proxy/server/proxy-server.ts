@@ -8,7 +8,8 @@
  * Configuration comes from a YAML file (config.ts), followed while the proxy runs: a change that validates
  * is applied (clusters updated in place, the filter reconfigured for new connections, listeners added or
  * removed); one that does not is reported and changes nothing. Established connections stay on the filter
- * VM they started with. `drain()` stops accepting and lets requests in flight finish (bounded).
+ * VM they started with; every reload's outcome is kept per source (reload-status.ts). `drain()` stops
+ * accepting, sends Dubbo's readonly event to every client and lets requests in flight finish (bounded).
  */
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -16,7 +17,7 @@ import { type AddressInfo, type Server, type Socket, createServer } from "node:n
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { WasmResult, WasmVm, type LogEntry, logLevelName } from "../host/index.js";
-import { watchFile, type FileWatch } from "../../control/util/watch-file.js";
+import { watchFile, type FileWatch } from "../../common/watch-file.js";
 import { AdminServer } from "./admin-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import {
@@ -24,9 +25,11 @@ import {
 } from "./config.js";
 import { DeadlineQueue } from "./deadline-queue.js";
 import { DownstreamConnection, type DownstreamEnv } from "./downstream-connection.js";
-import { MeshSource, type MeshSnapshot } from "./mesh-source.js";
+import { MeshSource, type MeshSnapshot, type MeshSourceName } from "./mesh-source.js";
 import type { PendingRequest } from "./pending-request.js";
 import { createRegistry } from "./prometheus.js";
+import { RecentLog } from "./recent-log.js";
+import { type ReloadResult, type ReloadSource, ReloadStatus } from "./reload-status.js";
 import { RequestStatsTable } from "./request-stats.js";
 import { ROUTE_REQUEST_FUNCTION, RouteReports } from "./route-reports.js";
 
@@ -58,11 +61,7 @@ export interface ProxyOptions {
   routeExtension?: boolean;
 }
 
-export interface ReloadResult {
-  ok: boolean;
-  error?: string;
-  at: string;
-}
+export type { ReloadResult } from "./reload-status.js";
 
 interface RunningListener {
   cfg: ListenerConfig;
@@ -93,7 +92,12 @@ export class ProxyServer {
   private draining = false;
   private started = false;
   private reloading: Promise<ReloadResult> | null = null;
-  lastReload: ReloadResult | null = null;
+  /** Registry and rules changes, applied one after the other. */
+  private meshApplying: Promise<void> = Promise.resolve();
+  /** The last outcome of each source (config, rules, registry), good or bad. */
+  readonly reloads = new ReloadStatus();
+  /** The recent log lines the admin API shows at /logs. */
+  private readonly recent = new RecentLog();
   private readonly env: DownstreamEnv;
   private readonly logFn: (level: ProxyLogLevel, message: string) => void;
   private readonly minLevel: number;
@@ -120,14 +124,24 @@ export class ProxyServer {
       get maxFrameBytes() {
         return self.config.maxFrameBytes;
       },
+      get clientConnections() {
+        return self.config.clientConnections;
+      },
       now,
       log: (level, m) => this.log(level, m),
       closed: (d) => this.onDownstreamClosed(d),
     };
   }
 
+  /** A line to the log sink at the configured level; /logs keeps info and above whatever the level (reload outcomes). */
   log(level: ProxyLogLevel, message: string): void {
+    if (LEVELS[level] >= Math.min(this.minLevel, LEVELS.info)) this.recent.add("proxy", level, message);
     if (LEVELS[level] >= this.minLevel) this.logFn(level, message);
+  }
+
+  /** The most recent reload outcome of any source (config, rules, registry). */
+  get lastReload(): ReloadResult | null {
+    return this.reloads.mostRecent;
   }
 
   /** Load the configuration, start the filter, the listeners and the admin API. Throws on a bad configuration. */
@@ -177,17 +191,23 @@ export class ProxyServer {
         clusters: () => this.clustersDump(),
         configDump: () => this.configDump(),
         ready: () => this.started && !this.draining,
-        logs: () => this.vm.logs().slice(-200).map((e) => ({ level: logLevelName(e.level), source: e.source, message: e.message })),
+        logs: () => this.recent.list(),
       });
     }
     this.started = true;
     if (this.options.configPath !== undefined && this.options.watch !== false) this.watchFiles();
-    this.lastReload = { ok: true, at: new Date().toISOString() };
+    this.reloads.record("config", null);
+    if (mesh !== null) {
+      this.reloads.record("rules", null);
+      this.reloads.record("registry", null);
+    }
   }
 
+  /** The filter's lines: all of them (at the filter's own level) in /logs, those at the proxy's level to the log. */
   private filterLog(e: LogEntry): void {
+    this.recent.add(e.source === "module" ? "filter" : "filter-host", logLevelName(e.level), e.message);
     const level: ProxyLogLevel = e.level >= 4 ? "error" : e.level === 3 ? "warn" : e.level === 2 ? "info" : "debug";
-    this.log(level, `filter: ${e.message}`);
+    if (LEVELS[level] >= this.minLevel) this.logFn(level, `filter: ${e.message}`);
   }
 
   // ---- configuration ----
@@ -236,7 +256,16 @@ export class ProxyServer {
   private async startMesh(config: ProxyConfig): Promise<MeshSource | null> {
     const s = config.filter.source;
     if (s.kind !== "rules") return null;
-    return MeshSource.start(s.registry, s.rules, config.clusterDefaults, (snap) => void this.meshChanged(snap), (m) => this.log("warn", m));
+    return MeshSource.start(
+      s.registry,
+      s.rules,
+      config.clusterDefaults,
+      (snap, source) => {
+        this.meshApplying = this.meshApplying.then(() => this.meshChanged(snap, source));
+      },
+      (m) => this.log("warn", m),
+      (source, error) => this.recordReload(source, error),
+    );
   }
 
   private async resolveFilter(config: ProxyConfig, snapshot: MeshSnapshot | null): Promise<AppliedFilter> {
@@ -270,20 +299,35 @@ export class ProxyServer {
   reload(): Promise<ReloadResult> {
     // Serialize reloads: a burst of edits applies the last state once the current reload is done.
     const run = async (): Promise<ReloadResult> => {
-      const at = new Date().toISOString();
       try {
         await this.applyReload();
-        this.lastReload = { ok: true, at };
-        this.log("info", "configuration reloaded");
+        return this.recordReload("config", null);
       } catch (err) {
-        this.lastReload = { ok: false, error: (err as Error).message, at };
-        this.log("error", `configuration reload failed, keeping the last good configuration: ${(err as Error).message}`);
+        return this.recordReload("config", (err as Error).message);
       }
-      return this.lastReload;
     };
     const next = (this.reloading ?? Promise.resolve()).then(run, run);
     this.reloading = next;
     return next;
+  }
+
+  /**
+   * What SIGHUP does: re-read the configuration file (and the .wasm), then the rules file and a `file:` registry.
+   * Each source's outcome is in `reloads` (and /config_dump) and logged; a bad one keeps its last good state.
+   */
+  async reloadAll(): Promise<Partial<Record<ReloadSource, ReloadResult>>> {
+    await this.reload();
+    this.mesh?.reload();
+    await this.meshApplying;
+    return this.reloads.toJSON();
+  }
+
+  /** Record a source's reload outcome and log it. */
+  private recordReload(source: ReloadSource, error: string | null): ReloadResult {
+    const what = source === "config" ? "configuration" : source;
+    if (error === null) this.log("info", `${what} reloaded`);
+    else this.log("error", `${what} reload failed, keeping the last good ${what}: ${error}`);
+    return this.reloads.record(source, error);
   }
 
   private async applyReload(): Promise<void> {
@@ -311,6 +355,10 @@ export class ProxyServer {
       if (newSource) {
         this.mesh?.close();
         this.mesh = mesh;
+        if (mesh !== null) {
+          this.reloads.record("rules", null);
+          this.reloads.record("registry", null);
+        }
       }
       const wasmPathChanged = filter.wasmPath !== this.applied.wasmPath;
       this.applied = filter;
@@ -322,7 +370,7 @@ export class ProxyServer {
     }
   }
 
-  private async meshChanged(snapshot: MeshSnapshot): Promise<void> {
+  private async meshChanged(snapshot: MeshSnapshot, source: MeshSourceName): Promise<void> {
     const pluginConfig = JSON.stringify(snapshot.pluginConfig);
     try {
       if (pluginConfig !== this.applied.pluginConfig) {
@@ -330,9 +378,9 @@ export class ProxyServer {
         this.applied = { ...this.applied, pluginConfig };
       }
       this.clusters.update(this.allClusters(this.config, snapshot));
-      this.log("info", "registry or rules changed: filter and clusters updated");
+      this.recordReload(source, null);
     } catch (err) {
-      this.log("error", `registry or rules change not applied: ${(err as Error).message}`);
+      this.recordReload(source, `the new configuration was not applied: ${(err as Error).message}`);
     }
   }
 
@@ -473,6 +521,7 @@ export class ProxyServer {
         vmGeneration: this.vm.generation,
       },
       clusters: this.clusters.all().map((c) => c.cfg),
+      reloads: this.reloads.toJSON(),
       lastReload: this.lastReload,
     };
   }
@@ -480,8 +529,9 @@ export class ProxyServer {
   // ---- shutdown ----
 
   /**
-   * Graceful drain: stop accepting, answer what is in flight, close client connections as they go idle;
-   * after `timeoutMs` whatever remains is closed. Then everything stops.
+   * Graceful drain, as a Dubbo server shuts down: stop accepting, send Dubbo's readonly event on every client
+   * connection, keep serving them, and close each once nothing is in flight and it was quiet for
+   * `clientConnections.drainQuietMs`; after `timeoutMs` whatever remains is closed. Then everything stops.
    */
   async drain(timeoutMs = this.config?.drainTimeoutMs ?? 10_000): Promise<void> {
     if (this.draining) return;
@@ -489,9 +539,17 @@ export class ProxyServer {
     for (const w of this.watches) w.close();
     this.watches = [];
     for (const l of this.listeners.values()) l.server.close();
+    const clients = this.downstreams.size;
     for (const d of [...this.downstreams]) d.drain();
+    if (clients > 0) {
+      this.log("info", `draining: readonly event sent on ${clients} client connection(s); each closes once quiet with nothing in flight (at most ${timeoutMs} ms)`);
+    }
     const deadline = Date.now() + timeoutMs;
     while (this.downstreams.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.downstreams.size > 0) {
+      const inflight = [...this.downstreams].reduce((n, d) => n + d.inflight, 0);
+      this.log("warn", `drain timeout after ${timeoutMs} ms: closing ${this.downstreams.size} client connection(s) with ${inflight} request(s) in flight`);
+    }
     await this.close();
   }
 

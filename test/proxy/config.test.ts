@@ -24,6 +24,8 @@ describe("proxy configuration", () => {
     expect(c.filter.wasm).toBe(filterWasmPath);
     expect(c.filter.source).toEqual({ kind: "inline", configuration: { version: 1, services: [] } });
     expect(c.clusters).toEqual([]);
+    expect(c.clientConnections).toEqual({ idleTimeoutMs: 180_000, tcpKeepaliveMs: 60_000, drainQuietMs: 1000 });
+    expect(parseProxyConfig({ clientConnections: { idleTimeoutMs: 0, tcpKeepaliveMs: 0 } }, "/").clientConnections).toEqual({ idleTimeoutMs: 0, tcpKeepaliveMs: 0, drainQuietMs: 1000 });
   });
 
   it("keeps every valid field", () => {
@@ -67,6 +69,9 @@ describe("proxy configuration", () => {
     { name: "registry without scheme", mutate: (c) => ({ ...c, filter: { registry: "reg.yaml", rules: "r.yaml" } }), error: /^filter\.registry: expected a registry URI such as file:/ },
     { name: "rules without registry", mutate: (c) => ({ ...c, filter: { rules: "r.yaml" } }), error: /^filter\.registry: expected a non-empty string, got nothing/ },
     { name: "bad log level", mutate: (c) => ((c.filter.logLevel = "loud"), c), error: /^filter\.logLevel: expected one of trace, debug, info, warn, error, critical, got "loud"/ },
+    { name: "negative idle timeout", mutate: (c) => ({ ...c, clientConnections: { idleTimeoutMs: -1 } }), error: /^clientConnections\.idleTimeoutMs: expected an integer 0\.\.86400000, got -1/ },
+    { name: "unknown client connection setting", mutate: (c) => ({ ...c, clientConnections: { keepalive: true } }), error: /^clientConnections\.keepalive: unknown field/ },
+    { name: "zero drain quiet time", mutate: (c) => ({ ...c, clientConnections: { drainQuietMs: 0 } }), error: /^clientConnections\.drainQuietMs: expected an integer 1\.\.600000, got 0/ },
     { name: "clusterDefaults with endpoints", mutate: (c) => ({ ...c, clusterDefaults: { endpoints: [] } }), error: /^clusterDefaults: holds settings only/ },
   ];
   for (const t of cases) {

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { FrameReader } from "../../proxy/server/frame-reader.js";
-import { HEADER_LENGTH, Status, errorResponse, heartbeatReply, hessianString } from "../../proxy/server/dubbo-wire.js";
+import { HEADER_LENGTH, Status, errorResponse, heartbeatReply, hessianString, readonlyEvent } from "../../proxy/server/dubbo-wire.js";
 
 const require = createRequire(import.meta.url);
 const hessian = require("hessian.js") as {
@@ -11,6 +11,11 @@ const hessian = require("hessian.js") as {
 // dubbo-remoting's own response decoder: what a Node Dubbo consumer makes of our frames.
 const Response = require("dubbo-remoting/lib/protocol/response.js") as {
   decode(buf: Buffer): { packetId: number; packetType: string; data: { error: Error | null } | null };
+};
+
+// ... and its request decoder: what a Node Dubbo consumer makes of a request (or event) a server sends it.
+const Request = require("dubbo-remoting/lib/protocol/request.js") as {
+  decode(buf: Buffer): { packetId: number; packetType: string; data: unknown };
 };
 
 function frame(flags: number, id: number, body: Buffer, status = 0): Buffer {
@@ -55,6 +60,16 @@ describe("frames the proxy builds", () => {
     const reply = heartbeatReply(req, 0);
     expect([...reply]).toEqual([0xda, 0xbb, 0x22, 20, 0, 0, 0, 0, 0, 0, 0, 77, 0, 0, 0, 1, 0x4e]);
     expect(Response.decode(reply).packetType).toBe("heartbeat_ack");
+  });
+
+  it("the readonly event: a one-way request event (flags 0xa2) whose body is the hessian2 string R", () => {
+    const event = readonlyEvent();
+    expect([...event]).toEqual([0xda, 0xbb, 0xa2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x01, 0x52]);
+    expect(hessian.decode(event.subarray(HEADER_LENGTH), "2.0")).toBe("R");
+    // dubbo-remoting decodes every request event as its "heartbeat" packet type, with the event's data
+    const decoded = Request.decode(event);
+    expect(decoded.packetType).toBe("heartbeat");
+    expect(decoded.data).toBe("R");
   });
 });
 

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type ConfigMapVolume, configMapVolume } from "../support/config-map.js";
 import { type Consumer, type Provider, startConsumer, startProvider } from "../support/dubbo-peers.js";
 import { ProxyServer, type ProxyLogLevel, type ProxyOptions } from "../../proxy/server/proxy-server.js";
 
@@ -70,6 +71,8 @@ export interface Mesh {
   address: string;
   adminUrl: string;
   configPath: string;
+  /** The rules as a mounted ConfigMap (`rulesAsConfigMap`): `rules.yaml -> ..data/rules.yaml`. */
+  rulesVolume: ConfigMapVolume | null;
   logs: string[];
   consumer(timeoutMs?: number): Promise<Consumer>;
   writeConfig(text: string): void;
@@ -78,6 +81,8 @@ export interface Mesh {
 
 export interface MeshOptions {
   rules?: string;
+  /** Lay the rules out as Kubernetes mounts a ConfigMap (see test/support/config-map.ts). */
+  rulesAsConfigMap?: boolean;
   /** Extra YAML appended to the proxy config (top-level keys). */
   extraConfig?: string;
   v1Methods?: Record<string, (...a: never[]) => unknown>;
@@ -103,7 +108,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const v1 = await startProvider({ interface: SERVICE, version: VERSION, methods: { ...demoMethods("v1"), ...options.v1Methods } });
   const v2 = await startProvider({ interface: SERVICE, version: VERSION, methods: { ...demoMethods("v2"), ...options.v2Methods } });
   writeFileSync(join(dir, "registry.yaml"), registryYaml([{ address: v1.address, revision: "v1" }, { address: v2.address, revision: "v2" }]));
-  writeFileSync(join(dir, "rules.yaml"), options.rules ?? DEMO_RULES);
+  const rulesText = options.rules ?? DEMO_RULES;
+  const rulesVolume = options.rulesAsConfigMap ? configMapVolume(dir, { "rules.yaml": rulesText }) : null;
+  if (rulesVolume === null) writeFileSync(join(dir, "rules.yaml"), rulesText);
   const configPath = join(dir, "proxy.yaml");
   writeFileSync(configPath, proxyConfig(dir, options.extraConfig));
   const logs: string[] = [];
@@ -124,6 +131,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     address: `${l.host}:${l.port}`,
     adminUrl: `http://${a.host}:${a.port}`,
     configPath,
+    rulesVolume,
     logs,
     async consumer(timeoutMs = 3000) {
       const c = await startConsumer({ address: `${l.host}:${l.port}`, interface: SERVICE, version: VERSION, timeout: timeoutMs });
