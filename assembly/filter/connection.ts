@@ -143,7 +143,7 @@ export class DubboConnection extends Context {
 
   constructor(context_id: u32, root: DubboMeshRoot) {
     super(context_id, root);
-    this.plugin = root.plugin;
+    this.plugin = root.inForce();
     if (this.plugin !== null) this.useNewestConfig(this.plugin!);
   }
 

@@ -6,6 +6,11 @@
 // the newest configuration lives here, shared by every root context of the plugin: each accepted
 // proxy_on_configure replaces it, and connections read it on every downstream read, whichever root
 // context they were created under. Two plugins of one VM (another root_id or name) never share one.
+//
+// Envoy hands an identical configuration that is still held (by connections opened under it) its old root
+// context back without calling proxy_on_configure again (docs/host.md). So a new connection created under a
+// root context whose configuration is not the one in force makes it the one in force again (a rollback),
+// and a configuration that must reach established connections at once carries a fresh `revision`.
 
 import { getProperty } from "../hostcalls";
 import { FilterConfig } from "./config";
@@ -21,15 +26,17 @@ export class Plugin {
   config: FilterConfig | null = null;
   metrics: FilterMetrics | null = null;
   random: Random = new Random(1);
-  /** How many configurations were accepted: a connection compares it with the one it last used. */
+  /** How many configurations were put in force: a connection compares it with the one it last used. */
   accepted: u32 = 0;
+  /** The root context whose configuration is in force (0 = none). */
+  installedBy: u32 = 0;
   /** Root contexts attached to this plugin; it is forgotten when the last one is deleted. */
   roots: i32 = 0;
 
   constructor(public key: string) {}
 
   /** Makes `config` the one every connection of the plugin routes by from its next read on. */
-  install(config: FilterConfig): void {
+  install(config: FilterConfig, rootContextId: u32): void {
     if (this.metrics === null) this.metrics = new FilterMetrics();
     const metrics = this.metrics!;
     const services = config.table.services;
@@ -39,6 +46,7 @@ export class Plugin {
     }
     this.random = new Random(config.randomSeed);
     this.config = config;
+    this.installedBy = rootContextId;
     this.accepted++;
   }
 }

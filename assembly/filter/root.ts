@@ -18,6 +18,8 @@ import { attachPlugin, detachPlugin, Plugin } from "./plugin";
 export class DubboMeshRoot extends RootContext {
   /** The plugin this root context configured; null until its configuration was accepted. */
   plugin: Plugin | null = null;
+  /** This root context's own accepted configuration (the plugin's may be a newer one). */
+  config: FilterConfig | null = null;
 
   constructor(context_id: u32) {
     super(context_id);
@@ -35,7 +37,8 @@ export class DubboMeshRoot extends RootContext {
     if (result.config === null) return result.error;
     if (apply) {
       if (this.plugin === null) this.plugin = attachPlugin();
-      this.plugin!.install(result.config!);
+      this.config = result.config;
+      this.plugin!.install(result.config!, this.context_id);
     }
     return "";
   }
@@ -84,6 +87,14 @@ export class DubboMeshRoot extends RootContext {
     const plugin = this.plugin;
     if (plugin !== null) detachPlugin(plugin);
     this.plugin = null;
+  }
+
+  /** A connection is being created under this root context: the host uses its configuration again (see plugin.ts). */
+  inForce(): Plugin | null {
+    const plugin = this.plugin;
+    const config = this.config;
+    if (plugin !== null && config !== null && plugin.installedBy != this.context_id) plugin.install(config, this.context_id);
+    return plugin;
   }
 
   createContext(context_id: u32): Context {
