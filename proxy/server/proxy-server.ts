@@ -6,9 +6,10 @@
  *            → frames → Cluster.dispatch → pool → UpstreamConnection ── response → client (original id)
  *
  * Configuration comes from a YAML file (config.ts), followed while the proxy runs: a change that validates
- * is applied (clusters updated in place, the filter reconfigured for new connections, listeners added or
- * removed); one that does not is reported and changes nothing. Established connections stay on the filter
- * VM they started with. `drain()` stops accepting and lets requests in flight finish (bounded).
+ * is applied (clusters updated in place, the filter reconfigured, listeners added or removed); one that does
+ * not is reported and changes nothing. A new plugin configuration is applied as Envoy applies one (a new root
+ * context in the same filter VM, docs/host.md), so established connections route by it from their next
+ * request on. `drain()` stops accepting and lets requests in flight finish (bounded).
  */
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -93,6 +94,8 @@ export class ProxyServer {
   private draining = false;
   private started = false;
   private reloading: Promise<ReloadResult> | null = null;
+  /** The last revision given to a plugin configuration (see revised()). */
+  private pluginRevision = 0;
   lastReload: ReloadResult | null = null;
   private readonly env: DownstreamEnv;
   private readonly logFn: (level: ProxyLogLevel, message: string) => void;
@@ -149,7 +152,7 @@ export class ProxyServer {
     const filter = await this.resolveFilter(config, mesh?.snapshot ?? null);
     this.vm = await WasmVm.create({
       wasm: filter.wasm,
-      pluginConfig: filter.pluginConfig,
+      pluginConfig: this.revised(filter.pluginConfig),
       rootId: config.filter.rootId,
       vmId: config.filter.vmId,
       pluginName: config.filter.rootId,
@@ -300,7 +303,7 @@ export class ProxyServer {
         try {
           await this.vm.reconfigure({
             ...(wasmChanged ? { wasm: filter.wasm } : {}),
-            pluginConfig: filter.pluginConfig,
+            pluginConfig: this.revised(filter.pluginConfig),
           });
         } catch (err) {
           await this.syncListeners(this.config).catch(() => undefined); // back to the listeners in force
@@ -326,7 +329,7 @@ export class ProxyServer {
     const pluginConfig = JSON.stringify(snapshot.pluginConfig);
     try {
       if (pluginConfig !== this.applied.pluginConfig) {
-        await this.vm.reconfigure({ pluginConfig });
+        await this.vm.reconfigure({ pluginConfig: this.revised(pluginConfig) });
         this.applied = { ...this.applied, pluginConfig };
       }
       this.clusters.update(this.allClusters(this.config, snapshot));
@@ -334,6 +337,18 @@ export class ProxyServer {
     } catch (err) {
       this.log("error", `registry or rules change not applied: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The plugin configuration with a `revision` of its own, unless it has one. Envoy (and the host) hand a
+   * configuration identical to one still held by open connections its old root context back without calling
+   * proxy_on_configure, so an edit back to an earlier configuration (a rollback) would not reach established
+   * connections; a fresh revision makes every applied configuration distinct (docs/filter.md).
+   */
+  private revised(pluginConfig: string): string {
+    const doc = JSON.parse(pluginConfig) as unknown;
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc) || "revision" in doc) return pluginConfig;
+    return JSON.stringify({ ...doc, revision: String(++this.pluginRevision) });
   }
 
   // ---- listeners ----
