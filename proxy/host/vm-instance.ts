@@ -140,8 +140,8 @@ export class VmInstance {
   /**
    * Starts a root context for `plugin` as cpp-host's WasmBase::start + configure do: proxy_on_context_create(id, 0),
    * proxy_on_vm_start(id, vm_config_size), proxy_on_configure(id, plugin_config_size). Throws WasmVmError when the
-   * module traps (the instance fails) or either call returns 0 (that root context is shut down again; the instance
-   * and its other root contexts are untouched).
+   * module traps (the instance fails) or either call returns 0 (that root context is left released and not
+   * shut down: the caller decides; the instance and its other root contexts are untouched).
    */
   startRoot(plugin: PluginSpec): RootContext {
     const root = new RootContext(this.allocateContextId(), plugin, { vmId: this.env.vmId, node: this.env.node });
@@ -169,7 +169,7 @@ export class VmInstance {
       if (ret === null) throw new WasmVmError(`the module trapped in ${name}: ${this.lastTrap}`, this.setupLogs());
       if ((name === "proxy_on_vm_start" || name === "proxy_on_configure") && ret === 0) {
         root.released = true;
-        this.shutdownRoot(root);
+        this.rejected = root;
         const what = name === "proxy_on_configure" ? "plugin configuration" : "VM start";
         throw new WasmVmError(`${name} returned failure (${what} rejected)`, this.setupLogs());
       }
@@ -401,6 +401,17 @@ export class VmInstance {
 
   /** The last trap's description (for the error startRoot throws). */
   private lastTrap = "";
+  /** The root context startRoot last rejected (its vm_start or configure returned 0). */
+  rejected: RootContext | undefined;
+
+  /**
+   * Drops the instance without any callback into the module, as cpp-host's WasmHandleBase::kill() before the
+   * canary's handle goes (~WasmBase frees its root contexts without proxy_on_done / proxy_on_delete).
+   */
+  kill(): void {
+    for (const root of this.roots.values()) root.stopTimer();
+    this.failed = true;
+  }
 }
 
 const EMPTY_SOURCE: PropertySource = { pluginName: "", rootId: "", vmId: "", listenerDirection: 0, node: undefined, connection: undefined };

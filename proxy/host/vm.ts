@@ -175,8 +175,24 @@ export class WasmVm {
       listenerDirection: options.listenerDirection ?? 0,
       configuration: asBytes(options.pluginConfig),
     };
-    const instance = this.startInstance(module, vmKey(this.env.vmId, this.vmConfig, code), this.vmConfig);
+    const key = vmKey(this.env.vmId, this.vmConfig, code);
+    this.canary(module, key, this.vmConfig, this.plugin);
+    const instance = this.startInstance(module, key, this.vmConfig);
     this.current = { instance, root: this.startRoot(instance, this.plugin) };
+  }
+
+  /**
+   * cpp-host's WasmHandleBase::canary (run by createWasm for every plugin before any worker gets it): the plugin is
+   * started and configured in a throwaway instance, which is then dropped with no further callback. A rejection
+   * there throws WasmVmError, and the serving instances never see that configuration (Envoy NACKs it).
+   */
+  private canary(module: WebAssembly.Module, key: string, vmConfig: Uint8Array, plugin: PluginSpec): void {
+    const instance = new VmInstance(module, this.env, 0, key, vmConfig);
+    try {
+      instance.startRoot(plugin);
+    } finally {
+      instance.kill();
+    }
   }
 
   private startInstance(module: WebAssembly.Module, key: string, vmConfig: Uint8Array): VmInstance {
@@ -192,11 +208,17 @@ export class WasmVm {
     }
   }
 
-  /** A new root context for `plugin` in `instance`; an instance that cannot start its root is let go. */
+  /**
+   * A new root context for `plugin` in `instance`. When the module rejects it there (after its canary passed) the
+   * root context is shut down again, and an instance left holding nothing is let go.
+   */
   private startRoot(instance: VmInstance, plugin: PluginSpec): RootContext {
     try {
       return instance.startRoot(plugin);
     } catch (e) {
+      const rejected = instance.rejected;
+      if (rejected !== undefined) instance.shutdownRoot(rejected);
+      instance.rejected = undefined;
       if (!instance.held) this.forget(instance);
       throw e;
     }
@@ -241,8 +263,9 @@ export class WasmVm {
    * - else the same VM key as an instance still held: a NEW root context in that instance (proxy_on_context_create,
    *   proxy_on_vm_start, proxy_on_configure), module globals shared with the older root contexts;
    * - else a new instance (generation + 1) with its root context.
+   * A root context is only started after the same plugin passed a canary (a throwaway instance, see canary()).
    * New connections go to that root context; existing ones keep theirs. The previous root context is shut down
-   * (proxy_on_done, proxy_on_delete) once its last connection is gone. When the new root context is rejected
+   * (proxy_on_done, proxy_on_delete) once its last connection is gone. When the configuration is rejected
    * (proxy_on_vm_start or proxy_on_configure returns 0, or the module traps) WasmVmError is thrown with the
    * module's log lines and the current root context stays in use.
    */
@@ -261,6 +284,7 @@ export class WasmVm {
     let instance = [...this.instances].find((i) => i.vmKey === key && i.held);
     let root = instance?.heldRoot(pluginKey(plugin));
     if (root === undefined) {
+      this.canary(module, key, vmConfig, plugin);
       instance ??= this.startInstance(module, key, vmConfig);
       root = this.startRoot(instance, plugin);
     }

@@ -12,6 +12,8 @@ import { data, probeVm, script, type CallbackEvent } from "./probe-script.js";
 
 const addr = { source: "10.0.0.1:40000", destination: "10.0.0.2:20880" };
 const trace = (events: CallbackEvent[]) => events.map((e) => `${e.cb}(${e.context},${e.a},${e.b})`);
+/** What cpp-host's canary runs for a plugin in its throwaway instance before any serving instance sees it. */
+const canary = (configSize: number, vmConfigSize = 0) => ["contextCreate(1,0,0)", `vmStart(1,${vmConfigSize},0)`, `configure(1,${configSize},0)`];
 
 describe("a new plugin configuration with the same VM key", () => {
   it("gets a new root context in the same instance; old connections keep their parent; the old root ends with its last connection", async () => {
@@ -22,7 +24,7 @@ describe("a new plugin configuration with the same VM key", () => {
 
     await vm.reconfigure({ pluginConfig: "v2-longer" });
     // cpp-host: WasmBase::start → ContextBase::onStart (context_create, vm_start), then onConfigure.
-    expect(trace(events)).toEqual(["contextCreate(3,0,0)", "vmStart(3,2,0)", "configure(3,9,0)"]);
+    expect(trace(events)).toEqual([...canary(9, 2), "contextCreate(3,0,0)", "vmStart(3,2,0)", "configure(3,9,0)"]);
     expect(vm.generation).toBe(1);
     expect(vm.rootContextId).toBe(3);
 
@@ -54,10 +56,10 @@ describe("a new plugin configuration with the same VM key", () => {
     const { vm, events } = await probeVm(() => undefined, { pluginConfig: "a" });
     events.length = 0;
     await vm.reconfigure({ pluginConfig: "b" });
-    expect(trace(events)).toEqual(["contextCreate(2,0,0)", "vmStart(2,0,0)", "configure(2,1,0)", "done(1,0,0)", "delete(1,0,0)"]);
+    expect(trace(events)).toEqual([...canary(1), "contextCreate(2,0,0)", "vmStart(2,0,0)", "configure(2,1,0)", "done(1,0,0)", "delete(1,0,0)"]);
   });
 
-  it("keeps the root context in use when the new configuration is rejected, and ends the rejected one", async () => {
+  it("keeps the root context in use when the new configuration is rejected: only the canary sees it", async () => {
     const { vm, events } = await probeVm(
       (e) => (e.cb === "configure" && e.a === 3 ? script().call("proxy_log", LogLevel.Warn, data("bad"), 3).ret(0) : undefined),
       { pluginConfig: "ok" },
@@ -65,10 +67,21 @@ describe("a new plugin configuration with the same VM key", () => {
     const before = vm.newConnection(addr);
     events.length = 0;
     await expect(vm.reconfigure({ pluginConfig: "bad" })).rejects.toThrow(/proxy_on_configure returned failure.*bad/);
-    expect(trace(events)).toEqual(["contextCreate(3,0,0)", "vmStart(3,0,0)", "configure(3,3,0)", "done(3,0,0)", "delete(3,0,0)"]);
+    expect(trace(events)).toEqual(canary(3));
     expect(vm.rootContextId).toBe(1);
+    expect(vm.rootContexts).toEqual([[1, 1]]);
     const after = vm.newConnection(addr);
     expect([after.rootContextId, after.vmGeneration, before.rootContextId]).toEqual([1, 1, 1]);
+  });
+
+  it("shuts down a root context the serving instance rejects after its canary passed", async () => {
+    // Only the serving instance's root context (id 3) refuses: the module is not deterministic.
+    const { vm, events } = await probeVm((e) => (e.cb === "configure" && e.context === 3 ? script().ret(0) : undefined), { pluginConfig: "a" });
+    vm.newConnection(addr);
+    events.length = 0;
+    await expect(vm.reconfigure({ pluginConfig: "b" })).rejects.toThrow(/proxy_on_configure returned failure/);
+    expect(trace(events)).toEqual([...canary(1), "contextCreate(3,0,0)", "vmStart(3,0,0)", "configure(3,1,0)", "done(3,0,0)", "delete(3,0,0)"]);
+    expect(vm.rootContextId).toBe(1);
   });
 
   it("hands back a root context that is still held for an identical plugin, with no callback into the module", async () => {
@@ -87,7 +100,7 @@ describe("a new plugin configuration with the same VM key", () => {
     onA.closeDownstream();
     events.length = 0;
     await vm.reconfigure({ pluginConfig: "A" });
-    expect(events.map((e) => e.cb)).toEqual(["contextCreate", "vmStart", "configure", "done", "delete"]);
+    expect(events.map((e) => e.cb)).toEqual(["contextCreate", "vmStart", "configure", "contextCreate", "vmStart", "configure", "done", "delete"]);
     expect(vm.rootContextId).toBeGreaterThan(onA.id);
   });
 
@@ -112,7 +125,7 @@ describe("a new VM key", () => {
     await vm.reconfigure({ vmConfig: "two" });
     expect(vm.generation).toBe(2);
     // A fresh instance: its root context is id 1 again; the first instance is untouched.
-    expect(trace(events)).toEqual(["contextCreate(1,0,0)", "vmStart(1,3,0)", "configure(1,1,0)"]);
+    expect(trace(events)).toEqual([...canary(1, 3), "contextCreate(1,0,0)", "vmStart(1,3,0)", "configure(1,1,0)"]);
     const onSecond = vm.newConnection(addr);
     expect([onFirst.vmGeneration, onSecond.vmGeneration]).toEqual([1, 2]);
     expect(vm.rootContexts).toEqual([[1, 1], [2, 1]]);
