@@ -146,6 +146,18 @@ describe("a new VM key", () => {
   });
 });
 
+describe("per root context", () => {
+  it("ticks the current root context, not the one an older connection holds (Envoy: one timer per root context)", async () => {
+    const { vm, events } = await probeVm(() => undefined, { pluginConfig: "a" });
+    const held = vm.newConnection(addr);
+    await vm.reconfigure({ pluginConfig: "bb" });
+    events.length = 0;
+    vm.tick();
+    expect(trace(events)).toEqual(["tick(3,0,0)"]);
+    expect(held.rootContextId).toBe(1);
+  });
+});
+
 describe("vm.close()", () => {
   it("ends every root context still alive, in use or held by connections", async () => {
     const { vm, events } = await probeVm(() => undefined, { pluginConfig: "a" });
