@@ -38,6 +38,8 @@ export class FilterConfig {
   maxBodyBytes: i32 = DEFAULT_MAX_BODY_BYTES;
   /** Seed of the weighted-choice generator; 0 = seed from the host's randomness. */
   randomSeed: u64 = 0;
+  /** Opaque text that makes a configuration distinct from every earlier one ("" = none); see docs/filter.md. */
+  revision: string = "";
   table: RouteTable = new RouteTable();
 }
 
@@ -366,7 +368,7 @@ export function parseConfig(text: string): ConfigResult {
     result.error = c.error;
     return result;
   }
-  c.onlyKnown(doc, "", ["version", "routeAttachment", "rewrite", "nonDubbo", "maxBodyBytes", "defaultCluster", "randomSeed", "services"]);
+  c.onlyKnown(doc, "", ["version", "routeAttachment", "rewrite", "nonDubbo", "maxBodyBytes", "defaultCluster", "randomSeed", "services", "revision"]);
   const version = doc.member("version");
   if (!c.failed) {
     if (version === null) c.failText("version", "missing; expected 1");
@@ -376,6 +378,7 @@ export function parseConfig(text: string): ConfigResult {
     config.routeAttachment = c.string(doc, "routeAttachment", "", false, DEFAULT_ROUTE_ATTACHMENT, MAX_NAME_LENGTH);
     if (!c.failed && config.routeAttachment.length == 0) c.failText("routeAttachment", "expected a non-empty attachment name");
   }
+  if (!c.failed) config.revision = c.string(doc, "revision", "", false, "", 128);
   if (!c.failed) config.rewrite = c.bool(doc, "rewrite", "", true);
   if (!c.failed) {
     const policy = c.string(doc, "nonDubbo", "", false, "close", 32);

@@ -46,6 +46,7 @@ import { FrameView } from "./frame-view";
 import { FilterMetrics } from "./metrics";
 import { FLAG_NO_DESTINATION, FLAG_TWO_WAY, reportRoute, routeExtensionAvailable } from "./route-extension";
 import { setTcpProxyCluster } from "./envoy-filter-state";
+import { Plugin } from "./plugin";
 import { DubboMeshRoot } from "./root";
 
 const enum Mode {
@@ -108,9 +109,12 @@ function utf8Of(s: string): ArrayBuffer {
 }
 
 export class DubboConnection extends Context {
-  private mesh: DubboMeshRoot;
-  private config: FilterConfig | null;
-  private metrics: FilterMetrics | null;
+  /** Null when the root context's configuration was rejected (the connection is closed). */
+  private plugin: Plugin | null;
+  /** The plugin's newest configuration as of this connection's last read (plugin.accepted = configSeen). */
+  private config: FilterConfig | null = null;
+  private metrics: FilterMetrics | null = null;
+  private configSeen: u32 = 0;
   private mode: Mode = Mode.Parsing;
   private decoder: Decoder = new Decoder();
   /** The incomplete tail kept between calls: pending[0, pendingLength). */
@@ -139,14 +143,18 @@ export class DubboConnection extends Context {
 
   constructor(context_id: u32, root: DubboMeshRoot) {
     super(context_id, root);
-    this.mesh = root;
-    this.config = root.config;
-    this.metrics = root.metrics;
-    const config = root.config;
-    if (config !== null) {
-      this.decoder.options.maxBodyBytes = config.maxBodyBytes;
-      this.decoder.options.maxArgs = maxArgumentIndex(config) + 1;
-    }
+    this.plugin = root.inForce();
+    if (this.plugin !== null) this.useNewestConfig(this.plugin!);
+  }
+
+  /** Routes by the plugin's newest configuration from now on (it may come from a newer root context). */
+  private useNewestConfig(plugin: Plugin): void {
+    const config = plugin.config!;
+    this.config = config;
+    this.metrics = plugin.metrics;
+    this.configSeen = plugin.accepted;
+    this.decoder.options.maxBodyBytes = config.maxBodyBytes;
+    this.decoder.options.maxArgs = maxArgumentIndex(config) + 1;
   }
 
   onNewConnection(): FilterStatusValues {
@@ -174,6 +182,8 @@ export class DubboConnection extends Context {
   }
 
   private downstreamData(size: usize, end: bool): FilterStatusValues {
+    const plugin = this.plugin;
+    if (plugin !== null && plugin.accepted != this.configSeen) this.useNewestConfig(plugin);
     const n = <i32>size;
     const metrics = this.metrics;
     if (metrics !== null && n > 0) metrics.downstreamBytes.add(n);
@@ -287,7 +297,7 @@ export class DubboConnection extends Context {
 
   private onRequest(config: FilterConfig, frame: Frame): RequestAction {
     view.reset(frame);
-    route(config.table, view, this.mesh.random.next(), decision);
+    route(config.table, view, this.plugin!.random.next(), decision);
     const metrics = this.metrics!;
     const service = view.service();
     const method = view.method();

@@ -1,6 +1,8 @@
 // The root context: one per plugin configuration. Parses and compiles the configuration once in
-// proxy_on_configure, owns what the connections share (route table, metrics, random source), and
-// creates a DubboConnection per downstream connection.
+// proxy_on_configure and hands it to its Plugin (plugin.ts), which holds what the connections share
+// (the newest route table, metrics, random source) across every root context of that plugin: connections
+// opened under an older root context route by the newest accepted configuration. A rejected configuration
+// changes nothing.
 //
 // Lifecycle (Envoy's order): on_context_create(root) -> on_vm_start -> on_configure -> [connections]
 // -> on_done -> on_delete. Legal here: logs, metrics, properties, the PluginConfiguration buffer (only
@@ -11,14 +13,13 @@ import { BufferType, getBufferBytes, hostLog, lastStatus, Level, refreshLogLevel
 import { FilterConfig, MAX_CONFIG_BYTES, parseConfig } from "./config";
 import { firstInvalidUtf8 } from "./json";
 import { DubboConnection } from "./connection";
-import { FilterMetrics } from "./metrics";
-import { Random } from "./random";
+import { attachPlugin, detachPlugin, Plugin } from "./plugin";
 
 export class DubboMeshRoot extends RootContext {
-  /** The active configuration; null until a configuration was accepted. */
+  /** The plugin this root context configured; null until its configuration was accepted. */
+  plugin: Plugin | null = null;
+  /** This root context's own accepted configuration (the plugin's may be a newer one). */
   config: FilterConfig | null = null;
-  metrics: FilterMetrics | null = null;
-  random: Random = new Random(1);
 
   constructor(context_id: u32) {
     super(context_id);
@@ -35,16 +36,9 @@ export class DubboMeshRoot extends RootContext {
     const result = parseConfig(String.UTF8.decode(bytes));
     if (result.config === null) return result.error;
     if (apply) {
-      const config = result.config!;
-      if (this.metrics === null) this.metrics = new FilterMetrics();
-      const metrics = this.metrics!;
-      const services = config.table.services;
-      for (let i = 0; i < services.length; i++) {
-        const deny = unchecked(services[i]).deny;
-        for (let j = 0; j < deny.length; j++) metrics.defineDenyRule(unchecked(deny[j]).name);
-      }
-      this.random = new Random(config.randomSeed);
-      this.config = config;
+      if (this.plugin === null) this.plugin = attachPlugin();
+      this.config = result.config;
+      this.plugin!.install(result.config!, this.context_id);
     }
     return "";
   }
@@ -56,11 +50,14 @@ export class DubboMeshRoot extends RootContext {
       hostLog(Level.Error, "dubbo-mesh: invalid plugin configuration: " + error);
       return false;
     }
-    const config = this.config!;
+    const plugin = this.plugin!;
+    const config = plugin.config!;
     hostLog(
       Level.Info,
       "dubbo-mesh: configured " + config.table.services.length.toString() + " service(s); rewrite " +
-        (config.rewrite ? "on (attachment " + config.routeAttachment + ")" : "off"),
+        (config.rewrite ? "on (attachment " + config.routeAttachment + ")" : "off") +
+        (config.revision.length > 0 ? "; revision " + config.revision : "") +
+        (plugin.accepted > 1 ? "; connections already open follow it" : ""),
     );
     return true;
   }
@@ -86,7 +83,19 @@ export class DubboMeshRoot extends RootContext {
     return true;
   }
 
-  onDelete(): void {}
+  onDelete(): void {
+    const plugin = this.plugin;
+    if (plugin !== null) detachPlugin(plugin);
+    this.plugin = null;
+  }
+
+  /** A connection is being created under this root context: the host uses its configuration again (see plugin.ts). */
+  inForce(): Plugin | null {
+    const plugin = this.plugin;
+    const config = this.config;
+    if (plugin !== null && config !== null && plugin.installedBy != this.context_id) plugin.install(config, this.context_id);
+    return plugin;
+  }
 
   createContext(context_id: u32): Context {
     return new DubboConnection(context_id, this);

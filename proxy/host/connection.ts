@@ -4,6 +4,7 @@
 import { Action, PeerType } from "./abi.js";
 import { NetworkBuffer } from "./network-buffer.js";
 import type { PropertyConnection, PropertySource } from "./properties.js";
+import type { RootContext } from "./root-context.js";
 import type { VmInstance } from "./vm-instance.js";
 
 const EMPTY = new Uint8Array(0);
@@ -101,6 +102,7 @@ export class Connection implements PropertyConnection {
   /** @internal Created by WasmVm.newConnection. */
   constructor(
     /** @internal */ readonly instance: VmInstance,
+    /** @internal The root context this connection's context is parented to (for its whole life). */ readonly root: RootContext,
     id: number,
     connectionId: number,
     options: ConnectionOptions,
@@ -118,6 +120,11 @@ export class Connection implements PropertyConnection {
   /** The generation of the VM this connection runs on (connections stay on the VM they started with). */
   get vmGeneration(): number {
     return this.instance.generation;
+  }
+
+  /** The id of the root context this connection was created under (it keeps it for its whole life, as in Envoy). */
+  get rootContextId(): number {
+    return this.root.id;
   }
 
   /** The upstream connection is established: sets properties upstream.address / upstream.port. */

@@ -65,7 +65,7 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
   /** Read-only buffers: VM configuration always, plugin configuration during proxy_on_configure. */
   const constBuffer = (type: number): Uint8Array | undefined => {
     if (type === VM_CONFIGURATION) return inst.vmConfig;
-    if (type === PLUGIN_CONFIGURATION && inst.configuring) return inst.pluginConfig;
+    if (type === PLUGIN_CONFIGURATION && inst.configuring !== undefined) return inst.configuring.plugin.configuration;
     return undefined;
   };
 
@@ -170,7 +170,9 @@ export function createImports(inst: VmInstance): WebAssembly.Imports {
       const name = m.string(namePtr >>> 0, nameSize >>> 0);
       if (name === null) return INVALID_MEMORY_ACCESS;
       if (!m.inBounds(tokenPtr >>> 0, 4)) return INVALID_MEMORY_ACCESS;
-      const token = env.shared.registerQueue(env.vmId, name, (t) => setImmediate(() => inst.queueReady(t)));
+      // cpp-host registers the queue for the root context of the caller (a connection's parent).
+      const rootId = inst.activeRoot()?.id ?? 0;
+      const token = env.shared.registerQueue(env.vmId, name, (t) => setImmediate(() => inst.queueReady(rootId, t)));
       m.writeU32(tokenPtr >>> 0, token);
       return OK;
     },

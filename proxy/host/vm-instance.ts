@@ -1,5 +1,6 @@
-// One Wasm instance of the plugin: its memory, its root context, the connection contexts started on it, and
-// the bookkeeping of the host call in progress (current and effective context). A trap in any call fails the
+// One Wasm instance (Envoy's thread-local VM): its memory, its root contexts (one per plugin configuration it
+// was given, as proxy-wasm-cpp-host's WasmBase::root_contexts_), the connection contexts started on it, and the
+// bookkeeping of the host call in progress (current and effective context). A trap in any call fails the
 // instance: every connection on it is dead, and the WasmVm starts a fresh instance for later connections.
 
 import { LogLevel, WasmResult } from "./abi.js";
@@ -12,14 +13,12 @@ import { createImports } from "./imports.js";
 import type { LogBuffer, LogEntry } from "./logs.js";
 import { MetricIds, type MetricRegistry } from "./metrics.js";
 import { getProperty, type PropertySource, type PropertyValue } from "./properties.js";
+import { RootContext, type PluginSpec } from "./root-context.js";
 import type { SharedState } from "./shared-data.js";
 
-/** What every instance of one plugin shares (owned by the WasmVm). */
+/** What every instance of one WasmVm shares (owned by the WasmVm). */
 export interface PluginEnv {
-  readonly pluginName: string;
-  readonly rootId: string;
   readonly vmId: string;
-  readonly listenerDirection: number;
   readonly node: PropertyValue | undefined;
   readonly logs: LogBuffer;
   readonly metrics: MetricRegistry;
@@ -61,40 +60,37 @@ export type ConnectionCallback =
   | "proxy_on_log"
   | "proxy_on_delete";
 
-/** The root context's id; connection contexts count up from 2, unique in the instance. */
+/** The id of an instance's first root context; later contexts (connections, more roots) count up from it. */
 export const ROOT_CONTEXT_ID = 1;
 
 export class VmInstance {
   readonly memory: GuestMemory;
   readonly metricIds: MetricIds;
-  readonly rootId = ROOT_CONTEXT_ID;
   failed = false;
+  /** Root contexts by id, from creation until proxy_on_delete (or until the instance ends). */
+  readonly roots = new Map<number, RootContext>();
   /** Live connection contexts by id. */
   readonly connections = new Map<number, Connection>();
   /** Context the host called into (0 when the VM is idle). */
   currentContext = 0;
   /** Context set by proxy_set_effective_context for the rest of the current call (0 = none). */
   effectiveContext = 0;
-  /** The plugin configuration, readable as a buffer during proxy_on_configure only. */
-  configuring = false;
-  /** proxy_on_done of the root returned false: proxy_done may now finish it. */
-  rootPendingDone = false;
-  rootDeleted = false;
-  private nextContextId = ROOT_CONTEXT_ID + 1;
+  /** The root context in proxy_on_configure: its plugin configuration is readable as a buffer then only. */
+  configuring: RootContext | undefined;
+  private nextContextId = ROOT_CONTEXT_ID;
   private readonly exports: FilterExports;
-  private tickTimer: NodeJS.Timeout | undefined;
-  private readonly rootSource: PropertySource;
+  private readonly setupLogs: () => LogEntry[];
 
-  /** Instantiates and starts the module (root context, vm start, configure). Throws WasmVmError on failure. */
+  /** Instantiates the module and runs _initialize (or _start). Throws WasmVmError on failure. */
   constructor(
     module: WebAssembly.Module,
     readonly env: PluginEnv,
     readonly generation: number,
+    /** cpp-host's VM key: sha256(vm_id || vm configuration || code). */
+    readonly vmKey: string,
     readonly vmConfig: Uint8Array,
-    readonly pluginConfig: Uint8Array,
   ) {
     this.metricIds = new MetricIds(env.metrics);
-    this.rootSource = { ...this.pluginFacts(), connection: undefined };
     let instance: WebAssembly.Instance;
     try {
       instance = new WebAssembly.Instance(module, createImports(this));
@@ -128,61 +124,73 @@ export class VmInstance {
     };
 
     const mark = env.logs.list().length;
-    const setupLogs = (): LogEntry[] => env.logs.list().slice(mark);
+    this.setupLogs = (): LogEntry[] => env.logs.list().slice(mark);
     const init = fn("_initialize") ?? fn("_start");
-    const steps: Array<[string, () => number | undefined]> = [];
-    if (init !== undefined) steps.push([fn("_initialize") ? "_initialize" : "_start", () => init()]);
-    steps.push(["proxy_on_context_create", () => contextCreate(ROOT_CONTEXT_ID, 0)]);
-    const vmStart = this.exports.proxy_on_vm_start;
-    if (vmStart) steps.push(["proxy_on_vm_start", () => vmStart(ROOT_CONTEXT_ID, vmConfig.length)]);
-    const configure = this.exports.proxy_on_configure;
+    if (init !== undefined) {
+      // cpp-host's startVm runs it with the VM's own context (id 0), before any root context exists.
+      try {
+        init();
+      } catch (e) {
+        this.failed = true;
+        throw new WasmVmError(`the module trapped in ${fn("_initialize") ? "_initialize" : "_start"}: ${describeError(e)}`, this.setupLogs());
+      }
+    }
+  }
+
+  /**
+   * Starts a root context for `plugin` as cpp-host's WasmBase::start + configure do: proxy_on_context_create(id, 0),
+   * proxy_on_vm_start(id, vm_config_size), proxy_on_configure(id, plugin_config_size). Throws WasmVmError when the
+   * module traps (the instance fails) or either call returns 0 (that root context is left released and not
+   * shut down: the caller decides; the instance and its other root contexts are untouched).
+   */
+  startRoot(plugin: PluginSpec): RootContext {
+    const root = new RootContext(this.allocateContextId(), plugin, { vmId: this.env.vmId, node: this.env.node });
+    this.roots.set(root.id, root);
+    const ex = this.exports;
+    const steps: Array<[string, () => number | undefined]> = [["proxy_on_context_create", () => ex.proxy_on_context_create(root.id, 0)]];
+    const vmStart = ex.proxy_on_vm_start;
+    if (vmStart) steps.push(["proxy_on_vm_start", () => vmStart(root.id, this.vmConfig.length)]);
+    const configure = ex.proxy_on_configure;
     if (configure) {
       steps.push([
         "proxy_on_configure",
         () => {
-          this.configuring = true;
+          this.configuring = root;
           try {
-            return configure(ROOT_CONTEXT_ID, pluginConfig.length);
+            return configure(root.id, plugin.configuration.length);
           } finally {
-            this.configuring = false;
+            this.configuring = undefined;
           }
         },
       ]);
     }
     for (const [name, step] of steps) {
-      let ret: number | undefined;
-      this.currentContext = ROOT_CONTEXT_ID;
-      this.effectiveContext = 0;
-      try {
-        ret = step();
-      } catch (e) {
-        this.failed = true;
-        this.stopTimer();
-        throw new WasmVmError(`the module trapped in ${name}: ${describeError(e)}`, setupLogs());
-      } finally {
-        this.currentContext = 0;
-      }
+      const ret = this.invoke(step, name, root.id);
+      if (ret === null) throw new WasmVmError(`the module trapped in ${name}: ${this.lastTrap}`, this.setupLogs());
       if ((name === "proxy_on_vm_start" || name === "proxy_on_configure") && ret === 0) {
-        this.failed = true;
-        this.stopTimer();
+        root.released = true;
+        this.rejected = root;
         const what = name === "proxy_on_configure" ? "plugin configuration" : "VM start";
-        throw new WasmVmError(`${name} returned failure (${what} rejected)`, setupLogs());
+        throw new WasmVmError(`${name} returned failure (${what} rejected)`, this.setupLogs());
       }
     }
+    return root;
   }
 
-  private pluginFacts(): Omit<PropertySource, "connection"> {
-    const e = this.env;
-    return {
-      pluginName: e.pluginName,
-      rootId: e.rootId,
-      vmId: e.vmId,
-      listenerDirection: e.listenerDirection,
-      node: e.node,
-    };
+  /** The root context of `key` that is still held (Envoy would hand out its plugin handle again), if any. */
+  heldRoot(key: string): RootContext | undefined {
+    for (const root of this.roots.values()) if (root.key === key && root.held) return root;
+    return undefined;
   }
 
-  /** Allocates the next context id for a connection. */
+  /** Some root context is still held: cpp-host keeps the thread-local VM while a plugin handle holds it. */
+  get held(): boolean {
+    if (this.failed) return false;
+    for (const root of this.roots.values()) if (root.held) return true;
+    return false;
+  }
+
+  /** Allocates the next context id (root contexts and connections share the counter, as in cpp-host). */
   allocateContextId(): number {
     return this.nextContextId++;
   }
@@ -190,34 +198,40 @@ export class VmInstance {
   /** The context host calls act for: the effective one when set and alive, else the current one. */
   activeContext(): number {
     const eff = this.effectiveContext;
-    if (eff !== 0 && (eff === ROOT_CONTEXT_ID || this.connections.has(eff))) return eff;
+    if (eff !== 0 && this.contextExists(eff)) return eff;
     return this.currentContext;
   }
 
-  /** The connection of the active context (undefined for the root context). */
+  /** The connection of the active context (undefined for a root context). */
   activeConnection(): Connection | undefined {
+    return this.connections.get(this.activeContext());
+  }
+
+  /** The root context of the active context (itself, or the connection's parent). */
+  activeRoot(): RootContext | undefined {
     const id = this.activeContext();
-    return id === ROOT_CONTEXT_ID ? undefined : this.connections.get(id);
+    return this.roots.get(id) ?? this.connections.get(id)?.root;
   }
 
   contextExists(id: number): boolean {
-    return id === ROOT_CONTEXT_ID || this.connections.has(id);
+    return this.roots.has(id) || this.connections.has(id);
   }
 
-  /** Property source for a context. */
+  /** Property source for a context: its root context's plugin facts, plus the connection's. */
   propertySource(conn: Connection | undefined): PropertySource {
-    if (conn === undefined) return this.rootSource;
-    return (conn.propertySourceCache ??= { ...this.rootSource, connection: conn });
+    if (conn === undefined) return this.activeRoot()?.source ?? EMPTY_SOURCE;
+    return (conn.propertySourceCache ??= { ...conn.root.source, connection: conn });
   }
 
   propertyFor(conn: Connection, path: string): Uint8Array | undefined {
     return getProperty(path, this.propertySource(conn)).value;
   }
 
-  /** Registers a new connection and runs proxy_on_context_create + proxy_on_new_connection. */
+  /** Registers a new connection and runs proxy_on_context_create(id, its root) + proxy_on_new_connection. */
   startConnection(conn: Connection): void {
     this.connections.set(conn.id, conn);
-    const created = this.invoke(this.exports.proxy_on_context_create, "proxy_on_context_create", conn.id, conn.id, ROOT_CONTEXT_ID);
+    conn.root.connections++;
+    const created = this.invoke(this.exports.proxy_on_context_create, "proxy_on_context_create", conn.id, conn.id, conn.root.id);
     if (created === null) {
       conn.newConnectionResult = { action: 1, closeDownstream: true, closeUpstream: true, failed: true };
       return;
@@ -262,7 +276,8 @@ export class VmInstance {
       return typeof r === "number" ? r : 0;
     } catch (e) {
       this.currentContext = 0;
-      this.fail(`the module trapped in ${name} (context ${contextId}): ${describeError(e)}`, contextId);
+      this.lastTrap = describeError(e);
+      this.fail(`the module trapped in ${name} (context ${contextId}): ${this.lastTrap}`, contextId);
       return null;
     } finally {
       this.currentContext = 0;
@@ -277,7 +292,7 @@ export class VmInstance {
   fail(message: string, inProgress = 0): void {
     if (this.failed) return;
     this.failed = true;
-    this.stopTimer();
+    for (const root of this.roots.values()) root.stopTimer();
     this.env.logs.add(LogLevel.Critical, message, 0, "host");
     this.env.onFailure(this, message);
     for (const conn of [...this.connections.values()]) conn.markFailed(conn.id !== inProgress);
@@ -302,77 +317,104 @@ export class VmInstance {
     }
   }
 
-  /** Calls proxy_on_tick on the root context. */
-  tick(): void {
+  /** Calls proxy_on_tick on a root context (Envoy keeps one timer per root context). */
+  tick(root: RootContext): void {
     const f = this.exports.proxy_on_tick;
-    if (this.failed || this.rootDeleted || f === undefined) return;
-    if (this.invoke(f, "proxy_on_tick", ROOT_CONTEXT_ID, ROOT_CONTEXT_ID) !== null) this.applyDeferred();
+    if (this.failed || root.deleted || f === undefined) return;
+    if (this.invoke(f, "proxy_on_tick", root.id, root.id) !== null) this.applyDeferred();
     else this.crossPending = false;
   }
 
-  queueReady(token: number): void {
+  /** proxy_on_queue_ready on the root context that registered the queue. */
+  queueReady(rootId: number, token: number): void {
     const f = this.exports.proxy_on_queue_ready;
-    if (this.failed || this.rootDeleted || f === undefined) return;
-    if (this.invoke(f, "proxy_on_queue_ready", ROOT_CONTEXT_ID, ROOT_CONTEXT_ID, token) !== null) this.applyDeferred();
+    const root = this.roots.get(rootId);
+    if (this.failed || root === undefined || root.deleted || f === undefined) return;
+    if (this.invoke(f, "proxy_on_queue_ready", root.id, root.id, token) !== null) this.applyDeferred();
     else this.crossPending = false;
   }
 
-  /** proxy_set_tick_period_milliseconds: 0 stops the timer. */
+  /** proxy_set_tick_period_milliseconds for the active context's root context: 0 stops its timer. */
   setTickPeriod(ms: number): void {
-    this.stopTimer();
+    const root = this.activeRoot();
+    if (root === undefined) return;
+    root.stopTimer();
     if (ms > 0 && this.env.timers && !this.failed) {
-      this.tickTimer = setInterval(() => this.tick(), ms);
-      this.tickTimer.unref();
+      root.tickTimer = setInterval(() => this.tick(root), ms);
+      root.tickTimer.unref();
     }
   }
 
-  private stopTimer(): void {
-    if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
-    this.tickTimer = undefined;
-  }
-
-  /** Connection finished: forget it; a retired instance shuts down with its last connection. */
+  /** Connection finished: forget it; a released root context shuts down with its last connection. */
   release(conn: Connection): void {
     this.connections.delete(conn.id);
-    if (this.retired && this.connections.size === 0 && this.currentContext === 0) this.shutdown();
+    const root = conn.root;
+    root.connections--;
+    if (root.released && root.connections === 0 && this.currentContext === 0) this.shutdownRoot(root);
   }
 
-  /** No longer the current instance (reconfigured): shut down once its connections are gone. */
-  retire(): void {
-    this.retired = true;
-    if (this.connections.size === 0) this.shutdown();
+  /** The root context's plugin handle is no longer used for new connections: shut it down once its connections are gone. */
+  releaseRoot(root: RootContext): void {
+    root.released = true;
+    if (root.connections === 0) this.shutdownRoot(root);
   }
-  private retired = false;
 
   /**
-   * Shuts the root context down as cpp-host does: proxy_on_done(root); when it returns true (or is absent),
-   * proxy_on_delete(root); when false, the module finishes later with proxy_done.
+   * Shuts a root context down as cpp-host's WasmBase::startShutdown(plugin_key) does: proxy_on_done(root); when
+   * it returns true (or is absent), proxy_on_delete(root); when false, the module finishes later with proxy_done.
    */
-  shutdown(): void {
-    this.stopTimer();
-    if (this.failed || this.rootDeleted) return;
+  shutdownRoot(root: RootContext): void {
+    root.stopTimer();
+    if (this.failed || root.done) return;
+    root.done = true;
     const done = this.exports.proxy_on_done;
-    const r = done === undefined ? 1 : this.invoke(done, "proxy_on_done", ROOT_CONTEXT_ID, ROOT_CONTEXT_ID);
+    const r = done === undefined ? 1 : this.invoke(done, "proxy_on_done", root.id, root.id);
     if (r === null) return;
-    if (r !== 0) this.deleteRoot();
-    else this.rootPendingDone = true;
+    if (r !== 0) this.deleteRoot(root);
+    else root.pendingDone = true;
   }
 
-  /** proxy_done from the module: finishes a root context whose on_done returned false. */
+  /** Shuts down every root context (the instance is going away). */
+  shutdown(): void {
+    for (const root of [...this.roots.values()]) {
+      root.released = true;
+      this.shutdownRoot(root);
+    }
+  }
+
+  /** proxy_done from the module: finishes the active root context if its on_done returned false. */
   done(): WasmResult {
-    if (!this.rootPendingDone) return WasmResult.NotFound;
-    this.rootPendingDone = false;
-    queueMicrotask(() => this.deleteRoot());
+    const root = this.activeRoot();
+    if (root === undefined || !root.pendingDone) return WasmResult.NotFound;
+    root.pendingDone = false;
+    queueMicrotask(() => this.deleteRoot(root));
     return WasmResult.Ok;
   }
 
-  private deleteRoot(): void {
-    if (this.rootDeleted || this.failed) return;
-    this.rootDeleted = true;
+  private deleteRoot(root: RootContext): void {
+    if (root.deleted || this.failed) return;
+    root.deleted = true;
+    this.roots.delete(root.id);
     const del = this.exports.proxy_on_delete;
-    if (del !== undefined) this.invoke(del, "proxy_on_delete", ROOT_CONTEXT_ID, ROOT_CONTEXT_ID);
+    if (del !== undefined) this.invoke(del, "proxy_on_delete", root.id, root.id);
+  }
+
+  /** The last trap's description (for the error startRoot throws). */
+  private lastTrap = "";
+  /** The root context startRoot last rejected (its vm_start or configure returned 0). */
+  rejected: RootContext | undefined;
+
+  /**
+   * Drops the instance without any callback into the module, as cpp-host's WasmHandleBase::kill() before the
+   * canary's handle goes (~WasmBase frees its root contexts without proxy_on_done / proxy_on_delete).
+   */
+  kill(): void {
+    for (const root of this.roots.values()) root.stopTimer();
+    this.failed = true;
   }
 }
+
+const EMPTY_SOURCE: PropertySource = { pluginName: "", rootId: "", vmId: "", listenerDirection: 0, node: undefined, connection: undefined };
 
 export function describeError(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;

@@ -1,6 +1,8 @@
-// WasmVm: one plugin (module + configuration) running in the host, the public face of the host. It owns the
-// current VM instance, replaces it after a trap or on reconfiguration, and keeps what outlives an instance:
-// logs, metrics by name, trap count, and the process-wide shared data.
+// WasmVm: one plugin (module + configuration, replaceable as Envoy's filter configuration is over ECDS) running in
+// the host, the public face of the host. It keeps the instances and root contexts as Envoy keys them
+// (docs/host.md, "VM reuse"): a new configuration with the same VM key (vm_id, vm configuration, code) gets a new
+// root context in the same instance; another VM key gets another instance. It replaces an instance after a trap,
+// and keeps what outlives an instance: logs, metrics by name, trap count, and the process-wide shared data.
 
 import { LogLevel } from "./abi.js";
 import { formatSignature, hostImportSignature, sameSignature } from "./abi-signatures.js";
@@ -11,6 +13,7 @@ import { BUILTIN_FOREIGN_FUNCTIONS, type ForeignFunction } from "./foreign.js";
 import { LogBuffer, parseLogLevel, type LogEntry, type LogSink } from "./logs.js";
 import { MetricRegistry, type MetricSnapshot } from "./metrics.js";
 import { nodeValue } from "./properties.js";
+import { pluginKey, vmKey, type PluginSpec, type RootContext } from "./root-context.js";
 import { processSharedState, type SharedState } from "./shared-data.js";
 import { VmInstance, type PluginEnv } from "./vm-instance.js";
 import { readModuleInterface } from "./wasm-binary.js";
@@ -58,6 +61,15 @@ export interface ReconfigureOptions {
   /** New plugin configuration; default: keep it. */
   pluginConfig?: string | Uint8Array;
   vmConfig?: string | Uint8Array;
+  /** Another root_id / plugin name (another plugin of the same VM); default: keep them. */
+  rootId?: string;
+  pluginName?: string;
+}
+
+/** The plugin handle in use for new connections: a root context in an instance. */
+interface Handle {
+  instance: VmInstance;
+  root: RootContext;
 }
 
 const encoder = new TextEncoder();
@@ -108,9 +120,12 @@ export class WasmVm {
   private readonly logBuffer: LogBuffer;
   private readonly registry = new MetricRegistry();
   private module: WebAssembly.Module;
+  private code: Uint8Array;
   private vmConfig: Uint8Array;
-  private pluginConfig: Uint8Array;
-  private instance: VmInstance;
+  private plugin: PluginSpec;
+  private current: Handle;
+  /** Instances that may still hold root contexts (Envoy's thread-local VMs, reused while held). */
+  private readonly instances = new Set<VmInstance>();
   private generationCounter = 0;
   private connectionCounter = 0;
   private trapCounter = 0;
@@ -119,10 +134,10 @@ export class WasmVm {
   /** Compiles the module and starts it (proxy_on_vm_start, proxy_on_configure). Throws WasmVmError on failure. */
   static async create(options: WasmVmOptions): Promise<WasmVm> {
     const module = await compile(options.wasm);
-    return new WasmVm(module, options);
+    return new WasmVm(module, options.wasm.slice(), options);
   }
 
-  private constructor(module: WebAssembly.Module, options: WasmVmOptions) {
+  private constructor(module: WebAssembly.Module, code: Uint8Array, options: WasmVmOptions) {
     const level = parseLogLevel(options.logLevel ?? "info");
     const capacity = options.logCapacity ?? 10_000;
     if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`logCapacity must be a positive integer, got ${capacity}`);
@@ -138,10 +153,7 @@ export class WasmVm {
     const rootId = options.rootId ?? "";
     const metadata = options.nodeMetadata ?? {};
     this.env = {
-      pluginName: options.pluginName ?? rootId,
-      rootId,
       vmId: options.vmId ?? "",
-      listenerDirection: options.listenerDirection ?? 0,
       node: nodeValue(options.nodeId ?? "", options.nodeCluster ?? "", metadata),
       logs: this.logBuffer,
       metrics: this.registry,
@@ -155,15 +167,40 @@ export class WasmVm {
       },
     };
     this.module = module;
+    this.code = code;
     this.vmConfig = asBytes(options.vmConfig);
-    this.pluginConfig = asBytes(options.pluginConfig);
-    this.instance = this.startInstance(module, this.vmConfig, this.pluginConfig);
+    this.plugin = {
+      name: options.pluginName ?? rootId,
+      rootId,
+      listenerDirection: options.listenerDirection ?? 0,
+      configuration: asBytes(options.pluginConfig),
+    };
+    const key = vmKey(this.env.vmId, this.vmConfig, code);
+    this.canary(module, key, this.vmConfig, this.plugin);
+    const instance = this.startInstance(module, key, this.vmConfig);
+    this.current = { instance, root: this.startRoot(instance, this.plugin) };
   }
 
-  private startInstance(module: WebAssembly.Module, vmConfig: Uint8Array, pluginConfig: Uint8Array): VmInstance {
+  /**
+   * cpp-host's WasmHandleBase::canary (run by createWasm for every plugin before any worker gets it): the plugin is
+   * started and configured in a throwaway instance, which is then dropped with no further callback. A rejection
+   * there throws WasmVmError, and the serving instances never see that configuration (Envoy NACKs it).
+   */
+  private canary(module: WebAssembly.Module, key: string, vmConfig: Uint8Array, plugin: PluginSpec): void {
+    const instance = new VmInstance(module, this.env, 0, key, vmConfig);
+    try {
+      instance.startRoot(plugin);
+    } finally {
+      instance.kill();
+    }
+  }
+
+  private startInstance(module: WebAssembly.Module, key: string, vmConfig: Uint8Array): VmInstance {
     const generation = ++this.generationCounter;
     try {
-      return new VmInstance(module, this.env, generation, vmConfig, pluginConfig);
+      const instance = new VmInstance(module, this.env, generation, key, vmConfig);
+      this.instances.add(instance);
+      return instance;
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       this.logBuffer.add(LogLevel.Error, `VM generation ${generation} failed to start: ${msg}`, 0, "host");
@@ -171,55 +208,106 @@ export class WasmVm {
     }
   }
 
-  /** The instance new connections go to, recreated (fresh instance, same module and configuration) after a trap. */
-  private liveInstance(): VmInstance {
-    if (this.instance.failed) {
-      this.instance = this.startInstance(this.module, this.vmConfig, this.pluginConfig);
-      this.recreations++;
-      this.logBuffer.add(LogLevel.Warn, `VM recreated after a failure (generation ${this.instance.generation})`, 0, "host");
+  /**
+   * A new root context for `plugin` in `instance`. When the module rejects it there (after its canary passed) the
+   * root context is shut down again, and an instance left holding nothing is let go.
+   */
+  private startRoot(instance: VmInstance, plugin: PluginSpec): RootContext {
+    try {
+      return instance.startRoot(plugin);
+    } catch (e) {
+      const rejected = instance.rejected;
+      if (rejected !== undefined) instance.shutdownRoot(rejected);
+      instance.rejected = undefined;
+      if (!instance.held) this.forget(instance);
+      throw e;
     }
-    return this.instance;
+  }
+
+  /** Drops an instance nothing holds any more (cpp-host: the last WasmHandle is gone). */
+  private forget(instance: VmInstance): void {
+    this.instances.delete(instance);
+    if (!instance.failed) instance.shutdown();
+  }
+
+  /** The handle new connections go to; after a trap a fresh instance with the same module and configuration. */
+  private liveHandle(): Handle {
+    if (this.current.instance.failed) {
+      this.instances.delete(this.current.instance);
+      const instance = this.startInstance(this.module, this.current.instance.vmKey, this.vmConfig);
+      this.current = { instance, root: this.startRoot(instance, this.plugin) };
+      this.recreations++;
+      this.logBuffer.add(LogLevel.Warn, `VM recreated after a failure (generation ${instance.generation})`, 0, "host");
+    }
+    return this.current;
   }
 
   /**
-   * Opens a connection: proxy_on_context_create(id, root) and proxy_on_new_connection(id) on the current VM
-   * (recreated first if it failed). The outcome is in connection.newConnectionResult. Throws WasmVmError
-   * only when a failed VM cannot be recreated.
+   * Opens a connection: proxy_on_context_create(id, root) and proxy_on_new_connection(id) under the current root
+   * context (its VM recreated first if it failed). The outcome is in connection.newConnectionResult. Throws
+   * WasmVmError only when a failed VM cannot be recreated.
    */
   newConnection(options: ConnectionOptions): Connection {
-    const inst = this.liveInstance();
+    const { instance, root } = this.liveHandle();
     const connectionId = options.connectionId ?? ++this.connectionCounter;
-    const conn = new Connection(inst, inst.allocateContextId(), connectionId, options);
-    inst.startConnection(conn);
+    const conn = new Connection(instance, root, instance.allocateContextId(), connectionId, options);
+    instance.startConnection(conn);
     return conn;
   }
 
   /**
-   * Starts a new VM with new module bytes and/or configuration and makes it current for new connections.
-   * Existing connections stay on the VM they started on. When the new VM fails to start or configure, the
-   * current one stays (the last good configuration) and WasmVmError is thrown with the module's log lines.
+   * Applies a new plugin configuration (and/or module, VM configuration, root_id, plugin name) the way Envoy
+   * applies a new filter configuration (proxy-wasm-cpp-host getOrCreateThreadLocalPlugin):
+   * - the same plugin key on a root context still held (in use, or by connections): that root context again, no
+   *   callback into the module;
+   * - else the same VM key as an instance still held: a NEW root context in that instance (proxy_on_context_create,
+   *   proxy_on_vm_start, proxy_on_configure), module globals shared with the older root contexts;
+   * - else a new instance (generation + 1) with its root context.
+   * A root context is only started after the same plugin passed a canary (a throwaway instance, see canary()).
+   * New connections go to that root context; existing ones keep theirs. The previous root context is shut down
+   * (proxy_on_done, proxy_on_delete) once its last connection is gone. When the configuration is rejected
+   * (proxy_on_vm_start or proxy_on_configure returns 0, or the module traps) WasmVmError is thrown with the
+   * module's log lines and the current root context stays in use.
    */
   async reconfigure(options: ReconfigureOptions): Promise<void> {
     const module = options.wasm !== undefined ? await compile(options.wasm) : this.module;
+    const code = options.wasm !== undefined ? options.wasm.slice() : this.code;
     const vmConfig = options.vmConfig !== undefined ? asBytes(options.vmConfig) : this.vmConfig;
-    const pluginConfig = options.pluginConfig !== undefined ? asBytes(options.pluginConfig) : this.pluginConfig;
-    const next = this.startInstance(module, vmConfig, pluginConfig);
-    const previous = this.instance;
+    const plugin: PluginSpec = {
+      name: options.pluginName ?? (options.rootId !== undefined ? options.rootId : this.plugin.name),
+      rootId: options.rootId ?? this.plugin.rootId,
+      listenerDirection: this.plugin.listenerDirection,
+      configuration: options.pluginConfig !== undefined ? asBytes(options.pluginConfig) : this.plugin.configuration,
+    };
+    const key = vmKey(this.env.vmId, vmConfig, code);
+    for (const i of this.instances) if (!i.held && i !== this.current.instance) this.instances.delete(i);
+    let instance = [...this.instances].find((i) => i.vmKey === key && i.held);
+    let root = instance?.heldRoot(pluginKey(plugin));
+    if (root === undefined) {
+      this.canary(module, key, vmConfig, plugin);
+      instance ??= this.startInstance(module, key, vmConfig);
+      root = this.startRoot(instance, plugin);
+    }
+    const previous = this.current;
+    this.current = { instance: instance!, root };
     this.module = module;
+    this.code = code;
     this.vmConfig = vmConfig;
-    this.pluginConfig = pluginConfig;
-    this.instance = next;
-    previous.retire();
+    this.plugin = plugin;
+    if (previous.root !== root) {
+      previous.instance.releaseRoot(previous.root);
+      if (!previous.instance.held) this.forget(previous.instance);
+    }
   }
 
-  /** Runs proxy_on_tick on the current VM now (tests; timers do it on their own). */
+  /** Runs proxy_on_tick on the current root context now (tests; timers do it on their own). */
   tick(): void {
-    this.instance.tick();
+    this.current.instance.tick(this.current.root);
   }
 
-  /** Shuts the current VM's root context down (proxy_on_done, proxy_on_delete) and stops its timer. */
+  /** Shuts every root context down (proxy_on_done, proxy_on_delete) and stops their timers. */
   close(): void {
-    this.instance.shutdown();
+    for (const instance of [...this.instances]) this.forget(instance);
   }
 
   /** Retained log lines at or above minLevel, oldest first. */
@@ -259,13 +347,25 @@ export class WasmVm {
     return this.recreations;
   }
 
-  /** Generation of the current VM (1 for the first; +1 per recreation or reconfiguration). */
+  /** Generation of the current VM instance (1 for the first; +1 per new instance: recreation, or a new VM key). */
   get generation(): number {
-    return this.instance.generation;
+    return this.current.instance.generation;
+  }
+
+  /** The id of the root context new connections are created under. */
+  get rootContextId(): number {
+    return this.current.root.id;
+  }
+
+  /** Root contexts not yet deleted, over every instance still held: [generation, root context id] pairs. */
+  get rootContexts(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (const i of this.instances) for (const r of i.roots.values()) if (!r.deleted) out.push([i.generation, r.id]);
+    return out;
   }
 
   /** The current VM failed and will be recreated at the next connection. */
   get failed(): boolean {
-    return this.instance.failed;
+    return this.current.instance.failed;
   }
 }

@@ -6,9 +6,10 @@
  *            → frames → Cluster.dispatch → pool → UpstreamConnection ── response → client (original id)
  *
  * Configuration comes from a YAML file (config.ts), followed while the proxy runs: a change that validates
- * is applied (clusters updated in place, the filter reconfigured for new connections, listeners added or
- * removed); one that does not is reported and changes nothing. Established connections stay on the filter
- * VM they started with; every reload's outcome is kept per source (reload-status.ts). `drain()` stops
+ * is applied (clusters updated in place, the filter reconfigured, listeners added or removed); one that does
+ * not is reported and changes nothing; every reload's outcome is kept per source (reload-status.ts). A new
+ * plugin configuration is applied as Envoy applies one (a new root context in the same filter VM,
+ * docs/host.md), so established connections route by it from their next request on. `drain()` stops
  * accepting, sends Dubbo's readonly event to every client and lets requests in flight finish (bounded).
  */
 import { readFileSync } from "node:fs";
@@ -98,6 +99,8 @@ export class ProxyServer {
   readonly reloads = new ReloadStatus();
   /** The recent log lines the admin API shows at /logs. */
   private readonly recent = new RecentLog();
+  /** The last revision given to a plugin configuration (see revised()). */
+  private pluginRevision = 0;
   private readonly env: DownstreamEnv;
   private readonly logFn: (level: ProxyLogLevel, message: string) => void;
   private readonly minLevel: number;
@@ -163,7 +166,7 @@ export class ProxyServer {
     const filter = await this.resolveFilter(config, mesh?.snapshot ?? null);
     this.vm = await WasmVm.create({
       wasm: filter.wasm,
-      pluginConfig: filter.pluginConfig,
+      pluginConfig: this.revised(filter.pluginConfig),
       rootId: config.filter.rootId,
       vmId: config.filter.vmId,
       pluginName: config.filter.rootId,
@@ -344,7 +347,7 @@ export class ProxyServer {
         try {
           await this.vm.reconfigure({
             ...(wasmChanged ? { wasm: filter.wasm } : {}),
-            pluginConfig: filter.pluginConfig,
+            pluginConfig: this.revised(filter.pluginConfig),
           });
         } catch (err) {
           await this.syncListeners(this.config).catch(() => undefined); // back to the listeners in force
@@ -374,7 +377,7 @@ export class ProxyServer {
     const pluginConfig = JSON.stringify(snapshot.pluginConfig);
     try {
       if (pluginConfig !== this.applied.pluginConfig) {
-        await this.vm.reconfigure({ pluginConfig });
+        await this.vm.reconfigure({ pluginConfig: this.revised(pluginConfig) });
         this.applied = { ...this.applied, pluginConfig };
       }
       this.clusters.update(this.allClusters(this.config, snapshot));
@@ -382,6 +385,18 @@ export class ProxyServer {
     } catch (err) {
       this.recordReload(source, `the new configuration was not applied: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The plugin configuration with a `revision` of its own, unless it has one. Envoy (and the host) hand a
+   * configuration identical to one still held by open connections its old root context back without calling
+   * proxy_on_configure, so an edit back to an earlier configuration (a rollback) would not reach established
+   * connections; a fresh revision makes every applied configuration distinct (docs/filter.md).
+   */
+  private revised(pluginConfig: string): string {
+    const doc = JSON.parse(pluginConfig) as unknown;
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc) || "revision" in doc) return pluginConfig;
+    return JSON.stringify({ ...doc, revision: String(++this.pluginRevision) });
   }
 
   // ---- listeners ----

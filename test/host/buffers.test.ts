@@ -194,7 +194,7 @@ describe("other buffers", () => {
       { pluginConfig: '{"routes":[]}', vmConfig: "vm-cfg" },
     );
     vm.newConnection({ source: "127.0.0.1:1", destination: "127.0.0.1:2" });
-    const [inConfigure, inConnection] = reports;
+    const [, inConfigure, inConnection] = reports; // the first is the canary's proxy_on_configure (docs/host.md)
     expect(inConfigure!.slice(0, 4).map((x) => (typeof x === "number" ? x : str(x)))).toEqual([0, '{"routes":[]}', 0, "vm-cfg"]);
     expect(inConfigure!.slice(4)).toEqual([WasmResult.BadArgument, WasmResult.NotFound, WasmResult.BadArgument, WasmResult.NotFound]);
     expect(inConnection![0]).toBe(WasmResult.NotFound);

@@ -61,9 +61,10 @@ describe("rules mounted as a ConfigMap", () => {
     expect(booted.reloads.config?.ok).toBe(true);
 
     // the kubelet's update: a new timestamped folder, ..data swapped to it; rules.yaml itself never changes
-    let generation = vm.generation;
+    // a new plugin configuration gets a new root context in the same VM (docs/host.md)
+    let root = vm.rootContextId;
     mesh.rulesVolume!.update({ "rules.yaml": GREET_TO_V2 });
-    await until("the filter reconfigured", () => vm.generation > generation);
+    await until("the filter reconfigured", () => vm.rootContextId !== root);
     const second = await mesh.consumer();
     expect(tally(await Promise.all(Array.from({ length: 5 }, () => second.invoke("greet", ["b"]))))).toEqual({ v2: 5 });
     const applied = await getJson<Dump>(`${mesh.adminUrl}/config_dump`);
@@ -71,7 +72,7 @@ describe("rules mounted as a ConfigMap", () => {
     expect(Date.parse(applied.reloads.rules!.at)).toBeGreaterThan(Date.parse(booted.reloads.rules!.at));
 
     // a bad update: nothing changes, and the admin API says what was wrong
-    generation = vm.generation;
+    root = vm.rootContextId;
     mesh.rulesVolume!.update({ "rules.yaml": DEMO_RULES.replace("timeoutMs: 3000", "timeoutMs: soon") });
     await until("the failed rules reload", async () => (await getJson<Dump>(`${mesh.adminUrl}/config_dump`)).reloads.rules?.ok === false);
     const failed = await getJson<Dump>(`${mesh.adminUrl}/config_dump`);
@@ -82,7 +83,7 @@ describe("rules mounted as a ConfigMap", () => {
     const line = logs.find((l) => l.source === "proxy" && l.level === "error" && /spec\.timeoutMs/.test(l.message));
     expect(line?.message).toMatch(/^rules reload failed, keeping the last good rules: /);
     expect(Date.parse(line!.at)).not.toBeNaN();
-    expect(vm.generation).toBe(generation);
+    expect(vm.rootContextId).toBe(root);
     const third = await mesh.consumer();
     expect(tally(await Promise.all(Array.from({ length: 5 }, () => third.invoke("greet", ["c"]))))).toEqual({ v2: 5 });
   });
