@@ -15,6 +15,12 @@ const commands: Record<string, Command> = {
       "                                       Istio YAML for the services and rules, deterministic",
     load: () => import("../control/cli-generate.js"),
   },
+  control: {
+    summary:
+      "control --registry URI --rules FILE [--xds HOST:PORT] [--admin HOST:PORT] [--mcp] ...\n" +
+      "                                       the live control plane: ADS (SotW, Delta, MCP) following the registry and rules",
+    load: () => import("../control/cli-control.js"),
+  },
   proxy: {
     summary: "proxy --config FILE [--listen HOST:PORT] [--admin HOST:PORT]\n" +
       "                                       the fallback proxy: the filter .wasm serving Dubbo traffic outside Envoy",

@@ -1,0 +1,55 @@
+/**
+ * What the live control plane serves, per type URL, from one model: the Envoy resources (Listener, Cluster,
+ * ClusterLoadAssignment, and in the live form the DRDS routes and the filter's ECDS configuration) and,
+ * with MCP on, the Istio objects `generate` writes, under every type URL spelling istiod may ask for.
+ */
+import { istioObjects, type IstioOptions } from "../generate/istio/index.js";
+import { buildXdsResources, type XdsOptions } from "../generate/xds/resources.js";
+import { TypeUrl } from "../generate/xds/envoy-protos.js";
+import { anyFromJson } from "../generate/xds/proto-json.js";
+import { DEFAULT_MCP_NAMESPACE, encodeMcpResource } from "../mcp/encode.js";
+import { MCP_RESOURCE_TYPE_URL, MCP_TYPE_URL_KINDS } from "../mcp/type-urls.js";
+import type { MeshModel } from "../model/model.js";
+import type { GeneratedResource } from "./publisher.js";
+
+type Json = Record<string, unknown>;
+
+export function envoyResourceSets(model: MeshModel, options: XdsOptions): Map<string, GeneratedResource<Json>[]> {
+  const r = buildXdsResources(model, options);
+  const named = (list: Json[], key: string) => list.map((object) => ({ name: String(object[key]), object }));
+  return new Map([
+    [TypeUrl.cluster, named(r.clusters, "name")],
+    [TypeUrl.clusterLoadAssignment, named(r.clusterLoadAssignments, "cluster_name")],
+    [TypeUrl.listener, named(r.listeners, "name")],
+  ]);
+}
+
+/**
+ * Encodes an Envoy resource from its JSON form (with its "@type"), strictly: an unknown field is an error, not
+ * dropped, and so is a resource of another type than the one it is published as.
+ */
+export function encodeEnvoy(typeUrl: string, object: object): Uint8Array {
+  const any = anyFromJson(object);
+  if (any.type_url !== typeUrl) throw new Error(`a ${any.type_url} generated as a ${typeUrl}`);
+  return any.value;
+}
+
+export function mcpResourceSets(model: MeshModel, options: IstioOptions): Map<string, GeneratedResource[]> {
+  const byKind = new Map<string, GeneratedResource[]>();
+  for (const object of istioObjects(model, options).flatMap((f) => f.docs)) {
+    const kind = String((object as { kind?: unknown }).kind);
+    const meta = (object as { metadata?: { name?: string; namespace?: string } }).metadata ?? {};
+    let list = byKind.get(kind);
+    if (!list) byKind.set(kind, (list = []));
+    list.push({ name: `${meta.namespace ?? DEFAULT_MCP_NAMESPACE}/${meta.name ?? ""}`, object });
+  }
+  const out = new Map<string, GeneratedResource[]>();
+  for (const [typeUrl, kind] of Object.entries(MCP_TYPE_URL_KINDS)) out.set(typeUrl, byKind.get(kind) ?? []);
+  return out;
+}
+
+export function encodeMcp(_typeUrl: string, object: object): Uint8Array {
+  return encodeMcpResource(object).bytes;
+}
+
+export const mcpAnyTypeUrl = (typeUrl: string): string | undefined => (typeUrl in MCP_TYPE_URL_KINDS ? MCP_RESOURCE_TYPE_URL : undefined);
