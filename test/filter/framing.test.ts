@@ -140,7 +140,10 @@ describe("framing", () => {
     const r = conn.downstreamData(frame.subarray(0, frame.length - 5), true);
     expect(r.action).toBe(Action.Continue);
     expect(r.forwarded.length).toBe(0);
-    expect(logText(vm)).toContain(`connection ${conn.connectionId} from ${conn.source} ended inside a frame; ${frame.length - 5} bytes dropped`);
+    expect(logText(vm)).toContain(
+      `connection ${conn.connectionId} from ${conn.source} ended inside a frame at stream offset 0: ${frame.length - 5} bytes of it received, dropped`,
+    );
+    expect(metric(vm, "dubbo_mesh.truncated_frames")).toBe(1);
   });
 
   it("closes the connection when a header announces a body over maxBodyBytes, before the body arrives", async () => {
@@ -149,10 +152,12 @@ describe("framing", () => {
     const ok = requestFrame({ id: 1 });
     const r = conn.downstreamData(Buffer.concat([ok, header(0xc2, 0, 2, 65537)]));
     expect(r.closeDownstream).toBe(true);
-    // The valid frame before it still passes.
-    expect(splitFrames(r.forwarded).map((f) => decodeRequest(f).id)).toEqual([1n]);
+    // Closed during this read: nothing of it goes on (Envoy's filter manager stops on a closed connection).
+    expect(r.forwarded.length).toBe(0);
     expect(metric(vm, "dubbo_mesh.decode_errors")).toBe(1);
-    expect(vm.logs(LogLevel.Warn).map((e) => e.message).join("\n")).toMatch(/malformed Dubbo frame: .*65537.*closing the connection/);
+    expect(vm.logs(LogLevel.Warn).map((e) => e.message).join("\n")).toMatch(
+      new RegExp(`malformed Dubbo frame: body length 65537 exceeds the maximum at stream offset ${ok.length + 12} \\(maxBodyBytes 65536\\); closing the connection`),
+    );
     expect(conn.closed).toBe(true);
   });
 });
