@@ -268,4 +268,9 @@ export class WasmVm {
   get failed(): boolean {
     return this.instance.failed;
   }
+
+  /** Size in bytes of the current instance's linear memory (it can grow, never shrink). */
+  get memoryBytes(): number {
+    return this.instance.memory.size;
+  }
 }
