@@ -90,7 +90,14 @@ export interface ProxyConfig {
   maxFrameBytes: number;
   /** Longest SIGTERM drain, ms. */
   drainTimeoutMs: number;
+  /**
+   * Most bytes of client streams held across all connections (partial frames the filter waits for); over it
+   * the connections holding the most are closed (shed).
+   */
+  maxBufferedBytes: number;
 }
+
+export const DEFAULT_MAX_BUFFERED_BYTES = 128 << 20;
 
 export const DEFAULT_LISTEN: HostPort = { host: "127.0.0.1", port: 20880 };
 export const DEFAULT_ADMIN: HostPort = { host: "127.0.0.1", port: 9901 };
@@ -123,7 +130,7 @@ export function formatHostPort(a: HostPort): string {
  */
 export function parseProxyConfig(doc: unknown, baseDir: string): ProxyConfig {
   const root = record(doc, "config", [
-    "listeners", "admin", "filter", "clusterDefaults", "clusters", "maxFrameBytes", "drainTimeoutMs",
+    "listeners", "admin", "filter", "clusterDefaults", "clusters", "maxFrameBytes", "drainTimeoutMs", "maxBufferedBytes",
   ]);
   const listeners = optionalArray(root.listeners, "listeners").map((l, i) => parseListener(l, `listeners[${i}]`));
   if (listeners.length === 0) listeners.push({ name: "dubbo", address: { ...DEFAULT_LISTEN }, defaultCluster: "" });
@@ -153,6 +160,7 @@ export function parseProxyConfig(doc: unknown, baseDir: string): ProxyConfig {
     clusters,
     maxFrameBytes: int(root.maxFrameBytes, "maxFrameBytes", 16 << 20, 16, 1 << 30),
     drainTimeoutMs: int(root.drainTimeoutMs, "drainTimeoutMs", 10_000, 0, 3_600_000),
+    maxBufferedBytes: int(root.maxBufferedBytes, "maxBufferedBytes", DEFAULT_MAX_BUFFERED_BYTES, 1 << 16, 2 ** 40),
   };
 }
 
