@@ -3,13 +3,15 @@
  * connection and every other call on it go on (raw pipelined frames and real sofa-rpc-node clients), and
  * unfinished frames held by many connections are capped across connections and given back when they close.
  */
+import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import hessian from "hessian.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { header, requestFrame } from "../filter/dubbo-frames.js";
 import { type Mesh, SERVICE, startMesh } from "./harness.js";
+
+const hessian = createRequire(import.meta.url)("hessian.js") as { DecoderV2: new (buf: Buffer) => { read(): unknown } };
 
 interface Reply {
   id: bigint;
