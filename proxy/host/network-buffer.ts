@@ -1,9 +1,6 @@
 // One direction's read buffer of a connection, with the edits Envoy allows a network filter: drain a prefix
 // and prepend (replace-prefix), append. A chunk that arrives on an empty buffer is held without copying while
 // the filter leaves it untouched, so a filter that only reads and continues costs no copy on the host side.
-// Chunks that arrive while the filter holds the buffer (Pause) are kept as a list, each copied once at its own
-// size, and joined only when the filter looks at the buffer: a filter waiting for a large frame to complete
-// costs one copy per chunk, with no garbage from growing one array (memory held stays close to the bytes held).
 
 const EMPTY = new Uint8Array(0);
 
@@ -34,23 +31,18 @@ export class NetworkBuffer {
   private end = 0;
   /** The caller's chunk, held as-is while nothing has modified it. */
   private borrowed: Uint8Array | null = null;
-  /** Chunks after storage[start, end), not joined yet; the last one may still be the caller's array. */
-  private chunks: Uint8Array[] = [];
-  private chunkBytes = 0;
-  private lastChunkBorrowed = false;
 
   get length(): number {
-    return this.borrowed !== null ? this.borrowed.length : this.end - this.start + this.chunkBytes;
+    return this.borrowed !== null ? this.borrowed.length : this.end - this.start;
   }
 
   /** The current content as a view (valid until the next edit). */
   content(): Uint8Array {
     if (this.borrowed !== null) return this.borrowed;
-    this.join();
     return this.storage.subarray(this.start, this.end);
   }
 
-  /** Bytes read from the network: borrowed when the buffer is empty, else added to the chunk list. */
+  /** Bytes read from the network: borrowed when the buffer is empty, else appended (copied). */
   add(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     if (this.length === 0) {
@@ -58,19 +50,11 @@ export class NetworkBuffer {
       this.borrowed = chunk;
       return;
     }
-    this.own();
-    this.chunks.push(chunk);
-    this.chunkBytes += chunk.length;
-    this.lastChunkBorrowed = true;
+    this.append(chunk);
   }
 
-  /** Copies what is still the caller's into owned storage, so the caller may reuse its array (done when the filter pauses). */
+  /** Copies a borrowed chunk into owned storage, so the caller may reuse its array (done when the filter pauses). */
   own(): void {
-    if (this.lastChunkBorrowed) {
-      this.lastChunkBorrowed = false;
-      const last = this.chunks.length - 1;
-      this.chunks[last] = this.chunks[last]!.slice();
-    }
     const b = this.borrowed;
     if (b === null) return;
     this.borrowed = null;
@@ -80,28 +64,8 @@ export class NetworkBuffer {
     this.end += b.length;
   }
 
-  /** Joins the chunk list into storage (exactly the size of the content). */
-  private join(): void {
-    if (this.chunks.length === 0) return;
-    const head = this.end - this.start;
-    const next = freshStorage(head + this.chunkBytes);
-    next.set(this.storage.subarray(this.start, this.end), 0);
-    let at = head;
-    for (const c of this.chunks) {
-      next.set(c, at);
-      at += c.length;
-    }
-    this.storage = next;
-    this.start = 0;
-    this.end = at;
-    this.chunks = [];
-    this.chunkBytes = 0;
-    this.lastChunkBorrowed = false;
-  }
-
   append(data: Uint8Array): void {
     this.own();
-    this.join();
     if (data.length === 0) return;
     this.reserveTail(data.length);
     this.storage.set(data, this.end);
@@ -110,7 +74,6 @@ export class NetworkBuffer {
 
   prepend(data: Uint8Array): void {
     this.own();
-    this.join();
     if (data.length === 0) return;
     if (this.start === this.end) {
       // Empty (the usual replace-everything edit drained it): prepending is appending, storage is reused.
@@ -144,7 +107,6 @@ export class NetworkBuffer {
 
   /** Removes up to n bytes from the front. */
   drain(n: number): void {
-    this.join();
     const b = this.borrowed;
     if (b !== null) {
       // Still the caller's chunk: narrow the view instead of copying.
@@ -160,7 +122,6 @@ export class NetworkBuffer {
    * otherwise the owned storage (handed over without a copy; the next edit allocates afresh).
    */
   take(): Uint8Array {
-    this.join();
     const b = this.borrowed;
     if (b !== null) {
       this.borrowed = null;
@@ -177,9 +138,6 @@ export class NetworkBuffer {
   /** Empties the buffer and lets its storage go (a held partial frame can be megabytes). */
   clear(): void {
     this.borrowed = null;
-    this.chunks = [];
-    this.chunkBytes = 0;
-    this.lastChunkBorrowed = false;
     this.storage = EMPTY;
     this.start = this.end = 0;
   }

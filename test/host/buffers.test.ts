@@ -241,7 +241,7 @@ describe("NetworkBuffer", () => {
     for (const k of kept) expect([...k.bytes]).toEqual(k.expected);
   });
 
-  it("keeps chunks that arrive while held as a list, copied on own(): the caller may reuse its arrays", () => {
+  it("copies what it holds when the filter pauses: the caller may reuse its arrays", () => {
     const b = new NetworkBuffer();
     const first = Uint8Array.from([1, 2, 3]);
     b.add(first);

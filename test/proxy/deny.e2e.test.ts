@@ -76,6 +76,13 @@ function errorText(body: Buffer): string {
   return String(new hessian.DecoderV2(body).read());
 }
 
+const slow = {
+  async slow(ms: number) {
+    await new Promise((r) => setTimeout(r, ms));
+    return `slept ${ms}`;
+  },
+};
+
 describe("per-request deny in the fallback proxy", () => {
   let mesh: Mesh;
   beforeAll(async () => {
@@ -132,6 +139,27 @@ describe("per-request deny in the fallback proxy", () => {
   });
 });
 
+describe("the timeout attachment", () => {
+  let mesh: Mesh;
+  beforeAll(async () => {
+    mesh = await startMesh({ v1Methods: slow, v2Methods: slow });
+  });
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it("is honoured when sent as a number (a Hessian int, as dubbo2.js sends it)", async () => {
+    const client = await RawClient.open(mesh.address);
+    const t0 = Date.now();
+    client.socket.write(requestFrame({ id: 7, method: "slow", types: "I", args: [2000], attachments: { timeout: 300 } }));
+    await client.until(() => client.replies.length === 1, "the timeout reply");
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(client.replies[0]).toMatchObject({ id: 7n, status: 31 }); // SERVER_TIMEOUT, from the proxy
+    expect(errorText(client.replies[0]!.body)).toMatch(/within 300 ms/);
+    client.socket.destroy();
+  });
+});
+
 describe("unfinished frames across many connections", () => {
   let mesh: Mesh;
   beforeAll(async () => {
@@ -151,6 +179,7 @@ describe("unfinished frames across many connections", () => {
     gc();
     const wasmBefore = vm.memoryBytes;
     const rssBefore = process.memoryUsage().rss;
+    const arrayBuffersBefore = process.memoryUsage().arrayBuffers;
 
     const chunk = Buffer.alloc(1 << 20, 0x61);
     const sent = 16 + 6 * chunk.length;
@@ -174,9 +203,12 @@ describe("unfinished frames across many connections", () => {
     gc();
     const rssAfter = process.memoryUsage().rss;
     expect(vm.memoryBytes - wasmBefore).toBeLessThan(8 << 20);
-    // The 240 MiB held were given back (within 64 MiB of where the process was).
     expect(rssHeld - rssBefore).toBeGreaterThan(200 << 20);
-    expect(rssAfter - rssBefore).toBeLessThan(64 << 20);
+    // Every byte the proxy held is released (V8's count of array buffer memory is back where it was) ...
+    expect(process.memoryUsage().arrayBuffers - arrayBuffersBefore).toBeLessThan(8 << 20);
+    // ... and most of it is back with the system: how much malloc keeps for reuse depends on its settings
+    // (docs/proxy.md: 18-24 MiB stayed with MALLOC_MMAP_THRESHOLD_=131072, 66-116 MiB without it).
+    expect(rssAfter - rssBefore).toBeLessThan((rssHeld - rssBefore) / 2);
     // Each unfinished frame is counted as truncated.
     expect(vm.metric("dubbo_mesh.truncated_frames")).toBe(40);
     expect(await c.invoke("greet", ["still"])).toBe("v1:greet still");
