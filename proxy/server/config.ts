@@ -103,7 +103,14 @@ export interface ProxyConfig {
   /** Longest SIGTERM drain, ms. */
   drainTimeoutMs: number;
   clientConnections: ClientConnectionsConfig;
+  /**
+   * Most bytes of client streams held across all connections (partial frames the filter waits for); over it
+   * the connections holding the most are closed (shed).
+   */
+  maxBufferedBytes: number;
 }
+
+export const DEFAULT_MAX_BUFFERED_BYTES = 128 << 20;
 
 export const DEFAULT_LISTEN: HostPort = { host: "127.0.0.1", port: 20880 };
 export const DEFAULT_ADMIN: HostPort = { host: "127.0.0.1", port: 9901 };
@@ -137,6 +144,7 @@ export function formatHostPort(a: HostPort): string {
 export function parseProxyConfig(doc: unknown, baseDir: string): ProxyConfig {
   const root = record(doc, "config", [
     "listeners", "admin", "filter", "clusterDefaults", "clusters", "maxFrameBytes", "drainTimeoutMs", "clientConnections",
+    "maxBufferedBytes",
   ]);
   const listeners = optionalArray(root.listeners, "listeners").map((l, i) => parseListener(l, `listeners[${i}]`));
   if (listeners.length === 0) listeners.push({ name: "dubbo", address: { ...DEFAULT_LISTEN }, defaultCluster: "" });
@@ -167,6 +175,7 @@ export function parseProxyConfig(doc: unknown, baseDir: string): ProxyConfig {
     maxFrameBytes: int(root.maxFrameBytes, "maxFrameBytes", 16 << 20, 16, 1 << 30),
     drainTimeoutMs: int(root.drainTimeoutMs, "drainTimeoutMs", 10_000, 0, 3_600_000),
     clientConnections: parseClientConnections(root.clientConnections ?? {}, "clientConnections"),
+    maxBufferedBytes: int(root.maxBufferedBytes, "maxBufferedBytes", DEFAULT_MAX_BUFFERED_BYTES, 1 << 16, 2 ** 40),
   };
 }
 

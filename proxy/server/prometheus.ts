@@ -19,6 +19,8 @@ export interface MetricsSources {
   clusters(): readonly Cluster[];
   filterMetrics(): readonly FilterMetric[];
   downstreamConnections(): number;
+  downstreamBuffered(): number;
+  downstreamShed(): number;
 }
 
 type Labels = Record<string, string | number>;
@@ -104,6 +106,8 @@ export function createRegistry(src: MetricsSources): Registry {
   add(custom("dubbo_mesh_endpoint_requests_total", "Requests sent per endpoint", "counter", () =>
     src.clusters().flatMap((c) => c.endpoints.map((e) => ({ labels: { cluster: c.name, endpoint: e.address }, value: e.requests })))));
   add(custom("dubbo_mesh_downstream_connections", "Client connections open", "gauge", () => [{ labels: {}, value: src.downstreamConnections() }]));
+  add(custom("dubbo_mesh_downstream_buffered_bytes", "Bytes of unfinished frames held across client connections", "gauge", () => [{ labels: {}, value: src.downstreamBuffered() }]));
+  add(custom("dubbo_mesh_downstream_shed_total", "Client connections closed because unfinished frames held more than maxBufferedBytes", "counter", () => [{ labels: {}, value: src.downstreamShed() }]));
 
   // The filter's own metrics (proxy_define_metric), one Prometheus metric each, as Envoy shows them.
   add(custom("dubbo_mesh_filter_metric", "Metrics the filter defines, by name (counters and gauges; histograms as count and sum)", "gauge", () => {

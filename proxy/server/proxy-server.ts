@@ -104,6 +104,10 @@ export class ProxyServer {
   private readonly env: DownstreamEnv;
   private readonly logFn: (level: ProxyLogLevel, message: string) => void;
   private readonly minLevel: number;
+  /** Bytes held across client connections (partial frames), capped by maxBufferedBytes. */
+  private bufferedBytes = 0;
+  /** Connections closed to bring bufferedBytes under the cap. */
+  shedConnections = 0;
 
   private constructor(private readonly options: ProxyOptions) {
     this.minLevel = LEVELS[options.logLevel ?? "info"];
@@ -133,6 +137,7 @@ export class ProxyServer {
       now,
       log: (level, m) => this.log(level, m),
       closed: (d) => this.onDownstreamClosed(d),
+      buffered: (d, delta) => this.onBuffered(delta),
     };
   }
 
@@ -188,6 +193,8 @@ export class ProxyServer {
         clusters: () => this.clusters.all(),
         filterMetrics: () => this.vm.metrics(),
         downstreamConnections: () => this.downstreams.size,
+        downstreamBuffered: () => this.bufferedBytes,
+        downstreamShed: () => this.shedConnections,
       });
       this.admin = await AdminServer.start(adminAt, {
         registry,
@@ -475,6 +482,28 @@ export class ProxyServer {
 
   private onDownstreamClosed(d: DownstreamConnection): void {
     this.downstreams.delete(d);
+  }
+
+  /**
+   * The bytes held across client connections changed. Over maxBufferedBytes, the connections holding the
+   * most (the largest partial frames) are closed until the sum is under the cap again.
+   */
+  private onBuffered(delta: number): void {
+    this.bufferedBytes += delta;
+    const cap = this.config.maxBufferedBytes;
+    if (delta <= 0 || this.bufferedBytes <= cap) return;
+    const largest = [...this.downstreams].filter((d) => d.held > 0).sort((a, b) => b.held - a.held);
+    for (const d of largest) {
+      if (this.bufferedBytes <= cap) break;
+      this.shedConnections++;
+      this.log("warn", `downstream ${d.socket.remoteAddress}:${d.socket.remotePort}: holds ${d.held} bytes of an unfinished frame while client connections hold ${this.bufferedBytes} (maxBufferedBytes ${cap}); closing it`);
+      d.shed();
+    }
+  }
+
+  /** Bytes of client streams held across connections now. */
+  get downstreamBufferedBytes(): number {
+    return this.bufferedBytes;
   }
 
   // ---- introspection ----

@@ -62,8 +62,8 @@ describe("dubbo-mesh decode", () => {
     expect(r.code).toBe(1);
     const out = lines(r.stdout);
     expect(out).toHaveLength(4);
-    expect(out[3]).toEqual({ error: `frame 4 at stream offset ${stream.length}: invalid dubbo magic 0x4700 (expected 0xdabb) at offset 0`, offset: stream.length });
-    expect(r.stderr).toBe(`dubbo-mesh decode: invalid input: frame 4 at stream offset ${stream.length}: invalid dubbo magic 0x4700 (expected 0xdabb) at offset 0\n`);
+    expect(out[3]).toEqual({ error: `frame 4 at stream offset ${stream.length}: invalid dubbo magic 0x4745 (expected 0xdabb) at offset 0`, offset: stream.length });
+    expect(r.stderr).toBe(`dubbo-mesh decode: invalid input: frame 4 at stream offset ${stream.length}: invalid dubbo magic 0x4745 (expected 0xdabb) at offset 0\n`);
   });
 
   it("reports a truncated last frame", () => {
