@@ -82,6 +82,6 @@ clusters:
     expect(refused.err()).toMatch(/dubbo-mesh proxy: .*plugin configuration rejected.*version: expected 1/);
     const usage = run(["proxy", "--listen", "127.0.0.1:1"]);
     expect(await usage.exited).toBe(2);
-    expect(usage.err()).toMatch(/--config FILE is required/);
+    expect(usage.err()).toMatch(/^dubbo-mesh proxy: --config is required\n\nusage: dubbo-mesh proxy --config FILE \[OPTIONS\]/);
   });
 });

@@ -99,10 +99,12 @@ describe("dubbo-mesh proxy arguments", () => {
     });
   });
   it("names what is wrong", () => {
-    expect(() => parseProxyArgs([])).toThrow("--config FILE is required");
-    expect(() => parseProxyArgs(["--config"])).toThrow("--config needs a value");
-    expect(() => parseProxyArgs(["--config", "x", "--bogus"])).toThrow('unknown argument "--bogus"');
-    expect(() => parseProxyArgs(["--xds", "127.0.0.1:1"])).toThrow(/--xds is not supported yet/);
+    expect(() => parseProxyArgs([])).toThrow("--config is required");
+    expect(() => parseProxyArgs(["--config"])).toThrow("Option '--config <value>' argument missing");
+    expect(() => parseProxyArgs(["--config", "x", "--bogus"])).toThrow("Unknown option '--bogus'");
+    expect(() => parseProxyArgs(["--config", "x", "extra"])).toThrow("unexpected argument 'extra'");
     expect(() => parseProxyArgs(["--config", "x", "--listen", "nope"])).toThrow(/--listen: expected "host:port"/);
+    expect(() => parseProxyArgs(["--config", "x", "--admin", "127.0.0.1:99999"])).toThrow(/--admin: expected "host:port" with a port 0-65535/);
+    expect(() => parseProxyArgs(["--config", "x", "--log-level", "loud"])).toThrow("--log-level: expected one of debug, info, warn, error, got 'loud'");
   });
 });
