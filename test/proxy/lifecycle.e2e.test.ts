@@ -141,6 +141,13 @@ describe("admin API, heartbeats and drain", () => {
     expect(text).toMatch(/dubbo_mesh_request_duration_seconds_count\{[^}]*method="greet"[^}]*\} 10/);
     expect(text).toMatch(/dubbo_mesh_cluster_endpoints_healthy\{cluster="outbound\|20880\|v1\|[^"]+"\} 1/);
     expect(text).toMatch(/dubbo_mesh_filter_metric\{name="[^"]*responses\.status\.20",kind="counter"\} [1-9]/);
+    // metric types as Prometheus reads them, and the process metrics under their standard names
+    expect(text).toContain("# TYPE dubbo_mesh_requests_total counter\n");
+    expect(text).toContain("# TYPE dubbo_mesh_request_duration_seconds histogram\n");
+    expect(text).toContain("# TYPE dubbo_mesh_cluster_requests_active gauge\n");
+    expect(text).toMatch(/\n# TYPE process_cpu_user_seconds_total counter\nprocess_cpu_user_seconds_total \d/);
+    expect(text).toMatch(/\nprocess_resident_memory_bytes \d+/);
+    expect(text).not.toContain("dubbo_mesh_proxy_process");
     const clusters = (await (await fetch(`${mesh.adminUrl}/clusters`)).json()) as { name: string; endpoints: { labels: Record<string, string> }[] }[];
     expect(new Set(clusters.map((x) => x.name))).toEqual(
       new Set([
