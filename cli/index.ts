@@ -129,7 +129,9 @@ export async function runCommand(command: Command, argv: readonly string[]): Pro
       process.stderr.write(`dubbo-mesh ${command.name}: ${err.message}\n\n${commandUsage(command)}`);
       return 2;
     }
-    process.stderr.write(`dubbo-mesh ${command.name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    // one line per problem (validators report each on its own line), each with the command's name
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(message.split("\n").map((line) => `dubbo-mesh ${command.name}: ${line}\n`).join(""));
     return 1;
   }
 }

@@ -14,9 +14,9 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
 import { dirname, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { WasmResult, WasmVm, type LogEntry, logLevelName } from "../host/index.js";
+import { WasmResult, WasmVm, WasmVmError, type LogEntry, logLevelName } from "../host/index.js";
 import { watchFile, type FileWatch } from "../../control/util/watch-file.js";
+import { YamlSyntaxError, parseYamlFile } from "../../common/yaml-file.js";
 import { AdminServer } from "./admin-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import {
@@ -93,6 +93,8 @@ export class ProxyServer {
   private draining = false;
   private started = false;
   private reloading: Promise<ReloadResult> | null = null;
+  /** Filter log lines held while a VM starts (startingVm), or null. */
+  private heldLogs: LogEntry[] | null = null;
   lastReload: ReloadResult | null = null;
   private readonly env: DownstreamEnv;
   private readonly logFn: (level: ProxyLogLevel, message: string) => void;
@@ -147,7 +149,7 @@ export class ProxyServer {
     const mesh = await this.startMesh(config);
     this.mesh = mesh;
     const filter = await this.resolveFilter(config, mesh?.snapshot ?? null);
-    this.vm = await WasmVm.create({
+    this.vm = await this.startingVm(() => WasmVm.create({
       wasm: filter.wasm,
       pluginConfig: filter.pluginConfig,
       rootId: config.filter.rootId,
@@ -159,7 +161,7 @@ export class ProxyServer {
         this.options.routeExtension === false
           ? {}
           : { [ROUTE_REQUEST_FUNCTION]: (args) => (this.reports.add(args) ? undefined : WasmResult.BadArgument) },
-    });
+    }));
     this.applied = filter;
     this.config = config;
     this.clusters.update(this.allClusters(config, mesh?.snapshot ?? null));
@@ -186,8 +188,33 @@ export class ProxyServer {
   }
 
   private filterLog(e: LogEntry): void {
+    if (this.heldLogs !== null) {
+      this.heldLogs.push(e);
+      return;
+    }
     const level: ProxyLogLevel = e.level >= 4 ? "error" : e.level === 3 ? "warn" : e.level === 2 ? "info" : "debug";
     this.log(level, `filter: ${e.message}`);
+  }
+
+  /**
+   * Runs a VM start (creation or reconfiguration) holding the filter's log lines until it is done. A start
+   * that fails throws a WasmVmError whose message carries the module's warnings and errors, and the
+   * proxy reports that error (the command line at start, the reload log line after): those lines are
+   * then not printed a second and a third time. Lines below warn, and every line of a good start, follow.
+   */
+  private async startingVm<T>(start: () => Promise<T>): Promise<T> {
+    if (this.heldLogs !== null) return start();
+    const held: LogEntry[] = (this.heldLogs = []);
+    let failed = false;
+    try {
+      return await start();
+    } catch (err) {
+      failed = err instanceof WasmVmError;
+      throw err;
+    } finally {
+      this.heldLogs = null;
+      for (const e of held) if (!(failed && e.level >= 3)) this.filterLog(e);
+    }
   }
 
   // ---- configuration ----
@@ -204,9 +231,10 @@ export class ProxyServer {
         throw new ConfigError(path, `cannot read: ${(err as Error).message}`);
       }
       try {
-        doc = parseYaml(text);
+        doc = parseYamlFile(text, path);
       } catch (err) {
-        throw new ConfigError(path, `not valid YAML: ${(err as Error).message}`);
+        if (err instanceof YamlSyntaxError) throw new ConfigError(err.where, err.reason);
+        throw err;
       }
       baseDir = dirname(path);
       if (doc === null || doc === undefined) doc = {};
@@ -298,10 +326,12 @@ export class ProxyServer {
       await this.syncListeners(config);
       if (wasmChanged || filter.pluginConfig !== this.applied.pluginConfig) {
         try {
-          await this.vm.reconfigure({
-            ...(wasmChanged ? { wasm: filter.wasm } : {}),
-            pluginConfig: filter.pluginConfig,
-          });
+          await this.startingVm(() =>
+            this.vm.reconfigure({
+              ...(wasmChanged ? { wasm: filter.wasm } : {}),
+              pluginConfig: filter.pluginConfig,
+            }),
+          );
         } catch (err) {
           await this.syncListeners(this.config).catch(() => undefined); // back to the listeners in force
           throw err;
@@ -326,7 +356,7 @@ export class ProxyServer {
     const pluginConfig = JSON.stringify(snapshot.pluginConfig);
     try {
       if (pluginConfig !== this.applied.pluginConfig) {
-        await this.vm.reconfigure({ pluginConfig });
+        await this.startingVm(() => this.vm.reconfigure({ pluginConfig }));
         this.applied = { ...this.applied, pluginConfig };
       }
       this.clusters.update(this.allClusters(this.config, snapshot));
