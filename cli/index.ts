@@ -34,7 +34,7 @@ export const commands: Readonly<Record<string, Command>> = {
       rules: { value: "FILE", required: true, help: "DubboRoute YAML (one or more documents)" },
       out: { value: "DIR", required: true, help: "folder for the generated files (created when missing)" },
       mode: { value: "dubbo-proxy|tcp", help: "per-request routing through Envoy's dubbo_proxy (default), or per connection through tcp_proxy" },
-      wasm: { value: "URL", help: "the filter module: a path or file:///PATH in the sidecar (default file:///var/local/lib/wasm-filters/dubbo_filter.wasm), https://… or oci://… (wasmplugin form only)" },
+      wasm: { value: "URL", help: "the filter module: a path or file:///PATH in the sidecar (default file:///var/local/lib/wasm-filters/dubbo_filter.wasm), https://… or oci://…" },
       sha256: { value: "HEX", help: "SHA-256 of the module, 64 lower-case hex digits (required for https://)" },
       "wasm-form": { value: "envoyfilter|wasmplugin", help: "how the filter is inserted: envoy-filter-wasm.yaml (default) or wasm-plugin.yaml" },
       namespace: { value: "NS", help: "namespace of the generated objects (default: where they are applied)" },

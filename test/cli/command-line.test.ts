@@ -51,6 +51,11 @@ describe("dubbo-mesh", () => {
     expect(new Set(commandColumns).size).toBe(1);
   });
 
+  it("the README's Command line section shows this usage", async () => {
+    const readme = readFileSync(join(packageRoot, "README.md"), "utf8");
+    expect(readme).toContain("```\n" + (await run(["--help"])).stdout + "```\n");
+  });
+
   it("without a command prints the usage on stderr and exits 2; an unknown command or option exits 2", async () => {
     const none = await run([]);
     expect(none).toMatchObject({ code: 2, stdout: "" });
