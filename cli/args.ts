@@ -95,7 +95,7 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Args {
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true }) as typeof parsed;
   } catch (err) {
     // parseArgs' messages go on with advice about '--'; the first sentence names the problem.
-    throw new UsageError((err as Error).message.split(/\.( |$)/)[0]!);
+    throw new UsageError((err as Error).message.split(/\.(\s|$)/)[0]!);
   }
   const args = new Args(parsed.values["help"] === true, parsed.values, parsed.positionals);
   if (args.help) return args;
