@@ -225,7 +225,7 @@ describe("zookeeper registry with a real ZooKeeper", () => {
     await writer.register(a, { ephemeral: false });
     writer.close();
     // a short session (the server grants 2..20 ticks of 200 ms): it expires while ZooKeeper is down
-    const w = await watch(`zookeeper://${zk.connectString}/dubbo`, { sessionTimeoutMs: 1000 });
+    const w = await watch(`zookeeper://${zk.connectString}/dubbo`, { sessionTimeoutMs: 2000 });
     try {
       expect(w.urls(iface)).toEqual([a]);
       const updatesBefore = w.updates.length;
@@ -236,7 +236,9 @@ describe("zookeeper registry with a real ZooKeeper", () => {
       expect(w.urls(iface)).toEqual([a]); // last known endpoints kept
       expect(w.updates.length).toBe(updatesBefore); // nothing was published as removed
       await zk.restart();
-      await waitFor("reconnected", () => w.states.at(-1) === "connected", 8000);
+      await waitFor("reconnected", () => w.states.at(-1) === "connected", 15_000).catch((e: Error) => {
+        throw new Error(`${e.message} (states: ${w.states.join(", ")})`);
+      });
       expect(w.urls(iface)).toEqual([a]);
       // a fresh client (the first one's session may not have survived a slow restart) changes the state
       const writer2 = await JavaStyleWriter.connect(zk.connectString);
