@@ -5,15 +5,12 @@
  * drainTimeoutMs); SIGHUP re-reads the configuration, the rules file and a file: registry (all three are
  * also followed on change).
  */
+import { type Args, UsageError } from "../../cli/args.js";
+import { parseCommandLine } from "../../cli/index.js";
 import { ConfigError, type HostPort, parseHostPort } from "./config.js";
 import { type ProxyLogLevel, ProxyServer } from "./proxy-server.js";
 
-const USAGE = `usage: dubbo-mesh proxy --config FILE [--listen HOST:PORT] [--admin HOST:PORT|off] [--log-level debug|info|warn|error]
-  --config FILE        proxy configuration (YAML, see docs/proxy.md); followed for changes
-  --listen HOST:PORT   address of the (first) Dubbo listener (default 127.0.0.1:20880)
-  --admin HOST:PORT    admin API address (default 127.0.0.1:9901); "off" disables it
-  --log-level LEVEL    default info
-`;
+const LOG_LEVELS: readonly ProxyLogLevel[] = ["debug", "info", "warn", "error"];
 
 export interface ProxyArgs {
   config: string;
@@ -22,62 +19,33 @@ export interface ProxyArgs {
   logLevel: ProxyLogLevel;
 }
 
-/** Parse the command line; throws an Error with a message for the user. */
-export function parseProxyArgs(argv: string[]): ProxyArgs {
-  let config: string | undefined;
-  let listen: HostPort | undefined;
-  let admin: HostPort | null | undefined;
-  let logLevel: ProxyLogLevel = "info";
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf("=");
-    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0 && arg.startsWith("--")) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${name} needs a value`);
-      return v;
-    };
-    switch (name) {
-      case "--config":
-        config = value();
-        break;
-      case "--listen":
-        listen = parseHostPort(value(), "--listen");
-        break;
-      case "--admin": {
-        const v = value();
-        admin = v === "off" ? null : parseHostPort(v, "--admin");
-        break;
-      }
-      case "--log-level": {
-        const v = value();
-        if (!["debug", "info", "warn", "error"].includes(v)) throw new Error(`--log-level: expected debug, info, warn or error, got ${JSON.stringify(v)}`);
-        logLevel = v as ProxyLogLevel;
-        break;
-      }
-      case "--xds":
-        throw new Error("--xds is not supported yet; give the configuration with --config FILE");
-      default:
-        throw new Error(`unknown argument ${JSON.stringify(arg)}`);
-    }
+function hostPortOption(args: Args, name: string): HostPort | undefined {
+  const v = args.string(name);
+  if (v === undefined) return undefined;
+  try {
+    return parseHostPort(v, `--${name}`);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-  if (config === undefined) throw new Error("--config FILE is required");
-  return { config, listen, admin, logLevel };
 }
 
-export async function main(argv: string[]): Promise<number> {
-  if (argv.includes("-h") || argv.includes("--help")) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  let args: ProxyArgs;
-  try {
-    args = parseProxyArgs(argv);
-  } catch (err) {
-    process.stderr.write(`dubbo-mesh proxy: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
+/** The command line of `proxy` as ProxyArgs; throws UsageError. */
+export function proxyArgs(args: Args): ProxyArgs {
+  return {
+    config: args.required("config"),
+    listen: hostPortOption(args, "listen"),
+    admin: args.string("admin") === "off" ? null : hostPortOption(args, "admin"),
+    logLevel: args.choice("log-level", LOG_LEVELS, "info"),
+  };
+}
+
+/** Parses the arguments after `proxy`; throws UsageError. */
+export function parseProxyArgs(argv: readonly string[]): ProxyArgs {
+  return proxyArgs(parseCommandLine("proxy", argv));
+}
+
+export async function run(argv: Args): Promise<number> {
+  const args = proxyArgs(argv);
   let proxy: ProxyServer;
   try {
     proxy = await ProxyServer.start({ configPath: args.config, listen: args.listen, admin: args.admin, logLevel: args.logLevel });

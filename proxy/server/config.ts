@@ -142,7 +142,7 @@ export function formatHostPort(a: HostPort): string {
  * Validate a parsed configuration document. `baseDir` resolves relative file paths (the config file's folder).
  */
 export function parseProxyConfig(doc: unknown, baseDir: string): ProxyConfig {
-  const root = record(doc, "config", [
+  const root = record(doc, "(document)", [
     "listeners", "admin", "filter", "clusterDefaults", "clusters", "maxFrameBytes", "drainTimeoutMs", "clientConnections",
     "maxBufferedBytes",
   ]);
@@ -302,7 +302,7 @@ function record(v: unknown, path: string, known: readonly string[] | null): Reco
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ConfigError(path, `expected a mapping, got ${show(v)}`);
   if (known) {
     for (const k of Object.keys(v)) {
-      if (!known.includes(k)) throw new ConfigError(`${path}.${k}`, `unknown field; expected one of ${known.join(", ")}`);
+      if (!known.includes(k)) throw new ConfigError(path, `unknown field '${k}' (allowed: ${known.join(", ")})`);
     }
   }
   return v as Record<string, unknown>;

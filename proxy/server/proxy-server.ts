@@ -16,9 +16,9 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
 import { dirname, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { WasmResult, WasmVm, type LogEntry, logLevelName } from "../host/index.js";
+import { WasmResult, WasmVm, WasmVmError, type LogEntry, logLevelName } from "../host/index.js";
 import { watchFile, type FileWatch } from "../../common/watch-file.js";
+import { YamlSyntaxError, parseYamlFile } from "../../common/yaml-file.js";
 import { AdminServer } from "./admin-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import {
@@ -101,6 +101,8 @@ export class ProxyServer {
   private readonly recent = new RecentLog();
   /** The last revision given to a plugin configuration (see revised()). */
   private pluginRevision = 0;
+  /** Filter log lines held while a VM starts (startingVm), or null. */
+  private heldLogs: LogEntry[] | null = null;
   private readonly env: DownstreamEnv;
   private readonly logFn: (level: ProxyLogLevel, message: string) => void;
   private readonly minLevel: number;
@@ -169,7 +171,7 @@ export class ProxyServer {
     const mesh = await this.startMesh(config);
     this.mesh = mesh;
     const filter = await this.resolveFilter(config, mesh?.snapshot ?? null);
-    this.vm = await WasmVm.create({
+    this.vm = await this.startingVm(() => WasmVm.create({
       wasm: filter.wasm,
       pluginConfig: this.revised(filter.pluginConfig),
       rootId: config.filter.rootId,
@@ -181,7 +183,7 @@ export class ProxyServer {
         this.options.routeExtension === false
           ? {}
           : { [ROUTE_REQUEST_FUNCTION]: (args) => (this.reports.add(args) ? undefined : WasmResult.BadArgument) },
-    });
+    }));
     this.applied = filter;
     this.config = config;
     this.clusters.update(this.allClusters(config, mesh?.snapshot ?? null));
@@ -215,9 +217,34 @@ export class ProxyServer {
 
   /** The filter's lines: all of them (at the filter's own level) in /logs, those at the proxy's level to the log. */
   private filterLog(e: LogEntry): void {
+    if (this.heldLogs !== null) {
+      this.heldLogs.push(e);
+      return;
+    }
     this.recent.add(e.source === "module" ? "filter" : "filter-host", logLevelName(e.level), e.message);
     const level: ProxyLogLevel = e.level >= 4 ? "error" : e.level === 3 ? "warn" : e.level === 2 ? "info" : "debug";
     if (LEVELS[level] >= this.minLevel) this.logFn(level, `filter: ${e.message}`);
+  }
+
+  /**
+   * Runs a VM start (creation or reconfiguration) holding the filter's log lines until it is done. A start
+   * that fails throws a WasmVmError whose message carries the module's warnings and errors, and the
+   * proxy reports that error (the command line at start, the reload log line after): those lines are
+   * then not printed a second and a third time. Lines below warn, and every line of a good start, follow.
+   */
+  private async startingVm<T>(start: () => Promise<T>): Promise<T> {
+    if (this.heldLogs !== null) return start();
+    const held: LogEntry[] = (this.heldLogs = []);
+    let failed = false;
+    try {
+      return await start();
+    } catch (err) {
+      failed = err instanceof WasmVmError;
+      throw err;
+    } finally {
+      this.heldLogs = null;
+      for (const e of held) if (!(failed && e.level >= 3)) this.filterLog(e);
+    }
   }
 
   // ---- configuration ----
@@ -234,9 +261,10 @@ export class ProxyServer {
         throw new ConfigError(path, `cannot read: ${(err as Error).message}`);
       }
       try {
-        doc = parseYaml(text);
+        doc = parseYamlFile(text, path);
       } catch (err) {
-        throw new ConfigError(path, `not valid YAML: ${(err as Error).message}`);
+        if (err instanceof YamlSyntaxError) throw new ConfigError(err.where, err.reason);
+        throw err;
       }
       baseDir = dirname(path);
       if (doc === null || doc === undefined) doc = {};
@@ -352,10 +380,12 @@ export class ProxyServer {
       await this.syncListeners(config);
       if (wasmChanged || filter.pluginConfig !== this.applied.pluginConfig) {
         try {
-          await this.vm.reconfigure({
-            ...(wasmChanged ? { wasm: filter.wasm } : {}),
-            pluginConfig: this.revised(filter.pluginConfig),
-          });
+          await this.startingVm(() =>
+            this.vm.reconfigure({
+              ...(wasmChanged ? { wasm: filter.wasm } : {}),
+              pluginConfig: this.revised(filter.pluginConfig),
+            }),
+          );
         } catch (err) {
           await this.syncListeners(this.config).catch(() => undefined); // back to the listeners in force
           throw err;
@@ -384,7 +414,7 @@ export class ProxyServer {
     const pluginConfig = JSON.stringify(snapshot.pluginConfig);
     try {
       if (pluginConfig !== this.applied.pluginConfig) {
-        await this.vm.reconfigure({ pluginConfig: this.revised(pluginConfig) });
+        await this.startingVm(() => this.vm.reconfigure({ pluginConfig: this.revised(pluginConfig) }));
         this.applied = { ...this.applied, pluginConfig };
       }
       this.clusters.update(this.allClusters(this.config, snapshot));
