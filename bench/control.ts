@@ -31,6 +31,7 @@ import { parseArgs } from "node:util";
 import { generateIstio } from "../control/generate/istio/index.js";
 import { encodeJson } from "../control/generate/xds/proto-json.js";
 import { buildXdsResources, type Json } from "../control/generate/xds/resources.js";
+import { ServiceCache } from "../control/generate/xds/service-cache.js";
 import { parseWasmSource } from "../control/generate/xds/wasm-filter.js";
 import { ModelBuilder } from "../control/model/model.js";
 import { parseProviderUrl, type Provider } from "../control/registry/provider-url.js";
@@ -96,10 +97,11 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   t = process.hrtime.bigint();
   const files = generateIstio(model, { mode: "dubbo-proxy", wasm });
   const istioYaml = ms(t);
-  const yamlBytes = files.reduce((n, f) => n + f.chunks.reduce((m, c) => m + c.length, 0), 0);
+  const yamlBytes = files.reduce((n, f) => n + f.text.length, 0);
 
   t = process.hrtime.bigint();
-  const res = buildXdsResources(model, { mode: "dubbo-proxy", wasm });
+  const cache = new ServiceCache(); // what the long-running control plane keeps
+  const res = buildXdsResources(model, { mode: "dubbo-proxy", wasm }, cache);
   const envoy = ms(t);
   const cpu1 = process.cpuUsage(cpu0);
   const peakCore = process.resourceUsage().maxRSS; // peak so far: parse + model + YAML + Envoy objects
@@ -124,7 +126,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   changed[idx] = moved.provider;
   t = process.hrtime.bigint();
   const model2 = builder.build(changed, rules);
-  const res2 = buildXdsResources(model2, { mode: "dubbo-proxy", wasm });
+  const res2 = buildXdsResources(model2, { mode: "dubbo-proxy", wasm }, cache);
   const changeOneEnvoy = ms(t);
   const files2 = generateIstio(model2, { mode: "dubbo-proxy", wasm });
   const changeOne = ms(t);

@@ -12,7 +12,7 @@
  * Subset labels in the rules go through the same function, so rules can be written with the raw values.
  */
 import { createHash } from "node:crypto";
-import { UrlParams } from "../registry/url-params.js";
+import { UrlParams } from "./url-params.js";
 
 const MAX = 63;
 
@@ -95,60 +95,19 @@ function addLabel(state: LabelsState, k: string, v: string): void {
 }
 
 /**
- * The previous provider's values by position, raw and sanitized. A service's providers come one after the
- * other and repeat most values as the very same strings (the URL parser reuses them), so most are found
- * here without checking their characters again.
- */
-const rawValues: string[] = [];
-const cleanValues: string[] = [];
-
-/** `sanitizeLabel(s)` for the value at position `i`, through the position cache. */
-function cleanValueAt(i: number, s: string): string {
-  if (rawValues[i] === s) return cleanValues[i]!;
-  const out = sanitizeLabel(s);
-  rawValues[i] = s;
-  cleanValues[i] = out;
-  return out;
-}
-
-/** The last keys array found to take the fast path (providers of a service share one keys array). */
-let fastKeys: readonly string[] | undefined;
-
-/** Keys that are valid labels as they are, strictly ascending, none starting with a digit. */
-function takesFastPath(keys: readonly string[]): boolean {
-  if (keys === fastKeys) return true;
-  let last = "";
-  for (const k of keys) {
-    const c = k.charCodeAt(0);
-    if (sanitizeLabel(k) !== k || k <= last || (c >= 48 && c <= 57)) return false;
-    last = k;
-  }
-  fastKeys = keys;
-  return true;
-}
-
-/**
- * A provider's labels: what `sanitizeLabels` gives, in the same order (a JS object's: keys that are array
- * indexes first), as a compact read-only map. What Java Dubbo writes — valid keys, strictly ascending, none
- * starting with a digit — takes the fast path: the provider's own params object when every value is a valid
- * label too (shared, no allocation), else a map sharing the provider's arrays with the sanitized values
- * replaced (usually one: `methods=a,b` → `a_b`).
+ * A provider's labels: what `sanitizeLabels` gives, in the same order, as a compact read-only map. When
+ * the keys are valid labels already and ascending (what Java Dubbo writes), the provider's keys array is
+ * shared, and so is its whole params object when every value is valid too.
  */
 export function endpointLabels(params: UrlParams): { labels: UrlParams; dropped: readonly string[] } {
-  if (!takesFastPath(params.keyList)) return slowLabels(params);
-  const n = params.size;
-  let changed = 0;
-  for (let i = 0; i < n; i++) if (cleanValueAt(i, params.valueAt(i)) !== params.valueAt(i)) changed++;
-  if (changed === 0) return { labels: params, dropped: NONE };
-  // the params with the sanitized values (cleanValues[i], set by cleanValueAt above): usually one (methods)
-  let labels = params;
-  for (let i = 0; i < n; i++) if (cleanValues[i] !== params.valueAt(i)) labels = labels.withValueAt(i, cleanValues[i]!);
-  return { labels, dropped: NONE };
-}
-
-function slowLabels(params: UrlParams): { labels: UrlParams; dropped: readonly string[] } {
-  const { labels, dropped } = sanitizeLabels(params);
-  const kv: string[] = [];
-  for (const k in labels) kv.push(k, labels[k]!);
-  return { labels: UrlParams.fromPairs(kv), dropped };
+  const keys = params.keyList;
+  // ascending, valid, none that sorts as an array index (a JS object would put those first)
+  const keysValid = keys.every((k, i) => sanitizeLabel(k) === k && (i === 0 || keys[i - 1]! < k) && !/^\d/.test(k));
+  if (!keysValid) {
+    const { labels, dropped } = sanitizeLabels(params);
+    return { labels: UrlParams.fromLists(Object.keys(labels), Object.values(labels)), dropped };
+  }
+  const values = params.valueList.map(sanitizeLabel);
+  const same = values.every((v, i) => v === params.valueList[i]);
+  return { labels: same ? params : UrlParams.fromLists(keys, values), dropped: NONE };
 }

@@ -5,14 +5,15 @@
  *
  * `ModelBuilder` keeps one `Service` object per service across builds and reuses it (same identity) when
  * neither its providers nor its rule changed, so generators can cache their output per `Service` (see
- * `WeakMap` caches in control/generate/). Services and endpoints are sorted; the objects are frozen by
- * convention — never altered after a build.
+ * control/generate/xds/service-cache.ts). Services and endpoints are sorted. Every object of a model is
+ * read-only, shared by later builds: deep-frozen when DUBBO_MESH_FREEZE=1 (util/freeze.ts; the tests set it).
  */
-import { serviceKeyOf, type Provider } from "../registry/provider-url.js";
+import { serviceKeyOf, type Provider } from "./provider.js";
 import type { DubboRoute, Subset } from "../rules/types.js";
-import type { UrlParams } from "../registry/url-params.js";
+import type { UrlParams } from "./url-params.js";
 import { endpointLabels } from "./labels.js";
 import { disambiguateHost, serviceHost } from "./service-host.js";
+import { shared } from "../util/freeze.js";
 
 export const DEFAULT_DUBBO_PORT = 20880;
 export const DUBBO_PORT_NAME = "tcp-dubbo";
@@ -23,7 +24,7 @@ export interface Endpoint {
   readonly weight: number;
   /**
    * Sanitized URL params, sorted by key (labels.ts); often the provider's own params object, shared.
-   * Read-only: `get`, iteration, and `keyAt`/`valueAt` by index.
+   * Read-only: `get` and iteration.
    */
   readonly labels: UrlParams;
   /** the provider URL it came from */
@@ -107,7 +108,7 @@ export class ModelBuilder {
     const { hosts, plainHosts } = this.hostsOf(groups);
     const services = this.servicesOf(groups, hosts, plainHosts, rules);
     services.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
-    return { port: this.port, services };
+    return shared({ port: this.port, services });
   }
 
   /** Hosts by service key, with collisions disambiguated for every service involved. */
@@ -160,7 +161,7 @@ export class ModelBuilder {
       }
       return { address: q.host, port: q.port, weight: q.weight, labels, url: q.url };
     });
-    return {
+    return shared({
       key,
       interface: p.interface,
       version: p.version,
@@ -170,7 +171,7 @@ export class ModelBuilder {
       endpoints,
       rule,
       subsets: rule ? rule.subsets : NO_SUBSETS,
-    };
+    });
   }
 }
 

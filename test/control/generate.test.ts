@@ -6,11 +6,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { generate, main, parseGenerateArgs } from "../../control/cli-generate.js";
 import { EARLY_DATA_BYTES, MODES } from "../../control/generate/istio/envoy-filter.js";
 import { generateIstio } from "../../control/generate/istio/index.js";
-import { TypeUrl, lookupMessage } from "../../control/generate/xds/envoy-protos.js";
+import { lookupMessage } from "../../control/generate/xds/envoy-protos.js";
+import { TypeUrl } from "../../control/generate/xds/type-urls.js";
 import { ProtoJsonError, encodeJson, messageFromJson, roundTripJson } from "../../control/generate/xds/proto-json.js";
 import { buildXdsResources } from "../../control/generate/xds/resources.js";
+import { ServiceCache } from "../../control/generate/xds/service-cache.js";
 import { DEFAULT_WASM_URL, parseWasmSource } from "../../control/generate/xds/wasm-filter.js";
-import { exampleArgs, REFRESH_COMMAND } from "../../control/example-outputs.js";
+import { exampleArgs, REFRESH_COMMAND } from "../../scripts/example-outputs.js";
 import { ModelBuilder, buildModel } from "../../control/model/model.js";
 import { parseProviderUrl, type Provider } from "../../control/registry/provider-url.js";
 import { loadRulesFile } from "../../control/rules/load.js";
@@ -53,7 +55,7 @@ describe("Istio YAML", () => {
         expect(names).toContain(`envoy-filter-${mode}.yaml`);
         let typed = 0;
         for (const f of files.filter((x) => x.name.endsWith(".yaml"))) {
-          for (const doc of docsOf(f.chunks.join(""))) {
+          for (const doc of docsOf(f.text)) {
             validateIstio(doc);
             for (const { operation, value } of patchFilters(doc)) {
               const tc = value["typed_config"] as Obj;
@@ -88,7 +90,7 @@ describe("Istio YAML", () => {
     });
     const rules = loadRulesFile(join(packageRoot, "examples", "rules.yaml")).map((r) => ({ ...r, interface: "org.apache.dubbo.demo.*" }));
     const files = generateIstio(buildModel(providers, rules), { mode: "dubbo-proxy", wasm: wasmSources.local });
-    const text = files.find((f) => f.name === "envoy-filter-wasm.yaml")!.chunks.join("");
+    const text = files.find((f) => f.name === "envoy-filter-wasm.yaml")!.text;
     expect(text).toMatch(/\n {16}value: \|-\n {18}\{"version":1,/);
     const [ef] = docsOf(text);
     validateIstio(ef!);
@@ -96,7 +98,7 @@ describe("Istio YAML", () => {
     roundTripJson("envoy.config.listener.v3.Filter", patch!.value);
     const value = (((patch!.value["typed_config"] as Obj)["config"] as Obj)["configuration"] as Obj)["value"] as string;
     expect(value.length).toBeGreaterThan(16384);
-    const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.chunks.join("")) as Obj;
+    const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.text) as Obj;
     expect(JSON.parse(value)).toEqual(json);
     expect((json["services"] as Obj[]).length).toBe(120);
   });
@@ -104,8 +106,8 @@ describe("Istio YAML", () => {
   it("the wasm filter carries the compiled plugin configuration; dubbo-proxy routes follow the route attachment", () => {
     const model = examplesModel();
     const files = generateIstio(model, { mode: "dubbo-proxy", wasm: wasmSources.local });
-    const [wasmEf] = docsOf(files.find((f) => f.name === "envoy-filter-wasm.yaml")!.chunks.join(""));
-    const [modeEf] = docsOf(files.find((f) => f.name === "envoy-filter-dubbo-proxy.yaml")!.chunks.join(""));
+    const [wasmEf] = docsOf(files.find((f) => f.name === "envoy-filter-wasm.yaml")!.text);
+    const [modeEf] = docsOf(files.find((f) => f.name === "envoy-filter-dubbo-proxy.yaml")!.text);
     // the wasm insertion must run before the REPLACE of tcp_proxy: a lower priority
     expect((wasmEf!["spec"] as Obj)["priority"]).toBe(-10);
     expect((modeEf!["spec"] as Obj)["priority"]).toBeUndefined();
@@ -143,7 +145,7 @@ describe("Istio YAML", () => {
 
   it("the schema check is real: a bad enum or a bad sha256 fails", () => {
     const files = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.oci });
-    const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.chunks.join(""));
+    const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.text);
     validateIstio(plugin!);
     const spec = plugin!["spec"] as Obj;
     expect(() => validateIstio({ ...plugin!, spec: { ...spec, type: "TRANSPORT" } })).toThrow(/type/);
@@ -153,8 +155,8 @@ describe("Istio YAML", () => {
   it("the WasmPlugin carries the same plugin configuration as plugin-config.json", () => {
     for (const mode of MODES) {
       const files = generateIstio(examplesModel(), { mode, wasm: wasmSources.oci });
-      const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.chunks.join(""));
-      const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.chunks.join("")) as Obj;
+      const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.text);
+      const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.text) as Obj;
       expect((plugin!["spec"] as Obj)["pluginConfig"]).toEqual(json);
       expect(json["rewrite"]).toBe(mode === "dubbo-proxy");
     }
@@ -163,7 +165,7 @@ describe("Istio YAML", () => {
   it("is deterministic: the same input gives byte-identical files", () => {
     const a = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });
     const b = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });
-    expect(a.map((f) => f.chunks.join(""))).toEqual(b.map((f) => f.chunks.join("")));
+    expect(a.map((f) => f.text)).toEqual(b.map((f) => f.text));
   });
 });
 
@@ -225,18 +227,41 @@ describe("Envoy resources", () => {
     });
   }
 
-  it("after one endpoint changes only that service's clusters and assignments are rebuilt", () => {
+  it("with a per-service cache, one endpoint change rebuilds only that service's pieces; cached and uncached agree", () => {
     const mk = (i: number, port: number): Provider => {
-      const p = parseProviderUrl(`dubbo://127.0.0.1:${port}/com.example.Svc${i}?version=1.0.0`);
+      const p = parseProviderUrl(`dubbo://127.0.0.1:${port}/com.example.Svc${i}?version=1.0.0&revision=v${i}`);
       if (!p.ok) throw new Error(p.error);
       return p.provider;
     };
+    const rules = loadRulesFile(join(packageRoot, "examples", "rules.yaml")).map((r) => ({ ...r, interface: "com.example.*" }));
     const builder = new ModelBuilder();
-    const before = buildXdsResources(builder.build([mk(1, 1000), mk(2, 2000)], []), { mode: "dubbo-proxy", wasm: wasmSources.local });
-    const after = buildXdsResources(builder.build([mk(1, 1000), mk(2, 2001)], []), { mode: "dubbo-proxy", wasm: wasmSources.local });
-    expect(after.clusters[0]).toBe(before.clusters[0]); // Svc1 untouched: the same object
-    expect(after.clusterLoadAssignments[1]).not.toBe(before.clusterLoadAssignments[1]);
-    expect(JSON.stringify(after.clusterLoadAssignments[1])).toContain("2001");
+    const cache = new ServiceCache();
+    const options = { mode: "dubbo-proxy" as const, wasm: wasmSources.local };
+    const m1 = builder.build([mk(1, 1000), mk(2, 2000)], rules);
+    const before = buildXdsResources(m1, options, cache);
+    const m2 = builder.build([mk(1, 1000), mk(2, 2001)], rules);
+    const after = buildXdsResources(m2, options, cache);
+    expect(m2.services[0]).toBe(m1.services[0]);
+    expect(cache.pieces(m2.services[0]!)).toBe(cache.pieces(m1.services[0]!));
+    const svc1 = after.clusters.findIndex((c) => String(c["name"]).endsWith("svc1.v1-0-0.dubbo"));
+    expect(after.clusters[svc1]).toBe(before.clusters[svc1]); // Svc1 untouched: the same object
+    const svc2 = after.clusterLoadAssignments.findIndex((c) => String(c["cluster_name"]).endsWith("svc2.v1-0-0.dubbo"));
+    expect(after.clusterLoadAssignments[svc2]).not.toBe(before.clusterLoadAssignments[svc2]);
+    expect(JSON.stringify(after.clusterLoadAssignments[svc2])).toContain("2001");
+    // what the cache hands out equals what a fresh build gives
+    expect(after).toEqual(buildXdsResources(m2, options));
+    expect(after).toEqual(buildXdsResources(buildModel([mk(1, 1000), mk(2, 2001)], rules), options));
+  });
+
+  it("model objects and cached pieces are frozen under DUBBO_MESH_FREEZE=1 (the suite's setting): altering one throws", () => {
+    expect(process.env["DUBBO_MESH_FREEZE"]).toBe("1");
+    const model = examplesModel();
+    const service = model.services[0]!;
+    expect(() => (service.endpoints as unknown[]).push({})).toThrow(TypeError);
+    expect(() => ((service as { host: string }).host = "x")).toThrow(TypeError);
+    const pieces = new ServiceCache().pieces(service);
+    expect(() => ((pieces.assignments[0] as Obj)["cluster_name"] = "x")).toThrow(TypeError);
+    expect(() => (pieces.entry.routes as unknown[]).pop()).toThrow(TypeError);
   });
 });
 

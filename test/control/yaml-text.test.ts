@@ -1,6 +1,6 @@
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { LONG_STRING, markFlow, toYamlChunks, toYamlText, yamlScalar } from "../../control/generate/istio/yaml-text.js";
+import { LONG_STRING, markFlow, toYamlChunks, toYamlText, yamlScalar } from "../../control/generate/yaml-text.js";
 
 describe("YAML writer", () => {
   const tricky = [

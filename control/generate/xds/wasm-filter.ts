@@ -2,8 +2,7 @@
  * The `envoy.filters.network.wasm` filter that loads build/dubbo_filter.wasm, in Envoy's JSON form, and the
  * `--wasm URL --sha256 HEX` source it loads the module from.
  */
-import { TypeUrl } from "./envoy-protos.js";
-import { pluginConfigJson, type PluginConfig } from "../../plugin-config.js";
+import { TypeUrl } from "./type-urls.js";
 
 /** Where the sidecar finds the module by default (mounted there, see docs/control.md). */
 export const DEFAULT_WASM_URL = "file:///var/local/lib/wasm-filters/dubbo_filter.wasm";
@@ -60,8 +59,8 @@ export function wasmCode(source: WasmSource): Record<string, unknown> {
   throw new Error(`${source.url}: an oci:// module can only be delivered by a WasmPlugin (Istio's agent pulls it); use --wasm with a file or https URL for the EnvoyFilter`);
 }
 
-/** The network filter (name + typed_config) in Envoy JSON. */
-export function wasmNetworkFilter(source: WasmSource, config: PluginConfig): Record<string, unknown> {
+/** The network filter (name + typed_config) in Envoy JSON, carrying the plugin configuration's JSON text. */
+export function wasmNetworkFilter(source: WasmSource, configJson: string): Record<string, unknown> {
   return {
     name: "envoy.filters.network.wasm",
     typed_config: {
@@ -74,7 +73,7 @@ export function wasmNetworkFilter(source: WasmSource, config: PluginConfig): Rec
           runtime: "envoy.wasm.runtime.v8",
           code: wasmCode(source),
         },
-        configuration: { "@type": TypeUrl.stringValue, value: pluginConfigJson(config) },
+        configuration: { "@type": TypeUrl.stringValue, value: configJson },
       },
     },
   };
