@@ -51,8 +51,6 @@ export interface PluginConfigOptions {
   maxBodyBytes?: number;
   /** cluster for requests no service matches ("" = no destination) */
   defaultCluster?: string;
-  /** the entry of a service (default: `compileService` with `clusterName`); the control plane passes its per-service cache */
-  compile?: (service: Service) => PluginService;
 }
 
 /** Istio's cluster name `outbound|PORT|SUBSET|HOST` ("" = the whole service). */
@@ -107,9 +105,18 @@ export function pluginServiceOrder(a: Service, b: Service): number {
   return a.group < b.group ? -1 : a.group > b.group ? 1 : 0;
 }
 
+/** The model's services in lookup order (see the file comment). */
+export function inPluginOrder(services: readonly Service[]): Service[] {
+  return [...services].sort(pluginServiceOrder);
+}
+
 export function compilePluginConfig(model: MeshModel, options: PluginConfigOptions = {}): PluginConfig {
   const clusterName = options.clusterName ?? defaultClusterName;
-  const compile = options.compile ?? ((s: Service) => compileService(s, clusterName));
+  return pluginConfigOf(inPluginOrder(model.services).map((s) => compileService(s, clusterName)), options);
+}
+
+/** The configuration of entries already compiled and in lookup order (e.g. from a per-service cache). */
+export function pluginConfigOf(services: PluginService[], options: Omit<PluginConfigOptions, "clusterName"> = {}): PluginConfig {
   return {
     version: PLUGIN_CONFIG_VERSION,
     routeAttachment: options.routeAttachment ?? DEFAULT_ROUTE_ATTACHMENT,
@@ -117,7 +124,7 @@ export function compilePluginConfig(model: MeshModel, options: PluginConfigOptio
     nonDubbo: options.nonDubbo ?? "close",
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     defaultCluster: options.defaultCluster ?? "",
-    services: [...model.services].sort(pluginServiceOrder).map(compile),
+    services,
   };
 }
 

@@ -103,7 +103,12 @@ function writeValue(out: string[], value: unknown, indent: string): void {
           out.push(`${indent}-\n`);
           writeValue(out, item, indent + "  ");
         }
-      } else writeMapEntries(out, item as Record<string, unknown>, indent + "  ", `${indent}- `);
+      } else {
+        // each map item joined on its own: a document of 10^5 items keeps 10^5 pieces, not millions
+        const local: string[] = [];
+        writeMapEntries(local, item as Record<string, unknown>, indent + "  ", `${indent}- `);
+        out.push(local.join(""));
+      }
     }
   } else writeMapEntries(out, value as Record<string, unknown>, indent, indent);
 }
@@ -133,8 +138,7 @@ function writeMapEntries(out: string[], obj: Record<string, unknown>, indent: st
     any = true;
     const key = yamlScalar(k);
     if (typeof v === "string" && v.length >= LONG_STRING && blockSafe(v)) {
-      // e.g. a plugin configuration of 10^4 services (megabytes of JSON): the string itself is a piece of
-      // the output, neither escaped nor copied
+      // e.g. a plugin configuration of 10^4 services (megabytes of JSON): written as it is, not escaped
       out.push(prefix, key, ": |-\n", indent, "  ", v, "\n");
     } else if (isScalar(v)) out.push(prefix, key, ": ", yamlScalar(v), "\n");
     else if (Array.isArray(v)) {
@@ -160,12 +164,7 @@ function writeMapEntries(out: string[], obj: Record<string, unknown>, indent: st
 
 /** One YAML document (without the `---` line) for a JSON-shaped object. */
 export function toYamlText(doc: Record<string, unknown>): string {
-  return toYamlChunks(doc).join("");
-}
-
-/** The same text in pieces (a long string value is one piece of its own, not copied). */
-export function toYamlChunks(doc: Record<string, unknown>): string[] {
   const out: string[] = [];
   writeMapEntries(out, doc, "", "");
-  return out;
+  return out.join("");
 }

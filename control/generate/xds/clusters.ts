@@ -3,7 +3,7 @@
  * ClusterLoadAssignments, in Envoy's JSON form (proto field names, `@type`, durations as "1s"): one for
  * the whole service and one per subset of its rule.
  */
-import { endpointInSubset, type Service } from "../../model/model.js";
+import { endpointInSubset, type Endpoint, type Service } from "../../model/model.js";
 import { defaultClusterName } from "../../plugin-config.js";
 import { TypeUrl } from "./type-urls.js";
 
@@ -26,16 +26,24 @@ export function edsCluster(name: string, lb: string): Json {
   };
 }
 
-/** The assignment of a service's endpoints (those of `subset`, "" = all), weight-0 endpoints left out. */
-export function loadAssignment(name: string, service: Service, subset: string): Json {
+/** An endpoint as an `lb_endpoints` item. */
+function lbEndpoint(e: Endpoint): Json {
+  return { endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } }, load_balancing_weight: e.weight };
+}
+
+/**
+ * The assignment of a service's endpoints (those of `subset`, "" = all), weight-0 endpoints left out.
+ * `lbEndpoints`: the service's endpoints as `lb_endpoints` items, in order, when the caller made them
+ * already (a service's assignments share them).
+ */
+export function loadAssignment(name: string, service: Service, subset: string, lbEndpoints: readonly Json[] = service.endpoints.map(lbEndpoint)): Json {
   const def = subset === "" ? undefined : service.subsets.find((s) => s.name === subset);
-  const lbEndpoints = service.endpoints
-    .filter((e) => e.weight > 0 && (def === undefined || endpointInSubset(e, def))) // Dubbo weight 0: no traffic; Envoy wants >= 1
-    .map((e) => ({ endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } }, load_balancing_weight: e.weight }));
+  // Dubbo weight 0: no traffic; Envoy wants weights >= 1
+  const chosen = lbEndpoints.filter((_, i) => service.endpoints[i]!.weight > 0 && (def === undefined || endpointInSubset(service.endpoints[i]!, def)));
   return {
     "@type": TypeUrl.clusterLoadAssignment,
     cluster_name: name,
-    endpoints: lbEndpoints.length > 0 ? [{ lb_endpoints: lbEndpoints }] : [],
+    endpoints: chosen.length > 0 ? [{ lb_endpoints: chosen }] : [],
   };
 }
 
@@ -44,8 +52,9 @@ export function serviceClusters(service: Service): { clusters: Json[]; assignmen
   const lb = lbPolicy(service);
   const subsets = ["", ...service.subsets.map((s) => s.name).sort()];
   const names = subsets.map((subset) => defaultClusterName(service, subset));
+  const lbEndpoints = service.endpoints.map(lbEndpoint);
   return {
     clusters: names.map((name) => edsCluster(name, lb)),
-    assignments: names.map((name, i) => loadAssignment(name, service, subsets[i]!)),
+    assignments: names.map((name, i) => loadAssignment(name, service, subsets[i]!, lbEndpoints)),
   };
 }

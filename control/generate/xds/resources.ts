@@ -8,7 +8,7 @@
  * Service object: after one endpoint changes only that service's are rebuilt.
  */
 import type { MeshModel } from "../../model/model.js";
-import { compilePluginConfig, pluginConfigJson, pluginServiceOrder, type PluginConfig } from "../../plugin-config.js";
+import { inPluginOrder, pluginConfigJson, pluginConfigOf, type PluginConfig } from "../../plugin-config.js";
 import type { Json } from "./clusters.js";
 import { dubboProxyFilter } from "./dubbo-proxy.js";
 import { ServiceCache } from "./service-cache.js";
@@ -59,8 +59,8 @@ export function buildXdsResources(model: MeshModel, options: XdsOptions, cache: 
   if (options.mode === "tcp") {
     clusters.push({ "@type": TypeUrl.cluster, name: BLACKHOLE_CLUSTER, type: "STATIC", connect_timeout: "1s" });
   }
-  const pieces = [...model.services].sort(pluginServiceOrder).map((s) => cache.pieces(s));
-  const config = compilePluginConfig(model, { rewrite: options.mode === "dubbo-proxy", routeAttachment: cache.routeAttachment, compile: (s) => cache.pieces(s).entry });
+  const pieces = inPluginOrder(model.services).map((s) => cache.pieces(s));
+  const config = pluginConfigOf(pieces.map((p) => p.entry), { rewrite: options.mode === "dubbo-proxy", routeAttachment: cache.routeAttachment });
   const json = pluginConfigJson(config, { entryTexts: pieces.map((p) => p.entryJson) });
   const listener = dubboListener(config, json, pieces.map((p) => p.routeConfig), model.port, options);
   return { listeners: [listener], clusters, clusterLoadAssignments };
