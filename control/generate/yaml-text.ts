@@ -15,23 +15,7 @@ const plain = /^[A-Za-z_/][A-Za-z0-9_./|@-]*$/;
 const controlChars = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]/;
 const reserved = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$/;
 
-/** Strings repeat a lot (label keys and values, matcher names): their YAML form is remembered (bounded). */
-const stringMemo = new Map<string, string>();
-const STRING_MEMO_MAX = 100_000;
-
 function yamlString(value: string): string {
-  let out = stringMemo.get(value);
-  if (out === undefined) {
-    out = quoteString(value);
-    if (value.length <= 64) {
-      if (stringMemo.size >= STRING_MEMO_MAX) stringMemo.clear();
-      stringMemo.set(value, out);
-    }
-  }
-  return out;
-}
-
-function quoteString(value: string): string {
   if (plain.test(value) && !reserved.test(value)) return value;
   // single-quoted ('' stands for ') when there is nothing to escape, else JSON's double-quoted form
   return controlChars.test(value) ? JSON.stringify(value) : `'${value.replace(/'/g, "''")}'`;

@@ -102,53 +102,34 @@ export class ModelBuilder {
   }
 
   build(providers: readonly Provider[], rules: readonly DubboRoute[]): MeshModel {
-    // three passes, each its own function: V8 optimizes each loop on its own instead of one function
-    // compiled while its later loops have not run yet (and deoptimized when they do)
     const groups = groupByService(providers);
-    const { hosts, plainHosts } = this.hostsOf(groups);
-    const services = this.servicesOf(groups, hosts, plainHosts, rules);
-    services.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
-    return shared({ port: this.port, services });
-  }
-
-  /** Hosts by service key, with collisions disambiguated for every service involved. */
-  private hostsOf(groups: Map<string, Provider[]>): { hosts: Map<string, string>; plainHosts: Map<string, string> } {
-    const hosts = new Map<string, string>();
+    // the plain host depends only on the service key: a rebuild takes it from the last build
     const plainHosts = new Map<string, string>();
-    const byHost = new Map<string, string[]>();
+    const hostCount = new Map<string, number>();
     for (const [key, list] of groups) {
       const p = list[0]!;
-      // the plain host depends only on the service key: a rebuild takes it from the last build
       const host = this.cache.get(key)?.plainHost ?? serviceHost(p.interface, p.version, p.group);
       plainHosts.set(key, host);
-      hosts.set(key, host);
-      const same = byHost.get(host);
-      if (same) same.push(key);
-      else byHost.set(host, [key]);
+      hostCount.set(host, (hostCount.get(host) ?? 0) + 1);
     }
-    for (const keys of byHost.values()) {
-      if (keys.length > 1) for (const key of keys) hosts.set(key, disambiguateHost(hosts.get(key)!, key));
-    }
-    return { hosts, plainHosts };
-  }
-
-  /** One Service per group: the last build's object when nothing it depends on changed. */
-  private servicesOf(groups: Map<string, Provider[]>, hosts: Map<string, string>, plainHosts: Map<string, string>, rules: readonly DubboRoute[]): Service[] {
     const next = new Map<string, CacheEntry>();
     const services: Service[] = [];
     for (const [key, list] of groups) {
       const p = list[0]!;
+      const plainHost = plainHosts.get(key)!;
+      // services whose plain hosts collide all get a hash of their key in the host
+      const host = hostCount.get(plainHost)! > 1 ? disambiguateHost(plainHost, key) : plainHost;
       const rule = rules.find((r) => ruleMatches(r, p.interface, p.version, p.group));
-      const host = hosts.get(key)!;
       const old = this.cache.get(key);
       let entry: CacheEntry;
       if (old && old.rule === rule && old.host === host && old.port === this.port && sameProviders(old.providers, list)) entry = old;
-      else entry = { providers: list, rule, host, plainHost: plainHosts.get(key)!, port: this.port, service: this.makeService(key, list, rule, host) };
+      else entry = { providers: list, rule, host, plainHost, port: this.port, service: this.makeService(key, list, rule, host) };
       next.set(key, entry);
       services.push(entry.service);
     }
     this.cache = next;
-    return services;
+    services.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+    return shared({ port: this.port, services });
   }
 
   private makeService(key: string, list: readonly Provider[], rule: DubboRoute | undefined, host: string): Service {
