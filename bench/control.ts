@@ -10,12 +10,14 @@
  *   istioYaml     all Istio YAML text (ServiceEntries, DestinationRules, EnvoyFilters, WasmPlugin, plugin config)
  *   generate      parse + model + istioYaml: a one-shot `dubbo-mesh generate` from the registry's URLs
  *                 (wall clock; `generateCpu` its CPU time, GC helper threads included)
- *   envoy         all Envoy resources (Listener, Clusters, ClusterLoadAssignments) as objects, through a
- *                 fresh per-service cache: the long-running control plane's first build
+ *   envoy         the xDS snapshot (Listener, Clusters, ClusterLoadAssignments, the DRDS routes, the ECDS
+ *                 filter config) as objects, through a fresh per-service cache: the control plane's first build
  *   encodeEnvoy   (extra) strict protobuf encoding of every Envoy resource (what an xDS server sends)
  *   changeOne     then, five times, one endpoint of one service changes: the model rebuild + the Envoy
- *                 resources through the warm cache (`changeOneModel` + `changeOneEnvoy`): what the control
- *                 plane redoes per registry change; the median of the five, and each
+ *                 snapshot through the warm cache and the previous snapshot (`changeOneModel` +
+ *                 `changeOneEnvoy`): what the control plane redoes per registry change; the median of the
+ *                 five, and each; `changeOneChangedResources`: resources that are not the previous
+ *                 snapshot's objects (what an xDS server re-encodes)
  * Memory: `peakRssGenerateMB` = peak RSS after the generate phases (what the one-shot command needs),
  * `peakRssMB` = peak of the whole run (Envoy objects, encoding and the changes too), `baselineRssMB` =
  * before the timed phases (Node, tsx, the loaded Envoy protos, the input URLs).
@@ -28,8 +30,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generateIstio } from "../control/generate/istio/index.js";
 import { encodeJson } from "../control/generate/xds/proto-json.js";
-import { buildXdsResources, type Json } from "../control/generate/xds/resources.js";
 import { ServiceCache } from "../control/generate/xds/service-cache.js";
+import { xdsSnapshot, type XdsSnapshot } from "../control/generate/xds/snapshot.js";
 import { parseWasmSource } from "../control/generate/xds/wasm-filter.js";
 import { ModelBuilder } from "../control/model/model.js";
 import { parseProviderUrl, type Provider } from "../control/registry/provider-url.js";
@@ -101,9 +103,9 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
 
   t = process.hrtime.bigint();
   const cache = new ServiceCache(); // what the long-running control plane keeps
-  const res = buildXdsResources(model, { mode: "dubbo-proxy", wasm }, cache);
+  const snapshot = xdsSnapshot(model, { mode: "dubbo-proxy", wasm }, cache);
   const envoy = ms(t);
-  const all: Json[] = [...res.listeners, ...res.clusters, ...res.clusterLoadAssignments];
+  const all = [...snapshot.resources.values()].flatMap((byName) => [...byName.values()].map((r) => r.resource));
 
   t = process.hrtime.bigint();
   let encodedBytes = 0;
@@ -120,25 +122,30 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   const changes: { model: number; envoy: number }[] = [];
   let current = providers;
   let before = model;
+  let last: XdsSnapshot = snapshot;
   let reused = 0;
-  let rebuiltAssignments = 0;
+  let changedResources = 0;
   for (let i = 0; i < 5; i++) {
     const service = Math.floor(services / 2) + i;
     const next = current.slice();
     const moved = parseProviderUrl(url(service, 0, 30000 + i));
     if (!moved.ok) throw new Error(moved.error);
     next[service * endpoints] = moved.provider;
-    const prev = buildXdsResources(before, { mode: "dubbo-proxy", wasm }, cache);
     t = process.hrtime.bigint();
     const after = builder.build(next, rules);
     const changeModel = ms(t);
     t = process.hrtime.bigint();
-    const res2 = buildXdsResources(after, { mode: "dubbo-proxy", wasm }, cache);
+    const snapshot2 = xdsSnapshot(after, { mode: "dubbo-proxy", wasm }, cache, last);
     changes.push({ model: changeModel, envoy: ms(t) });
     reused = after.services.filter((s, j) => s === before.services[j]).length;
-    rebuiltAssignments = res2.clusterLoadAssignments.filter((c, j) => c !== prev.clusterLoadAssignments[j]).length;
+    // resources that are not the previous snapshot's very objects: what an xDS server re-encodes and pushes
+    changedResources = 0;
+    for (const [type, byName] of snapshot2.resources) {
+      for (const [name, r] of byName) if (last.resources.get(type)?.get(name) !== r) changedResources++;
+    }
     current = next;
     before = after;
+    last = snapshot2;
   }
   const totals = changes.map((c) => Math.round((c.model + c.envoy) * 100) / 100);
   const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
@@ -167,7 +174,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
     envoyResources: all.length,
     envoyEncodedMB: Math.round((encodedBytes / 1048576) * 10) / 10,
     changeOneReusedServices: reused,
-    changeOneRebuiltAssignments: rebuiltAssignments,
+    changeOneChangedResources: changedResources,
     loadAverage1m: Math.round(loadavg()[0]! * 100) / 100,
     node: process.version,
   };

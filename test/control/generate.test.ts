@@ -9,8 +9,6 @@ import { generateIstio } from "../../control/generate/istio/index.js";
 import { lookupMessage } from "../../control/generate/xds/envoy-protos.js";
 import { TypeUrl } from "../../control/generate/xds/type-urls.js";
 import { ProtoJsonError, encodeJson, messageFromJson, roundTripJson } from "../../control/generate/xds/proto-json.js";
-import { buildXdsResources } from "../../control/generate/xds/resources.js";
-import { ServiceCache } from "../../control/generate/xds/service-cache.js";
 import { DEFAULT_WASM_URL, parseWasmSource } from "../../control/generate/xds/wasm-filter.js";
 import { exampleArgs, REFRESH_COMMAND } from "../../scripts/example-outputs.js";
 import { ModelBuilder, buildModel } from "../../control/model/model.js";
@@ -206,62 +204,6 @@ describe("strict proto round trip", () => {
     const b = encodeJson(TypeUrl.cluster, { name: "c", connectTimeout: "1.5s", lbPolicy: "RANDOM" });
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
     expect(() => encodeJson(TypeUrl.cluster, { name: "c", connect_timeout: "1s" })).not.toThrow(ProtoJsonError);
-  });
-});
-
-describe("Envoy resources", () => {
-  for (const mode of MODES) {
-    it(`${mode}: Listener, Clusters and ClusterLoadAssignments round-trip through the Envoy protos`, () => {
-      const res = buildXdsResources(examplesModel(), { mode, wasm: wasmSources.local });
-      expect(res.listeners).toHaveLength(1);
-      for (const r of [...res.listeners, ...res.clusters, ...res.clusterLoadAssignments]) roundTripTypedConfig(r);
-      const names = res.clusters.map((c) => c["name"]);
-      expect(names).toContain("outbound|20880|v1|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo");
-      const v2 = res.clusterLoadAssignments.find((c) => c["cluster_name"] === "outbound|20880|v2|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo")!;
-      // the v2 subset holds exactly the provider labelled revision=v2
-      expect(JSON.stringify(v2)).toContain('"port_value":20882');
-      expect(JSON.stringify(v2)).not.toContain('"port_value":20881');
-      const all = res.clusterLoadAssignments.find((c) => c["cluster_name"] === "outbound|20880||org.apache.dubbo.demo.demoservice.v1-0-0.dubbo")!;
-      expect(JSON.stringify(all)).toContain('"port_value":20881');
-      expect(JSON.stringify(all)).toContain('"port_value":20882');
-    });
-  }
-
-  it("with a per-service cache, one endpoint change rebuilds only that service's pieces; cached and uncached agree", () => {
-    const mk = (i: number, port: number): Provider => {
-      const p = parseProviderUrl(`dubbo://127.0.0.1:${port}/com.example.Svc${i}?version=1.0.0&revision=v${i}`);
-      if (!p.ok) throw new Error(p.error);
-      return p.provider;
-    };
-    const rules = loadRulesFile(join(packageRoot, "examples", "rules.yaml")).map((r) => ({ ...r, interface: "com.example.*" }));
-    const builder = new ModelBuilder();
-    const cache = new ServiceCache();
-    const options = { mode: "dubbo-proxy" as const, wasm: wasmSources.local };
-    const m1 = builder.build([mk(1, 1000), mk(2, 2000)], rules);
-    const before = buildXdsResources(m1, options, cache);
-    const m2 = builder.build([mk(1, 1000), mk(2, 2001)], rules);
-    const after = buildXdsResources(m2, options, cache);
-    expect(m2.services[0]).toBe(m1.services[0]);
-    expect(cache.pieces(m2.services[0]!)).toBe(cache.pieces(m1.services[0]!));
-    const svc1 = after.clusters.findIndex((c) => String(c["name"]).endsWith("svc1.v1-0-0.dubbo"));
-    expect(after.clusters[svc1]).toBe(before.clusters[svc1]); // Svc1 untouched: the same object
-    const svc2 = after.clusterLoadAssignments.findIndex((c) => String(c["cluster_name"]).endsWith("svc2.v1-0-0.dubbo"));
-    expect(after.clusterLoadAssignments[svc2]).not.toBe(before.clusterLoadAssignments[svc2]);
-    expect(JSON.stringify(after.clusterLoadAssignments[svc2])).toContain("2001");
-    // what the cache hands out equals what a fresh build gives
-    expect(after).toEqual(buildXdsResources(m2, options));
-    expect(after).toEqual(buildXdsResources(buildModel([mk(1, 1000), mk(2, 2001)], rules), options));
-  });
-
-  it("model objects and cached pieces are frozen under DUBBO_MESH_FREEZE=1 (the suite's setting): altering one throws", () => {
-    expect(process.env["DUBBO_MESH_FREEZE"]).toBe("1");
-    const model = examplesModel();
-    const service = model.services[0]!;
-    expect(() => (service.endpoints as unknown[]).push({})).toThrow(TypeError);
-    expect(() => ((service as { host: string }).host = "x")).toThrow(TypeError);
-    const pieces = new ServiceCache().pieces(service);
-    expect(() => ((pieces.assignments[0] as Obj)["cluster_name"] = "x")).toThrow(TypeError);
-    expect(() => (pieces.entry.routes as unknown[]).pop()).toThrow(TypeError);
   });
 });
 

@@ -33,6 +33,8 @@ export const envoyProtoRoots: readonly string[] = [
   "envoy/extensions/filters/network/wasm/v3/wasm.proto",
   "envoy/extensions/filters/network/dubbo_proxy/v3/dubbo_proxy.proto",
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
+  "envoy/config/core/v3/extension.proto",
+  "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "google/protobuf/wrappers.proto",
 ];
 

@@ -12,6 +12,7 @@ import { compileService, DEFAULT_ROUTE_ATTACHMENT, type PluginService } from "..
 import { shared } from "../../util/freeze.js";
 import { dubboRouteConfiguration } from "./dubbo-proxy.js";
 import { serviceClusters, type Json } from "./clusters.js";
+import type { XdsResource } from "./snapshot.js";
 
 export interface ServicePieces {
   /** the plugin-configuration entry, with Istio's cluster names */
@@ -23,6 +24,9 @@ export interface ServicePieces {
   /** EDS clusters and their assignments, in the same order: the whole service first, then its subsets by name */
   readonly clusters: readonly Json[];
   readonly assignments: readonly Json[];
+  /** the same as snapshot entries: [name, {resource, service: the interface}] */
+  readonly clusterEntries: readonly (readonly [string, XdsResource])[];
+  readonly assignmentEntries: readonly (readonly [string, XdsResource])[];
 }
 
 export class ServiceCache {
@@ -36,7 +40,16 @@ export class ServiceCache {
     if (out === undefined) {
       const entry = compileService(service);
       const { clusters, assignments } = serviceClusters(service);
-      out = shared({ entry, entryJson: JSON.stringify(entry), routeConfig: dubboRouteConfiguration(entry, this.routeAttachment), clusters, assignments });
+      const service_ = service.interface;
+      out = shared({
+        entry,
+        entryJson: JSON.stringify(entry),
+        routeConfig: dubboRouteConfiguration(entry, this.routeAttachment),
+        clusters,
+        assignments,
+        clusterEntries: clusters.map((c) => [c["name"] as string, { resource: c, service: service_ }] as const),
+        assignmentEntries: assignments.map((a) => [a["cluster_name"] as string, { resource: a, service: service_ }] as const),
+      });
       this.byService.set(service, out);
     }
     return out;

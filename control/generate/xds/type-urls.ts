@@ -10,4 +10,7 @@ export const TypeUrl = {
   dubboProxy: "type.googleapis.com/envoy.extensions.filters.network.dubbo_proxy.v3.DubboProxy",
   tcpProxy: "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
   stringValue: "type.googleapis.com/google.protobuf.StringValue",
+  multipleRouteConfiguration: "type.googleapis.com/envoy.extensions.filters.network.dubbo_proxy.v3.MultipleRouteConfiguration",
+  typedExtensionConfig: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+  httpProtocolOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
 } as const;
