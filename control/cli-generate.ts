@@ -11,13 +11,14 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MODES, type Mode } from "./generate/istio/envoy-filter.js";
 import { generateIstio } from "./generate/istio/index.js";
+import { parseXdsAddress } from "./generate/istio/live.js";
 import { DEFAULT_WASM_URL, parseWasmSource } from "./generate/xds/wasm-filter.js";
 import { DEFAULT_DUBBO_PORT, buildModel } from "./model/model.js";
 import { createRegistry } from "./registry/index.js";
 import { loadRulesFile } from "./rules/load.js";
 
 const USAGE =
-  "usage: dubbo-mesh generate --registry URI --rules FILE --out DIR [--mode dubbo-proxy|tcp] [--wasm URL --sha256 HEX] [--namespace NS] [--port N]\n" +
+  "usage: dubbo-mesh generate --registry URI --rules FILE --out DIR [--mode dubbo-proxy|tcp] [--wasm URL --sha256 HEX] [--namespace NS] [--port N] [--xds-address HOST:PORT]\n" +
   "  --registry  file:PATH (YAML of provider URLs) or zookeeper://HOST:PORT[/ROOT]\n" +
   "  --rules     DubboRoute YAML (one or more documents)\n" +
   "  --out       folder for service-entries.yaml, destination-rules.yaml, envoy-filter-wasm.yaml, envoy-filter-MODE.yaml,\n" +
@@ -26,7 +27,9 @@ const USAGE =
   `  --wasm      the filter module: a path or file:///PATH inside the sidecar (default ${DEFAULT_WASM_URL}), https://... or oci://... (WasmPlugin only)\n` +
   "  --sha256    SHA-256 of the module, 64 hex digits (required for https)\n" +
   "  --namespace namespace for the generated objects (default: none, i.e. where they are applied)\n" +
-  `  --port      the Dubbo service port consumers use (default ${DEFAULT_DUBBO_PORT})\n`;
+  `  --port      the Dubbo service port consumers use (default ${DEFAULT_DUBBO_PORT})\n` +
+  "  --xds-address  live mode: the sidecars' wasm filter takes its configuration from the dubbo-mesh control plane\n" +
+  "              at HOST:PORT (envoy-filter-xds.yaml instead of envoy-filter-wasm.yaml and wasm-plugin.yaml)\n";
 
 export interface GenerateArgs {
   registry: string;
@@ -37,6 +40,7 @@ export interface GenerateArgs {
   sha256?: string;
   namespace?: string;
   port: number;
+  xdsAddress?: string;
 }
 
 /** Parses argv; throws an Error with the usage problem. */
@@ -52,6 +56,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
       sha256: { type: "string" },
       namespace: { type: "string" },
       port: { type: "string" },
+      "xds-address": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -80,6 +85,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs {
     ...(values.sha256 !== undefined ? { sha256: values.sha256 } : {}),
     ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
     port,
+    ...(values["xds-address"] !== undefined ? { xdsAddress: values["xds-address"] } : {}),
   };
 }
 
@@ -88,6 +94,7 @@ class HelpRequested extends Error {}
 /** Runs generate; returns the written file names. Throws on bad input. */
 export async function generate(args: GenerateArgs, warn: (m: string) => void = () => undefined): Promise<string[]> {
   const wasm = parseWasmSource(args.wasm, args.sha256);
+  const xdsAddress = args.xdsAddress !== undefined ? parseXdsAddress(args.xdsAddress) : undefined;
   const rules = loadRulesFile(args.rules);
   const registry = createRegistry(args.registry, { onWarning: warn });
   let providers;
@@ -98,7 +105,7 @@ export async function generate(args: GenerateArgs, warn: (m: string) => void = (
     await registry.close();
   }
   const model = buildModel(providers, rules, { port: args.port, warn });
-  const files = generateIstio(model, { mode: args.mode, wasm, ...(args.namespace ? { namespace: args.namespace } : {}) });
+  const files = generateIstio(model, { mode: args.mode, wasm, ...(args.namespace ? { namespace: args.namespace } : {}), ...(xdsAddress ? { xdsAddress } : {}) });
   mkdirSync(args.out, { recursive: true });
   for (const f of files) writeFileSync(join(args.out, f.name), f.text);
   return files.map((f) => f.name);

@@ -44,8 +44,11 @@ export function tcpProxyEarlyDataPatch(): Record<string, unknown> {
   };
 }
 
-/** `configJson`: the configuration's JSON text when the caller has it already (the same as `pluginConfigJson(config)`). */
-export function envoyFilter(config: PluginConfig, options: EnvoyFilterOptions, configJson?: string): Record<string, unknown> {
+/**
+ * `configJson`: the configuration's JSON text when the caller has it already (the same as
+ * `pluginConfigJson(config)`); `routeConfigs`: dubbo_proxy's routes when not the default ones (live mode).
+ */
+export function envoyFilter(config: PluginConfig, options: EnvoyFilterOptions, configJson?: string, routeConfigs?: readonly Record<string, unknown>[]): Record<string, unknown> {
   const match = {
     context: "SIDECAR_OUTBOUND",
     listener: { portNumber: options.port, filterChain: { filter: { name: "envoy.filters.network.tcp_proxy" } } },
@@ -54,7 +57,7 @@ export function envoyFilter(config: PluginConfig, options: EnvoyFilterOptions, c
   if (options.part === "wasm") {
     patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "INSERT_BEFORE", value: wasmNetworkFilter(options.wasm, configJson ?? pluginConfigJson(config)) } });
   } else if (options.mode === "dubbo-proxy") {
-    patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "REPLACE", value: dubboProxyFilter(config) } });
+    patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "REPLACE", value: dubboProxyFilter(config, routeConfigs) } });
   } else {
     patches.push({
       applyTo: "NETWORK_FILTER",

@@ -8,19 +8,26 @@
  *   envoy-filter-MODE.yaml  EnvoyFilter of the mode: dubbo_proxy replacing tcp_proxy, or the tcp_proxy merge
  *   wasm-plugin.yaml        the WasmPlugin variant, applied instead of envoy-filter-wasm.yaml
  *   plugin-config.json      the compiled plugin configuration (docs/contracts.md §1)
+ *
+ * With `xdsAddress` (live mode, live.ts): envoy-filter-xds.yaml (the control plane's cluster and the wasm
+ * filter configured by ECDS from it) instead of envoy-filter-wasm.yaml and wasm-plugin.yaml.
  */
 import type { MeshModel } from "../../model/model.js";
-import { compilePluginConfig, pluginConfigJson, type PluginConfig } from "../../plugin-config.js";
+import { compilePluginConfig, inPluginOrder, pluginConfigJson, type PluginConfig } from "../../plugin-config.js";
+import { dubboRouteConfiguration } from "../xds/dubbo-proxy.js";
 import type { WasmSource } from "../xds/wasm-filter.js";
 import { toYamlText } from "../yaml-text.js";
 import { envoyFilter, type Mode } from "./envoy-filter.js";
 import { destinationRule, serviceEntry } from "./resources.js";
+import { liveClusters, liveEnvoyFilter, type XdsAddress } from "./live.js";
 import { wasmPlugin } from "./wasm-plugin.js";
 
 export interface IstioOptions {
   mode: Mode;
   wasm: WasmSource;
   namespace?: string;
+  /** live mode: the dubbo-mesh control plane the sidecars fetch the filter configuration from */
+  xdsAddress?: XdsAddress;
 }
 
 export interface GeneratedFile {
@@ -60,13 +67,22 @@ export function generateIstio(model: MeshModel, options: IstioOptions): Generate
     { name: "destination-rules.yaml", text: yamlDocuments(model.services, (s) => destinationRule(s, namespace)) },
   ];
   const ef = { mode, port: model.port, wasm, ...(namespace ? { namespace } : {}) };
-  if (wasm.kind !== "oci") out.push({ name: "envoy-filter-wasm.yaml", text: one(envoyFilter(config, { ...ef, part: "wasm" }, json)) });
-  out.push({ name: `envoy-filter-${mode}.yaml`, text: one(envoyFilter(config, { ...ef, part: "mode" }, json)) });
-  // The WasmPlugin's pluginConfig (the last field of its spec) is written as JSON — valid YAML flow style,
-  // one line — rather than as a YAML rendering of every service.
-  const plugin = wasmPlugin(config, wasm, model.port, namespace);
-  const { pluginConfig: _pluginConfig, ...specWithoutConfig } = plugin["spec"] as Record<string, unknown>;
-  out.push({ name: "wasm-plugin.yaml", text: `${one({ ...plugin, spec: specWithoutConfig })}  pluginConfig: ${json}\n` });
+  if (options.xdsAddress !== undefined) {
+    if (wasm.kind === "oci") throw new Error(`--xds-address: the wasm filter is inserted by an EnvoyFilter, which cannot load ${wasm.url} (use a file or https module)`);
+    out.push({ name: "envoy-filter-xds.yaml", text: one(liveEnvoyFilter(json, { ...ef, xdsAddress: options.xdsAddress })) });
+    // dubbo_proxy's inline routes follow the attachment for every subset (see live.ts)
+    const services = inPluginOrder(model.services);
+    const routeConfigs = config.services.map((e, i) => dubboRouteConfiguration(e, config.routeAttachment, liveClusters(e, services[i]!)));
+    out.push({ name: `envoy-filter-${mode}.yaml`, text: one(envoyFilter(config, { ...ef, part: "mode" }, json, routeConfigs)) });
+  } else {
+    if (wasm.kind !== "oci") out.push({ name: "envoy-filter-wasm.yaml", text: one(envoyFilter(config, { ...ef, part: "wasm" }, json)) });
+    out.push({ name: `envoy-filter-${mode}.yaml`, text: one(envoyFilter(config, { ...ef, part: "mode" }, json)) });
+    // The WasmPlugin's pluginConfig (the last field of its spec) is written as JSON — valid YAML flow style,
+    // one line — rather than as a YAML rendering of every service.
+    const plugin = wasmPlugin(config, wasm, model.port, namespace);
+    const { pluginConfig: _pluginConfig, ...specWithoutConfig } = plugin["spec"] as Record<string, unknown>;
+    out.push({ name: "wasm-plugin.yaml", text: `${one({ ...plugin, spec: specWithoutConfig })}  pluginConfig: ${json}\n` });
+  }
   out.push({ name: "plugin-config.json", text: `${pluginConfigJson(config, { lines: true, entryTexts })}\n` });
   return out;
 }

@@ -44,9 +44,13 @@ function nativeMatch(match: PluginMatch | undefined): Record<string, unknown> | 
   return out;
 }
 
-/** The RouteConfiguration of one compiled service, named `interface:version:group`. */
-export function dubboRouteConfiguration(entry: PluginService, routeAttachment: string): Record<string, unknown> {
-  const routes: Record<string, unknown>[] = clustersOf(entry).map((cluster) => ({
+/**
+ * The RouteConfiguration of one compiled service, named `interface:version:group`: a route per cluster in
+ * `clusters` (default: those the service's routes can choose, `clustersOf`) on the route attachment, then
+ * the rules' own matchers, then the default cluster.
+ */
+export function dubboRouteConfiguration(entry: PluginService, routeAttachment: string, clusters: readonly string[] = clustersOf(entry)): Record<string, unknown> {
+  const routes: Record<string, unknown>[] = clusters.map((cluster) => ({
     match: { method: { name: anyMethod }, headers: [{ name: routeAttachment, string_match: { exact: cluster } }] },
     route: { cluster },
   }));
