@@ -8,7 +8,7 @@
  * control/generate/xds/service-cache.ts). Services and endpoints are sorted. Every object of a model is
  * read-only, shared by later builds: deep-frozen when DUBBO_MESH_FREEZE=1 (util/freeze.ts; the tests set it).
  */
-import { serviceKeyOf, type Provider } from "./provider.js";
+import type { Provider } from "./provider.js";
 import type { DubboRoute, Subset } from "../rules/types.js";
 import type { UrlParams } from "./url-params.js";
 import { endpointLabels } from "./labels.js";
@@ -158,20 +158,19 @@ export class ModelBuilder {
 
 /**
  * Providers grouped by service key, in order of first appearance. A service's providers usually come one
- * after the other: the previous provider's group is reused without building and hashing its key again.
+ * after the other: the group is looked up again only when the key changes.
  */
 function groupByService(providers: readonly Provider[]): Map<string, Provider[]> {
   const groups = new Map<string, Provider[]>();
-  let last: Provider | undefined;
   let list: Provider[] | undefined;
+  let key: string | undefined;
   for (const p of providers) {
-    if (!last || !list || p.interface !== last.interface || p.version !== last.version || p.group !== last.group) {
-      const key = serviceKeyOf(p);
+    if (p.key !== key) {
+      key = p.key;
       list = groups.get(key);
       if (!list) groups.set(key, (list = []));
     }
-    list.push(p);
-    last = p;
+    list!.push(p);
   }
   return groups;
 }

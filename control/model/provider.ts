@@ -5,6 +5,12 @@
 import type { UrlParams } from "./url-params.js";
 
 export interface Provider {
+  /**
+   * `interface:version:group` (`serviceKeyOf`), made once when the URL is parsed and the same string for
+   * every provider of a service: a model rebuild finds its services by it without building or comparing
+   * key strings again
+   */
+  readonly key: string;
   /** the URL as found in the registry (decoded) */
   readonly url: string;
   readonly protocol: string;

@@ -120,14 +120,13 @@ export function parseProviderUrl(url: string): ParsedProvider {
   let version = params.get("version") ?? params.get("default.version") ?? "";
   if (version === "0.0.0") version = "";
   const group = params.get("group") ?? params.get("default.group") ?? "";
-  return { ok: true, provider: { url, protocol: "dubbo", host, port, interface: iface, version, group, weight, params } };
+  const key = intern(serviceKeyOf({ interface: iface, version, group }), Infinity);
+  return { ok: true, provider: { key, url, protocol: "dubbo", host, port, interface: iface, version, group, weight, params } };
 }
 
 /** Stable order: by service key, then host, then port, then URL. */
 export function compareProviders(a: Provider, b: Provider): number {
-  const ka = serviceKeyOf(a);
-  const kb = serviceKeyOf(b);
-  if (ka !== kb) return ka < kb ? -1 : 1;
+  if (a.key !== b.key) return a.key < b.key ? -1 : 1;
   if (a.host !== b.host) return a.host < b.host ? -1 : 1;
   if (a.port !== b.port) return a.port - b.port;
   return a.url < b.url ? -1 : a.url > b.url ? 1 : 0;

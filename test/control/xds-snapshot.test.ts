@@ -121,6 +121,26 @@ describe("xDS snapshot", () => {
     expect(s2.resources).toEqual(xdsSnapshot(buildModel([mk(1, 1000), mk(1, 1001, "v2"), mk(2, 2001)], rules), options, new ServiceCache()).resources);
   });
 
+  it("services that come and go: the snapshot from the previous one equals one made from nothing", () => {
+    const options: XdsSnapshotOptions = { mode: "dubbo-proxy", wasm };
+    const builder = new ModelBuilder();
+    const cache = new ServiceCache();
+    const rules = rulesFor(90);
+    const steps = [
+      [mk(1, 1000), mk(2, 2000)],
+      [mk(1, 1000), mk(2, 2000), mk(3, 3000)], // a new service
+      [mk(1, 1000), mk(3, 3000)], // one gone
+      [mk(1, 1001), mk(3, 3001, "v2")], // two endpoint changes at once
+      [mk(1, 1001)],
+    ];
+    let last: XdsSnapshot | undefined;
+    for (const providers of steps) {
+      last = xdsSnapshot(builder.build(providers, rules), options, cache, last);
+      expect(last.resources).toEqual(xdsSnapshot(buildModel(providers, rules), options, new ServiceCache()).resources);
+    }
+    expect([...last!.resources.get(TypeUrl.cluster)!.keys()].every((name) => name.includes("svc1"))).toBe(true);
+  });
+
   it("a rule edit changes only the routes and the filter config; the Listener never changes", () => {
     const options: XdsSnapshotOptions = { mode: "dubbo-proxy", wasm };
     const builder = new ModelBuilder();

@@ -21,7 +21,7 @@
  * and the filter config, are reused when no service's plugin entry changed). So a caller tells what
  * changed by identity and re-encodes only that.
  */
-import type { MeshModel } from "../../model/model.js";
+import type { MeshModel, Service } from "../../model/model.js";
 import { DEFAULT_MAX_BODY_BYTES, inPluginOrder, pluginConfigJson, pluginConfigOf } from "../../plugin-config.js";
 import type { Json } from "./clusters.js";
 import { DUBBO_PROXY_STAT_PREFIX, DUBBO_ROUTE_CONFIG_NAME } from "./dubbo-proxy.js";
@@ -55,8 +55,8 @@ export type XdsResources = ReadonlyMap<string, ReadonlyMap<string, XdsResource>>
 
 export interface XdsSnapshot {
   readonly resources: XdsResources;
-  /** what the aggregate resources were made from, for the next snapshot's reuse */
-  readonly basis: { readonly options: string; readonly entryTexts: readonly string[] };
+  /** what it was made from, for the next snapshot's reuse */
+  readonly basis: { readonly options: string; readonly services: readonly Service[]; readonly entryTexts: readonly string[] };
 }
 
 /** Every resource over the same ADS stream as the Listener. */
@@ -108,10 +108,45 @@ function sameTexts(a: readonly string[], b: readonly string[]): boolean {
 
 /**
  * The resources for `model`. `cache` must be the one `previous` was made with (its route attachment is
- * the configuration's); `previous` (the last snapshot) lends its unchanged aggregate resources.
+ * the configuration's); `previous` (the last snapshot) lends its unchanged resources.
  */
 export function xdsSnapshot(model: MeshModel, options: XdsSnapshotOptions, cache: ServiceCache, previous?: XdsSnapshot): XdsSnapshot {
   const optionsKey = JSON.stringify([options, model.port, cache.routeAttachment]);
+  if (previous !== undefined && previous.basis.options === optionsKey) {
+    const next = fromPrevious(model, cache, previous);
+    if (next !== undefined) return next;
+  }
+  return fullSnapshot(model, options, optionsKey, cache, previous);
+}
+
+/**
+ * The snapshot made from the previous one when no service's routing changed (the services that are not the
+ * previous snapshot's replace services of the same keys with the same plugin entries: endpoint changes):
+ * only the replaced services' clusters and assignments are looked at. Undefined otherwise.
+ */
+function fromPrevious(model: MeshModel, cache: ServiceCache, previous: XdsSnapshot): XdsSnapshot | undefined {
+  const before = new Set(previous.basis.services);
+  const now = new Set(model.services);
+  const gone = new Map<string, Service>();
+  for (const s of previous.basis.services) if (!now.has(s)) gone.set(s.key, s);
+  const added = model.services.filter((s) => !before.has(s));
+  if (added.length !== gone.size) return undefined;
+  for (const s of added) {
+    const old = gone.get(s.key);
+    if (old === undefined || cache.pieces(old).entryJson !== cache.pieces(s).entryJson) return undefined;
+  }
+  const resources = new Map(previous.resources);
+  for (const [type, entries] of [[TypeUrl.cluster, "clusterEntries"], [TypeUrl.clusterLoadAssignment, "assignmentEntries"]] as const) {
+    const before = previous.resources.get(type)!;
+    const byName = new Map(before);
+    for (const s of gone.values()) for (const [name] of cache.pieces(s)[entries]) byName.delete(name);
+    for (const s of added) for (const [name, entry] of cache.pieces(s)[entries]) byName.set(name, unchanged(before, name, entry));
+    resources.set(type, byName);
+  }
+  return { resources, basis: { ...previous.basis, services: model.services } };
+}
+
+function fullSnapshot(model: MeshModel, options: XdsSnapshotOptions, optionsKey: string, cache: ServiceCache, previous: XdsSnapshot | undefined): XdsSnapshot {
   const pieces = inPluginOrder(model.services).map((s) => cache.pieces(s));
   const entryTexts = pieces.map((p) => p.entryJson);
   const clusters = new Map<string, XdsResource>();
@@ -125,7 +160,7 @@ export function xdsSnapshot(model: MeshModel, options: XdsSnapshotOptions, cache
   }
   if (options.mode === "tcp") {
     const blackhole = { "@type": TypeUrl.cluster, name: BLACKHOLE_CLUSTER, type: "STATIC", connect_timeout: "1s" };
-    clusters.set(BLACKHOLE_CLUSTER, { resource: blackhole });
+    clusters.set(BLACKHOLE_CLUSTER, unchanged(previousClusters, BLACKHOLE_CLUSTER, { resource: blackhole }));
   }
 
   const reuse = previous !== undefined && previous.basis.options === optionsKey;
@@ -156,5 +191,5 @@ export function xdsSnapshot(model: MeshModel, options: XdsSnapshotOptions, cache
       resources.set(TypeUrl.multipleRouteConfiguration, new Map([[DUBBO_ROUTE_CONFIG_NAME, { resource: routes }]]));
     }
   }
-  return { resources, basis: { options: optionsKey, entryTexts } };
+  return { resources, basis: { options: optionsKey, services: model.services, entryTexts } };
 }
