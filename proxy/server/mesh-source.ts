@@ -5,7 +5,7 @@
  * endpoints, weights and labels. Both files (or the ZooKeeper tree) are followed; every change produces a new
  * snapshot, and a bad rules edit keeps the last good rules.
  */
-import { compilePluginConfig, defaultClusterName } from "../../control/plugin-config.js";
+import { compilePluginConfig, defaultClusterName } from "../../control/generate/plugin-config.js";
 import { buildModel, endpointInSubset, type MeshModel } from "../../control/model/model.js";
 import { createRegistry, type Provider, type Registry } from "../../control/registry/index.js";
 import { RulesFile } from "../../control/rules/load.js";

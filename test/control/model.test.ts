@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { sanitizeLabel, sanitizeLabels } from "../../control/model/labels.js";
+import { sanitizeLabel, sanitizeLabels } from "../../control/util/k8s-label.js";
 import { ModelBuilder, buildModel } from "../../control/model/model.js";
 import { serviceHost } from "../../control/model/service-host.js";
-import { compilePluginConfig, pluginConfigJson } from "../../control/plugin-config.js";
+import { compilePluginConfig, pluginConfigJson } from "../../control/generate/plugin-config.js";
 import { parseProviderUrl, type Provider } from "../../control/registry/provider-url.js";
 import { parseRules } from "../../control/rules/load.js";
 import { prng } from "../support/prng.js";
@@ -138,7 +138,7 @@ spec:
   });
 
   it("a service's clusters: the default first, then the others its routes name, once each, sorted", async () => {
-    const { clustersOf } = await import("../../control/plugin-config.js");
+    const { clustersOf } = await import("../../control/generate/plugin-config.js");
     const to = (...names: string[]) => names.map((cluster) => ({ cluster, weight: 1 }));
     const entry = {
       interface: "a.B",

@@ -8,7 +8,7 @@ import { xdsSnapshot, type XdsSnapshot, type XdsSnapshotOptions } from "../../co
 import { TypeUrl } from "../../control/generate/xds/type-urls.js";
 import { DEFAULT_WASM_URL, parseWasmSource } from "../../control/generate/xds/wasm-filter.js";
 import { ModelBuilder, buildModel } from "../../control/model/model.js";
-import { compilePluginConfig } from "../../control/plugin-config.js";
+import { compilePluginConfig } from "../../control/generate/plugin-config.js";
 import { parseProviderUrl, type Provider } from "../../control/registry/provider-url.js";
 import { loadRulesFile } from "../../control/rules/load.js";
 import type { DubboRoute } from "../../control/rules/types.js";

@@ -16,7 +16,7 @@
 import { TypeUrl } from "../xds/type-urls.js";
 import { dubboProxyFilter } from "../xds/dubbo-proxy.js";
 import { wasmNetworkFilter, type WasmSource } from "../xds/wasm-filter.js";
-import { pluginConfigJson, type PluginConfig } from "../../plugin-config.js";
+import { pluginConfigJson, type PluginConfig } from "../plugin-config.js";
 import { GENERATED_BY } from "./resources.js";
 
 export type Mode = "dubbo-proxy" | "tcp";

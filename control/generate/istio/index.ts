@@ -13,7 +13,7 @@
  * filter configured by ECDS from it) instead of envoy-filter-wasm.yaml and wasm-plugin.yaml.
  */
 import type { MeshModel } from "../../model/model.js";
-import { compilePluginConfig, inPluginOrder, pluginConfigJson, type PluginConfig } from "../../plugin-config.js";
+import { compilePluginConfig, inPluginOrder, pluginConfigJson, type PluginConfig } from "../plugin-config.js";
 import { dubboRouteConfiguration } from "../xds/dubbo-proxy.js";
 import type { WasmSource } from "../xds/wasm-filter.js";
 import { toYamlText } from "../yaml-text.js";

@@ -17,7 +17,7 @@
  */
 import { isIP } from "node:net";
 import type { Service } from "../../model/model.js";
-import { clustersOf, defaultClusterName, type PluginService } from "../../plugin-config.js";
+import { clustersOf, defaultClusterName, type PluginService } from "../plugin-config.js";
 import { TypeUrl } from "../xds/type-urls.js";
 import { wasmDiscoveredFilter, wasmTypedConfig, type WasmSource } from "../xds/wasm-filter.js";
 import { ENVOY_FILTER_API, WASM_FILTER_PRIORITY } from "./envoy-filter.js";

@@ -4,7 +4,7 @@
  * the whole service and one per subset of its rule.
  */
 import { endpointInSubset, type Endpoint, type Service } from "../../model/model.js";
-import { defaultClusterName } from "../../plugin-config.js";
+import { defaultClusterName } from "../plugin-config.js";
 import { TypeUrl } from "./type-urls.js";
 
 export type Json = Record<string, unknown>;

@@ -7,7 +7,7 @@
  * service's default cluster. Deny rules have no dubbo_proxy equivalent: the filter enforces them.
  */
 import { TypeUrl } from "./type-urls.js";
-import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../../plugin-config.js";
+import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../plugin-config.js";
 import type { StringMatch } from "../../rules/types.js";
 
 export const DUBBO_PROXY_STAT_PREFIX = "dubbo_mesh";

@@ -8,7 +8,7 @@
  * build that finds them: read-only (deep-frozen under DUBBO_MESH_FREEZE=1, util/freeze.ts).
  */
 import type { Service } from "../../model/model.js";
-import { compileService, DEFAULT_ROUTE_ATTACHMENT, type PluginService } from "../../plugin-config.js";
+import { compileService, DEFAULT_ROUTE_ATTACHMENT, type PluginService } from "../plugin-config.js";
 import { shared } from "../../util/freeze.js";
 import { dubboRouteConfiguration } from "./dubbo-proxy.js";
 import { serviceClusters, type Json } from "./clusters.js";

@@ -22,7 +22,7 @@
  * changed by identity and re-encodes only that.
  */
 import type { MeshModel, Service } from "../../model/model.js";
-import { DEFAULT_MAX_BODY_BYTES, inPluginOrder, pluginConfigJson, pluginConfigOf } from "../../plugin-config.js";
+import { DEFAULT_MAX_BODY_BYTES, inPluginOrder, pluginConfigJson, pluginConfigOf } from "../plugin-config.js";
 import type { Json } from "./clusters.js";
 import { DUBBO_PROXY_STAT_PREFIX, DUBBO_ROUTE_CONFIG_NAME } from "./dubbo-proxy.js";
 import type { ServiceCache } from "./service-cache.js";

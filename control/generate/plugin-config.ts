@@ -7,9 +7,9 @@
  * ordered so that the filter's "first match wins" picks the most specific one: by interface, then entries
  * with both version and group, then one of them, then neither; then by version and group.
  */
-import { istioClusterName } from "./model/service-host.js";
-import type { MeshModel, Service } from "./model/model.js";
-import type { RequestMatch, StringMatch } from "./rules/types.js";
+import { istioClusterName } from "../model/service-host.js";
+import type { MeshModel, Service } from "../model/model.js";
+import type { RequestMatch, StringMatch } from "../rules/types.js";
 
 export const PLUGIN_CONFIG_VERSION = 1;
 export const DEFAULT_ROUTE_ATTACHMENT = "x-dubbo-mesh-cluster";
