@@ -120,30 +120,31 @@ export function xdsSnapshot(model: MeshModel, options: XdsSnapshotOptions, cache
 }
 
 /**
- * The snapshot made from the previous one when no service's routing changed (the services that are not the
- * previous snapshot's replace services of the same keys with the same plugin entries: endpoint changes):
- * only the replaced services' clusters and assignments are looked at. Undefined otherwise.
+ * The snapshot made from the previous one when no service's routing changed (every service that is not the
+ * previous snapshot's replaces one of the same key with the same plugin entry: endpoint changes): only the
+ * replaced services' clusters and assignments are looked at. Undefined otherwise.
  */
 function fromPrevious(model: MeshModel, cache: ServiceCache, previous: XdsSnapshot): XdsSnapshot | undefined {
-  const before = new Set(previous.basis.services);
-  const now = new Set(model.services);
-  const gone = new Map<string, Service>();
-  for (const s of previous.basis.services) if (!now.has(s)) gone.set(s.key, s);
-  const added = model.services.filter((s) => !before.has(s));
-  if (added.length !== gone.size) return undefined;
-  for (const s of added) {
-    const old = gone.get(s.key);
-    if (old === undefined || cache.pieces(old).entryJson !== cache.pieces(s).entryJson) return undefined;
+  // services are sorted by host: when only endpoints changed, old and new line up one by one
+  const before = previous.basis.services;
+  const now = model.services;
+  if (before.length !== now.length) return undefined;
+  const replaced: [Service, Service][] = [];
+  for (let i = 0; i < now.length; i++) {
+    const [old, s] = [before[i]!, now[i]!];
+    if (old === s) continue;
+    if (old.key !== s.key || cache.pieces(old).entryJson !== cache.pieces(s).entryJson) return undefined;
+    replaced.push([old, s]);
   }
   const resources = new Map(previous.resources);
   for (const [type, entries] of [[TypeUrl.cluster, "clusterEntries"], [TypeUrl.clusterLoadAssignment, "assignmentEntries"]] as const) {
-    const before = previous.resources.get(type)!;
-    const byName = new Map(before);
-    for (const s of gone.values()) for (const [name] of cache.pieces(s)[entries]) byName.delete(name);
-    for (const s of added) for (const [name, entry] of cache.pieces(s)[entries]) byName.set(name, unchanged(before, name, entry));
+    const last = previous.resources.get(type)!;
+    const byName = new Map(last);
+    for (const [old] of replaced) for (const [name] of cache.pieces(old)[entries]) byName.delete(name);
+    for (const [, s] of replaced) for (const [name, entry] of cache.pieces(s)[entries]) byName.set(name, unchanged(last, name, entry));
     resources.set(type, byName);
   }
-  return { resources, basis: { ...previous.basis, services: model.services } };
+  return { resources, basis: { ...previous.basis, services: now } };
 }
 
 function fullSnapshot(model: MeshModel, options: XdsSnapshotOptions, optionsKey: string, cache: ServiceCache, previous: XdsSnapshot | undefined): XdsSnapshot {
