@@ -166,7 +166,7 @@ describe("xDS snapshot", () => {
     expect(() => (service.endpoints as unknown[]).push({})).toThrow(TypeError);
     expect(() => ((service as { host: string }).host = "x")).toThrow(TypeError);
     const pieces = new ServiceCache().pieces(service);
-    expect(() => ((pieces.assignments[0] as Obj)["cluster_name"] = "x")).toThrow(TypeError);
+    expect(() => ((pieces.assignmentEntries[0]![1].resource as Obj)["cluster_name"] = "x")).toThrow(TypeError);
     expect(() => (pieces.entry.routes as unknown[]).pop()).toThrow(TypeError);
   });
 });

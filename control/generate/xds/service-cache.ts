@@ -21,10 +21,10 @@ export interface ServicePieces {
   readonly entryJson: string;
   /** the dubbo_proxy RouteConfiguration (for the cache's route attachment) */
   readonly routeConfig: Json;
-  /** EDS clusters and their assignments, in the same order: the whole service first, then its subsets by name */
-  readonly clusters: readonly Json[];
-  readonly assignments: readonly Json[];
-  /** the same as snapshot entries: [name, {resource, service: the interface}] */
+  /**
+   * EDS clusters and their assignments as snapshot entries, [name, {resource, service: the interface}], in
+   * the same order: the whole service first, then its subsets by name
+   */
   readonly clusterEntries: readonly (readonly [string, XdsResource])[];
   readonly assignmentEntries: readonly (readonly [string, XdsResource])[];
 }
@@ -40,15 +40,13 @@ export class ServiceCache {
     if (out === undefined) {
       const entry = compileService(service);
       const { clusters, assignments } = serviceClusters(service);
-      const service_ = service.interface;
+      const iface = service.interface;
       out = shared({
         entry,
         entryJson: JSON.stringify(entry),
         routeConfig: dubboRouteConfiguration(entry, this.routeAttachment),
-        clusters,
-        assignments,
-        clusterEntries: clusters.map((c) => [c["name"] as string, { resource: c, service: service_ }] as const),
-        assignmentEntries: assignments.map((a) => [a["cluster_name"] as string, { resource: a, service: service_ }] as const),
+        clusterEntries: clusters.map((c) => [c["name"] as string, { resource: c, service: iface }] as const),
+        assignmentEntries: assignments.map((a) => [a["cluster_name"] as string, { resource: a, service: iface }] as const),
       });
       this.byService.set(service, out);
     }
