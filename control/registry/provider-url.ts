@@ -47,15 +47,15 @@ function intern(s: string, maxLength = 24): string {
   return s;
 }
 
-/**
- * Parses one provider URL; never throws. `skip` marks URLs that are valid but not for us (disabled, other
- * protocol). A narrow, allocation-light parser for `scheme://host:port[/path][?query]` (registries hold
- * 10^5 of these; WHATWG `new URL` costs several times more and accepts shapes Dubbo never writes).
- */
 function malformed(url: string, why: string): ParsedProvider {
   return { ok: false, error: `malformed provider URL ${JSON.stringify(url)}: ${why}` };
 }
 
+/**
+ * Parses one provider URL; never throws. `skip` marks URLs that are valid but not for us (disabled, other
+ * protocol). A narrow parser for `scheme://host:port[/path][?query]` (registries hold 10^5 of these; WHATWG
+ * `new URL` costs several times more and accepts shapes Dubbo never writes).
+ */
 export function parseProviderUrl(url: string): ParsedProvider {
   let schemeLength: number;
   if (url.startsWith("dubbo://")) schemeLength = 8; // the common case, without a regular expression match
@@ -105,9 +105,10 @@ export function parseProviderUrl(url: string): ParsedProvider {
   const ifaceParam = params.get("interface");
   const category = params.get("category");
   const weightRaw = params.get("weight");
-  const iface = intern(ifaceParam || path, Infinity);
-  if (iface === "") return malformed(url, "no interface (neither a path nor an interface= param)");
-  if (!javaName.test(iface)) return malformed(url, `interface '${iface}' is not a Java type name`);
+  const name = ifaceParam || path;
+  if (name === "") return malformed(url, "no interface (neither a path nor an interface= param)");
+  if (!javaName.test(name)) return malformed(url, `interface '${name}' is not a Java type name`);
+  const iface = intern(name, Infinity);
   if (category !== undefined && category !== "providers") return malformed(url, `category '${category}' is not providers`);
   if (params.get("enabled") === "false") {
     return { ok: false, skip: "disabled", error: `provider URL ${JSON.stringify(url)} has enabled=false: skipped` };
