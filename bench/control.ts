@@ -99,7 +99,7 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   const istioYaml = ms(t);
   const generateCpu = process.cpuUsage(cpu0);
   const peakGenerate = process.resourceUsage().maxRSS;
-  const yamlBytes = files.reduce((n, f) => n + f.text.length, 0);
+  const yamlBytes = files.reduce((n, f) => n + f.chunks.reduce((m, c) => m + c.length, 0), 0);
 
   t = process.hrtime.bigint();
   const cache = new ServiceCache(); // what the long-running control plane keeps

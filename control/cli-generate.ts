@@ -6,7 +6,7 @@
  * control/generate/istio/index.ts into DIR. Deterministic: the same input gives byte-identical files.
  * Exit codes: 0 written, 1 bad input (message on stderr), 2 bad usage.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MODES, type Mode } from "./generate/istio/envoy-filter.js";
@@ -107,7 +107,14 @@ export async function generate(args: GenerateArgs, warn: (m: string) => void = (
   const model = buildModel(providers, rules, { port: args.port, warn });
   const files = generateIstio(model, { mode: args.mode, wasm, ...(args.namespace ? { namespace: args.namespace } : {}), ...(xdsAddress ? { xdsAddress } : {}) });
   mkdirSync(args.out, { recursive: true });
-  for (const f of files) writeFileSync(join(args.out, f.name), f.text);
+  for (const f of files) {
+    const fd = openSync(join(args.out, f.name), "w");
+    try {
+      for (const chunk of f.chunks) writeSync(fd, chunk);
+    } finally {
+      closeSync(fd);
+    }
+  }
   return files.map((f) => f.name);
 }
 

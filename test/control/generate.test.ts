@@ -53,7 +53,7 @@ describe("Istio YAML", () => {
         expect(names).toContain(`envoy-filter-${mode}.yaml`);
         let typed = 0;
         for (const f of files.filter((x) => x.name.endsWith(".yaml"))) {
-          for (const doc of docsOf(f.text)) {
+          for (const doc of docsOf(f.chunks.join(""))) {
             validateIstio(doc);
             for (const { operation, value } of patchFilters(doc)) {
               const tc = value["typed_config"] as Obj;
@@ -88,7 +88,7 @@ describe("Istio YAML", () => {
     });
     const rules = loadRulesFile(join(packageRoot, "examples", "rules.yaml")).map((r) => ({ ...r, interface: "org.apache.dubbo.demo.*" }));
     const files = generateIstio(buildModel(providers, rules), { mode: "dubbo-proxy", wasm: wasmSources.local });
-    const text = files.find((f) => f.name === "envoy-filter-wasm.yaml")!.text;
+    const text = files.find((f) => f.name === "envoy-filter-wasm.yaml")!.chunks.join("");
     expect(text).toMatch(/\n {16}value: \|-\n {18}\{"version":1,/);
     const [ef] = docsOf(text);
     validateIstio(ef!);
@@ -96,7 +96,7 @@ describe("Istio YAML", () => {
     roundTripJson("envoy.config.listener.v3.Filter", patch!.value);
     const value = (((patch!.value["typed_config"] as Obj)["config"] as Obj)["configuration"] as Obj)["value"] as string;
     expect(value.length).toBeGreaterThan(16384);
-    const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.text) as Obj;
+    const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.chunks.join("")) as Obj;
     expect(JSON.parse(value)).toEqual(json);
     expect((json["services"] as Obj[]).length).toBe(120);
   });
@@ -104,8 +104,8 @@ describe("Istio YAML", () => {
   it("the wasm filter carries the compiled plugin configuration; dubbo-proxy routes follow the route attachment", () => {
     const model = examplesModel();
     const files = generateIstio(model, { mode: "dubbo-proxy", wasm: wasmSources.local });
-    const [wasmEf] = docsOf(files.find((f) => f.name === "envoy-filter-wasm.yaml")!.text);
-    const [modeEf] = docsOf(files.find((f) => f.name === "envoy-filter-dubbo-proxy.yaml")!.text);
+    const [wasmEf] = docsOf(files.find((f) => f.name === "envoy-filter-wasm.yaml")!.chunks.join(""));
+    const [modeEf] = docsOf(files.find((f) => f.name === "envoy-filter-dubbo-proxy.yaml")!.chunks.join(""));
     // the wasm insertion must run before the REPLACE of tcp_proxy: a lower priority
     expect((wasmEf!["spec"] as Obj)["priority"]).toBe(-10);
     expect((modeEf!["spec"] as Obj)["priority"]).toBeUndefined();
@@ -143,7 +143,7 @@ describe("Istio YAML", () => {
 
   it("the schema check is real: a bad enum or a bad sha256 fails", () => {
     const files = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.oci });
-    const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.text);
+    const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.chunks.join(""));
     validateIstio(plugin!);
     const spec = plugin!["spec"] as Obj;
     expect(() => validateIstio({ ...plugin!, spec: { ...spec, type: "TRANSPORT" } })).toThrow(/type/);
@@ -153,8 +153,8 @@ describe("Istio YAML", () => {
   it("the WasmPlugin carries the same plugin configuration as plugin-config.json", () => {
     for (const mode of MODES) {
       const files = generateIstio(examplesModel(), { mode, wasm: wasmSources.oci });
-      const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.text);
-      const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.text) as Obj;
+      const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.chunks.join(""));
+      const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.chunks.join("")) as Obj;
       expect((plugin!["spec"] as Obj)["pluginConfig"]).toEqual(json);
       expect(json["rewrite"]).toBe(mode === "dubbo-proxy");
     }
@@ -163,7 +163,7 @@ describe("Istio YAML", () => {
   it("is deterministic: the same input gives byte-identical files", () => {
     const a = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });
     const b = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.https });
-    expect(a.map((f) => f.text)).toEqual(b.map((f) => f.text));
+    expect(a.map((f) => f.chunks.join(""))).toEqual(b.map((f) => f.chunks.join("")));
   });
 });
 

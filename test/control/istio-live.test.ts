@@ -39,8 +39,8 @@ describe("Istio live mode (--xds-address)", () => {
       it(`${mode}, ${address}: a cluster for the control plane and the wasm filter by ECDS from it, valid for Istio and Envoy`, () => {
         const files = generateIstio(examplesModel(), { mode, wasm, namespace: "dubbo", xdsAddress: parseXdsAddress(address) });
         expect(files.map((f) => f.name)).toEqual(["service-entries.yaml", "destination-rules.yaml", "envoy-filter-xds.yaml", `envoy-filter-${mode}.yaml`, "plugin-config.json"]);
-        for (const f of files.filter((x) => x.name.endsWith(".yaml"))) for (const doc of docsOf(f.text)) validateIstio(doc);
-        const [ef] = docsOf(files.find((f) => f.name === "envoy-filter-xds.yaml")!.text);
+        for (const f of files.filter((x) => x.name.endsWith(".yaml"))) for (const doc of docsOf(f.chunks.join(""))) validateIstio(doc);
+        const [ef] = docsOf(files.find((f) => f.name === "envoy-filter-xds.yaml")!.chunks.join(""));
         const [cluster, filter] = (ef!["spec"] as { configPatches: { applyTo: string; patch: { operation: string; value: Obj } }[] }).configPatches;
         expect([cluster!.applyTo, cluster!.patch.operation, filter!.applyTo, filter!.patch.operation]).toEqual(["CLUSTER", "ADD", "NETWORK_FILTER", "INSERT_BEFORE"]);
         roundTripJson("envoy.config.cluster.v3.Cluster", cluster!.patch.value);
@@ -53,7 +53,7 @@ describe("Istio live mode (--xds-address)", () => {
         expect(JSON.stringify(discovery["config_source"])).toContain('"cluster_name":"dubbo-mesh-xds"');
         // until the control plane answers, the generated configuration
         const json = (((discovery["default_config"] as Obj)["config"] as Obj)["configuration"] as Obj)["value"] as string;
-        expect(JSON.parse(json)).toEqual(JSON.parse(files.find((f) => f.name === "plugin-config.json")!.text));
+        expect(JSON.parse(json)).toEqual(JSON.parse(files.find((f) => f.name === "plugin-config.json")!.chunks.join("")));
       });
     }
   }
@@ -72,7 +72,7 @@ spec:
     if (!p.ok) throw new Error(p.error);
     const model = buildModel([p.provider], rules);
     const text = (live: boolean) =>
-      generateIstio(model, { mode: "dubbo-proxy", wasm, ...(live ? { xdsAddress: parseXdsAddress("10.0.0.7:18000") } : {}) }).find((f) => f.name === "envoy-filter-dubbo-proxy.yaml")!.text;
+      generateIstio(model, { mode: "dubbo-proxy", wasm, ...(live ? { xdsAddress: parseXdsAddress("10.0.0.7:18000") } : {}) }).find((f) => f.name === "envoy-filter-dubbo-proxy.yaml")!.chunks.join("");
     const v1 = "string_match: {exact: outbound|20880|v1|com.example.orders.dubbo}";
     expect(text(false)).not.toContain(v1); // static: only the clusters the routes name
     expect(text(true)).toContain(v1);
