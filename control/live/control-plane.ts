@@ -8,6 +8,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { AdminHttpServer, type AdminAddress } from "../../common/admin-http.js";
 import type { Mode } from "../generate/istio/envoy-filter.js";
+import type { XdsAddress } from "../generate/istio/live.js";
 import type { WasmSource } from "../generate/xds/wasm-filter.js";
 import type { MeshModel } from "../model/model.js";
 import { AdsServer, type AdsTlsOptions } from "../xds/ads-server.js";
@@ -15,7 +16,7 @@ import { SnapshotCache } from "../xds/snapshot.js";
 import type { DebounceOptions } from "./debounce.js";
 import { MeshWatch } from "./mesh-watch.js";
 import { Publisher } from "./publisher.js";
-import { encodeEnvoy, encodeMcp, envoyResourceSets, mcpAnyTypeUrl, mcpResourceSets } from "./resource-sets.js";
+import { EnvoyResources, McpResources, encodeEnvoy, encodeMcp, mcpAnyTypeUrl } from "./resource-sets.js";
 
 export interface ControlPlaneOptions {
   registry: string;
@@ -31,6 +32,8 @@ export interface ControlPlaneOptions {
   mcp: boolean;
   /** namespace of the Istio objects served over MCP */
   namespace?: string;
+  /** where sidecars reach this control plane: MCP serves the live-mode EnvoyFilter (generate --xds-address) */
+  xdsAddress?: XdsAddress;
   debounce?: DebounceOptions;
   log(line: string): void;
 }
@@ -83,7 +86,9 @@ function controlMetrics(registry: Registry, snapshot: SnapshotCache, ads: () => 
 export class ControlPlane {
   private readonly snapshot = new SnapshotCache();
   private readonly envoy: Publisher;
+  private readonly envoyResources: EnvoyResources;
   private readonly mcp: Publisher | undefined;
+  private readonly mcpResources: McpResources | undefined;
   private readonly registry = new Registry();
   private readonly metrics: ReturnType<typeof controlMetrics>;
   private ads: AdsServer | undefined;
@@ -95,7 +100,16 @@ export class ControlPlane {
 
   private constructor(private readonly options: ControlPlaneOptions) {
     this.envoy = new Publisher(this.snapshot, encodeEnvoy);
-    this.mcp = options.mcp ? new Publisher(this.snapshot, encodeMcp, mcpAnyTypeUrl) : undefined;
+    this.envoyResources = new EnvoyResources({ mode: options.mode, wasm: options.wasm });
+    if (options.mcp) {
+      this.mcp = new Publisher(this.snapshot, encodeMcp, mcpAnyTypeUrl);
+      this.mcpResources = new McpResources({
+        mode: options.mode,
+        wasm: options.wasm,
+        ...(options.namespace ? { namespace: options.namespace } : {}),
+        ...(options.xdsAddress ? { xdsAddress: options.xdsAddress } : {}),
+      });
+    }
     this.metrics = controlMetrics(this.registry, this.snapshot, () => this.ads);
   }
 
@@ -154,9 +168,8 @@ export class ControlPlane {
   private publish(model: MeshModel): void {
     const t0 = performance.now();
     try {
-      const o = this.options;
-      const envoy = this.envoy.publish(envoyResourceSets(model, { mode: o.mode, wasm: o.wasm }));
-      const mcp = this.mcp?.publish(mcpResourceSets(model, { mode: o.mode, wasm: o.wasm, ...(o.namespace ? { namespace: o.namespace } : {}) }));
+      const envoy = this.envoy.publish(this.envoyResources.build(model));
+      const mcp = this.mcpResources && this.mcp?.publish(this.mcpResources.build(model));
       const ms = performance.now() - t0;
       this.lastPublish = { at: new Date().toISOString(), ms: Math.round(ms * 10) / 10, encoded: envoy.encoded + (mcp?.encoded ?? 0), changed: { ...envoy.changed, ...mcp?.changed } };
       this.metrics.rebuilds.inc();

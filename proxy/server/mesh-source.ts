@@ -6,7 +6,7 @@
  * snapshot, and a bad rules edit keeps the last good rules. Each source's outcome is reported: a new snapshot
  * names the source it came from; a source that could not be read (or re-read unchanged) goes to `onOutcome`.
  */
-import { compilePluginConfig, defaultClusterName } from "../../control/plugin-config.js";
+import { compilePluginConfig, defaultClusterName } from "../../control/generate/plugin-config.js";
 import { buildModel, endpointInSubset, type MeshModel } from "../../control/model/model.js";
 import { createRegistry, type Provider, type Registry } from "../../control/registry/index.js";
 import { RulesFile } from "../../control/rules/load.js";

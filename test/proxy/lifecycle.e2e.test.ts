@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
-import { splitFrames } from "../support/split-frames.js";
+import { splitFrames } from "../../dev/split-frames.js";
 import { DEMO_RULES, type Mesh, holding, proxyConfig, startMesh, tally } from "./harness.js";
 
 const require = createRequire(import.meta.url);
