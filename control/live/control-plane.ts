@@ -12,6 +12,7 @@ import type { WasmSource } from "../generate/xds/wasm-filter.js";
 import type { MeshModel } from "../model/model.js";
 import { AdsServer, type AdsTlsOptions } from "../xds/ads-server.js";
 import { SnapshotCache } from "../xds/snapshot.js";
+import type { ClusterFieldOptions } from "./cluster-fields.js";
 import type { DebounceOptions } from "./debounce.js";
 import { MeshWatch } from "./mesh-watch.js";
 import { Publisher } from "./publisher.js";
@@ -32,6 +33,8 @@ export interface ControlPlaneOptions {
   /** namespace of the Istio objects served over MCP */
   namespace?: string;
   debounce?: DebounceOptions;
+  /** the settings written into every generated Cluster (cluster-fields.ts) */
+  clusters?: ClusterFieldOptions;
   log(line: string): void;
 }
 
@@ -155,7 +158,7 @@ export class ControlPlane {
     const t0 = performance.now();
     try {
       const o = this.options;
-      const envoy = this.envoy.publish(envoyResourceSets(model, { mode: o.mode, wasm: o.wasm }));
+      const envoy = this.envoy.publish(envoyResourceSets(model, { mode: o.mode, wasm: o.wasm, ...(o.clusters ? { clusters: o.clusters } : {}) }));
       const mcp = this.mcp?.publish(mcpResourceSets(model, { mode: o.mode, wasm: o.wasm, ...(o.namespace ? { namespace: o.namespace } : {}) }));
       const ms = performance.now() - t0;
       this.lastPublish = { at: new Date().toISOString(), ms: Math.round(ms * 10) / 10, encoded: envoy.encoded + (mcp?.encoded ?? 0), changed: { ...envoy.changed, ...mcp?.changed } };

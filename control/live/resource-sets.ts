@@ -10,15 +10,19 @@ import { anyFromJson } from "../generate/xds/proto-json.js";
 import { DEFAULT_MCP_NAMESPACE, encodeMcpResource } from "../mcp/encode.js";
 import { MCP_RESOURCE_TYPE_URL, MCP_TYPE_URL_KINDS } from "../mcp/type-urls.js";
 import type { MeshModel } from "../model/model.js";
+import { type ClusterFieldOptions, withClusterFields } from "./cluster-fields.js";
 import type { GeneratedResource } from "./publisher.js";
 
 type Json = Record<string, unknown>;
 
-export function envoyResourceSets(model: MeshModel, options: XdsOptions): Map<string, GeneratedResource<Json>[]> {
+const NO_CLUSTER_OPTIONS: ClusterFieldOptions = {};
+
+/** `clusters`: the Cluster fields of cluster-fields.ts (until the generators emit them). */
+export function envoyResourceSets(model: MeshModel, options: XdsOptions & { clusters?: ClusterFieldOptions }): Map<string, GeneratedResource<Json>[]> {
   const r = buildXdsResources(model, options);
   const named = (list: Json[], key: string) => list.map((object) => ({ name: String(object[key]), object }));
   return new Map([
-    [TypeUrl.cluster, named(r.clusters, "name")],
+    [TypeUrl.cluster, named(withClusterFields(model, r.clusters, options.clusters ?? NO_CLUSTER_OPTIONS), "name")],
     [TypeUrl.clusterLoadAssignment, named(r.clusterLoadAssignments, "cluster_name")],
     [TypeUrl.listener, named(r.listeners, "name")],
   ]);
