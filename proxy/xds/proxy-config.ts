@@ -182,6 +182,22 @@ function structPositiveInt(struct: Plain, key: string, where: string): number | 
   return n;
 }
 
+/**
+ * An endpoint's labels: the string fields of its `metadata.filter_metadata["envoy.lb"]` (where Envoy's subset
+ * load balancer reads them). Shown in /clusters; other values are ignored.
+ */
+function endpointLabels(lbEndpoint: Plain, where: string): Record<string, string> {
+  const meta = obj(obj(obj(lbEndpoint["metadata"], `${where}.metadata`)["filter_metadata"], `${where}.metadata.filter_metadata`)["envoy.lb"], `${where}.metadata.filter_metadata.envoy.lb`);
+  const fields = meta["fields"];
+  const out: Record<string, string> = {};
+  if (!isPlain(fields)) return out;
+  for (const [k, v] of Object.entries(fields)) {
+    const text = isPlain(v) ? (v["stringValue"] ?? v["string_value"]) : undefined;
+    if (typeof text === "string") out[k] = text;
+  }
+  return out;
+}
+
 const UNUSABLE_HEALTH = new Set(["UNHEALTHY", "DRAINING", "TIMEOUT"]);
 
 function endpointsOf(assignment: Plain | undefined, where: string): EndpointConfig[] {
@@ -196,7 +212,7 @@ function endpointsOf(assignment: Plain | undefined, where: string): EndpointConf
       const endpoint = obj(e["endpoint"], `${at}.endpoint`);
       const weight = wrapped(e["load_balancing_weight"], 1);
       if (!Number.isInteger(weight) || weight < 1) throw new XdsConfigError(`${at}.load_balancing_weight: expected a positive integer, got ${weight}`);
-      out.push({ address: socketAddress(endpoint["address"], `${at}.endpoint.address`), weight, labels: {} });
+      out.push({ address: socketAddress(endpoint["address"], `${at}.endpoint.address`), weight, labels: endpointLabels(e, at) });
     });
   });
   return out;
