@@ -9,14 +9,20 @@ import { ConfigError, type HostPort, parseHostPort } from "./config.js";
 import { type ProxyLogLevel, ProxyServer } from "./proxy-server.js";
 
 const USAGE = `usage: dubbo-mesh proxy --config FILE [--listen HOST:PORT] [--admin HOST:PORT|off] [--log-level debug|info|warn|error]
+       dubbo-mesh proxy --xds HOST:PORT [--node-id ID] [--cache DIR] [--services LIST] [--listen HOST:PORT] [--admin HOST:PORT|off]
   --config FILE        proxy configuration (YAML, see docs/proxy.md); followed for changes
-  --listen HOST:PORT   address of the (first) Dubbo listener (default 127.0.0.1:20880)
+  --xds HOST:PORT      take the whole configuration from a control plane over ADS (dubbo-mesh control)
+  --node-id ID         the xDS node id (default dubbo-mesh-proxy~HOST~PID)
+  --cache DIR          keep the last acknowledged resources in DIR and start from them
+  --services LIST      comma-separated interfaces or prefix globs this proxy serves (node metadata DUBBO_MESH_SERVICES)
+  --listen HOST:PORT   address of the (first) Dubbo listener (default: the configuration's, or the first Listener's)
   --admin HOST:PORT    admin API address (default 127.0.0.1:9901); "off" disables it
   --log-level LEVEL    default info
 `;
 
 export interface ProxyArgs {
-  config: string;
+  config?: string;
+  xds?: { server: string; nodeId?: string; cacheDir?: string; services?: string[] };
   listen?: HostPort;
   admin?: HostPort | null;
   logLevel: ProxyLogLevel;
@@ -28,6 +34,10 @@ export function parseProxyArgs(argv: string[]): ProxyArgs {
   let listen: HostPort | undefined;
   let admin: HostPort | null | undefined;
   let logLevel: ProxyLogLevel = "info";
+  let xds: string | undefined;
+  let nodeId: string | undefined;
+  let cacheDir: string | undefined;
+  let services: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf("=");
@@ -57,13 +67,29 @@ export function parseProxyArgs(argv: string[]): ProxyArgs {
         break;
       }
       case "--xds":
-        throw new Error("--xds is not supported yet; give the configuration with --config FILE");
+        xds = value();
+        parseHostPort(xds, "--xds");
+        break;
+      case "--node-id":
+        nodeId = value();
+        break;
+      case "--cache":
+        cacheDir = value();
+        break;
+      case "--services":
+        services = value().split(",").map((v) => v.trim()).filter((v) => v !== "");
+        break;
       default:
         throw new Error(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
-  if (config === undefined) throw new Error("--config FILE is required");
-  return { config, listen, admin, logLevel };
+  if (config !== undefined && xds !== undefined) throw new Error("give either --config FILE or --xds HOST:PORT, not both");
+  if (xds === undefined && (nodeId !== undefined || cacheDir !== undefined || services !== undefined)) {
+    throw new Error("--node-id, --cache and --services go with --xds HOST:PORT");
+  }
+  if (config === undefined && xds === undefined) throw new Error("--config FILE is required (or --xds HOST:PORT)");
+  const x = xds === undefined ? undefined : { server: xds, ...(nodeId !== undefined ? { nodeId } : {}), ...(cacheDir !== undefined ? { cacheDir } : {}), ...(services !== undefined ? { services } : {}) };
+  return { ...(config !== undefined ? { config } : {}), ...(x !== undefined ? { xds: x } : {}), listen, admin, logLevel };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -80,15 +106,30 @@ export async function main(argv: string[]): Promise<number> {
   }
   let proxy: ProxyServer;
   try {
-    proxy = await ProxyServer.start({ configPath: args.config, listen: args.listen, admin: args.admin, logLevel: args.logLevel });
+    proxy = await ProxyServer.start({
+      ...(args.config !== undefined ? { configPath: args.config } : {}),
+      ...(args.xds !== undefined ? { xds: args.xds } : {}),
+      listen: args.listen,
+      admin: args.admin,
+      logLevel: args.logLevel,
+    });
   } catch (err) {
     const prefix = err instanceof ConfigError ? "invalid configuration: " : "";
     process.stderr.write(`dubbo-mesh proxy: ${prefix}${(err as Error).message}\n`);
     return 1;
   }
-  const listeners = proxy.listenerAddresses.map((a) => `${a.host}:${a.port}`).join(", ");
   const admin = proxy.adminAddress ? ` admin http://${proxy.adminAddress.host}:${proxy.adminAddress.port}/` : "";
-  process.stdout.write(`dubbo-mesh proxy: listening on ${listeners};${admin}\n`);
+  if (args.xds !== undefined) {
+    process.stdout.write(`dubbo-mesh proxy: waiting for the configuration from ${args.xds.server};${admin}\n`);
+    void proxy.whenReady().then(() => {
+      const listeners = proxy.listenerAddresses.map((a) => `${a.host}:${a.port}`).join(", ");
+      const from = proxy.configuredFromCache ? ` (from the cache in ${args.xds!.cacheDir}: ${args.xds!.server} not reached yet)` : "";
+      process.stdout.write(`dubbo-mesh proxy: ready: listening on ${listeners}${from};${admin}\n`);
+    });
+  } else {
+    const listeners = proxy.listenerAddresses.map((a) => `${a.host}:${a.port}`).join(", ");
+    process.stdout.write(`dubbo-mesh proxy: listening on ${listeners};${admin}\n`);
+  }
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;

@@ -200,7 +200,7 @@ export class ProxyServer {
     this.config = config;
     this.applied = { wasmPath: config.filter.wasm, wasm: await this.readWasm(config), pluginConfig: "", sourceKey: this.sourceKey(config) };
     const source = config.filter.source;
-    if (source.kind === "inline") {
+    if (source.kind === "inline" && this.options.xds === undefined) {
       const pluginConfig = JSON.stringify(source.configuration);
       this.vm = await this.createVm(config, { name: config.filter.rootId, rootId: config.filter.rootId, vmId: config.filter.vmId, vmConfig: "", pluginConfig });
       this.applied.pluginConfig = pluginConfig;
@@ -242,6 +242,12 @@ export class ProxyServer {
   get ready(): boolean {
     if (!this.started || this.draining) return false;
     return this.feed === null || (this.feed.complete && this.listeners.size > 0);
+  }
+
+  /** Configured over xDS from the disk cache, the control plane not reached yet. */
+  get configuredFromCache(): boolean {
+    const status = this.feed?.status;
+    return status !== undefined && status.cacheLoaded !== null && status.lastConnected === null;
   }
 
   /** Resolves once the proxy is ready (at once when it is). */
