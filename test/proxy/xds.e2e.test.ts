@@ -271,6 +271,8 @@ describe("a resource the proxy refuses (NACK)", () => {
   let server: AdsServer;
   let proxy: ProxyServer;
   const snapshot = new SnapshotCache();
+  /** the Listener as generated (inline wasm filter), before a test replaces it */
+  let lastGoodListener: Uint8Array | undefined;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "dubbo-mesh-xds-nack-"));
@@ -283,6 +285,7 @@ describe("a resource the proxy refuses (NACK)", () => {
     const model = watch.model;
     watch.close();
     new Publisher(snapshot, encodeEnvoy).publish(envoyResourceSets(model, { mode: "dubbo-proxy", wasm: parseWasmSource() }));
+    lastGoodListener = [...snapshot.resources(XdsTypeUrl.listener).values()][0]!.bytes;
     server = new AdsServer(snapshot);
     const port = await server.start("127.0.0.1:0");
     proxy = await ProxyServer.start({
@@ -337,6 +340,77 @@ describe("a resource the proxy refuses (NACK)", () => {
       await until("the Cluster NACK", () => (server.status().streams[0]?.types[XdsTypeUrl.cluster]?.lastNack?.message ?? "") !== "");
       expect(server.status().streams[0]!.types[XdsTypeUrl.cluster]!.lastNack!.message).toMatch(/^Cluster dns\.type: "STRICT_DNS" is not supported/);
       expect(await c.invoke("greet", ["g"])).toBe("v1:greet g");
+    } finally {
+      await c.close();
+    }
+  });
+  it("takes the plugin configuration by ECDS (config_discovery): an update reaches established connections, a refused one is NACKed", async () => {
+    const l = proxy.listenerAddresses[0]!;
+    const c = await startConsumer({ address: `${l.host}:${l.port}`, interface: SERVICE, version: VERSION, timeout: 3000 });
+    try {
+      expect(await c.invoke("sayHello", ["g"], gray)).toBe("v2:hello g");
+      // the Listener as the live generator writes it: the wasm filter by config_discovery, its configuration by ECDS
+      const good = [...snapshot.resources(XdsTypeUrl.listener).values()][0]!;
+      const inlineJson = decodeResource(XdsTypeUrl.listener, lastGoodListener!) as {
+        filter_chains: Array<{ filters: Array<{ name: string; typed_config: { "@type": string; config: { configuration: { value: string } } } }> }>;
+      };
+      const [wasmFilter, dubboProxy] = inlineJson.filter_chains[0]!.filters;
+      const wasm = wasmFilter!.typed_config;
+      const ecds = (plugin: string) =>
+        makeResource(
+          XdsTypeUrl.extensionConfig,
+          "dubbo-mesh",
+          encodeJson(XdsTypeUrl.extensionConfig, { name: "dubbo-mesh", typed_config: { ...wasm, config: { ...wasm.config, configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: plugin } } } }),
+        );
+      const listenerJson = {
+        name: good.name,
+        address: { socket_address: { address: "127.0.0.1", port_value: 20880 } },
+        filter_chains: [
+          {
+            filters: [
+              { name: "dubbo-mesh", config_discovery: { config_source: { ads: {}, resource_api_version: "V3" }, type_urls: [wasm["@type"]] } },
+              {
+                name: dubboProxy!.name,
+                typed_config: {
+                  "@type": dubboProxy!.typed_config["@type"],
+                  stat_prefix: "dubbo_mesh",
+                  drds: { config_source: { ads: {}, resource_api_version: "V3" }, route_config_name: "dubbo-mesh" },
+                },
+              },
+            ],
+          },
+        ],
+      };
+      const plugin = JSON.parse(wasm.config.configuration.value) as { services: Array<{ routes: Array<{ name: string; destinations: Array<{ cluster: string; weight: number }> }> }> };
+      snapshot.update(XdsTypeUrl.extensionConfig, [ecds(JSON.stringify(plugin))]);
+      snapshot.update(XdsTypeUrl.dubboRoute, [
+        makeResource(XdsTypeUrl.dubboRoute, "dubbo-mesh", encodeJson(XdsTypeUrl.dubboRoute, { name: "dubbo-mesh", route_config: [] })),
+      ]);
+      snapshot.update(XdsTypeUrl.listener, [makeResource(XdsTypeUrl.listener, good.name, encodeJson(XdsTypeUrl.listener, listenerJson))]);
+      await until("the ECDS resource held", () => {
+        const types = server.status().streams[0]?.types ?? {};
+        return (
+          types[XdsTypeUrl.extensionConfig]?.lastAck !== undefined &&
+          types[XdsTypeUrl.dubboRoute]?.lastAck !== undefined &&
+          types[XdsTypeUrl.listener]?.lastAck?.version === types[XdsTypeUrl.listener]?.lastSent?.version
+        );
+      });
+      await until("ready on the ECDS configuration", () => proxy.ready);
+      expect(await c.invoke("sayHello", ["g"], gray)).toBe("v2:hello g");
+      // the gray route moved to v1 by ECDS alone: the established connection follows
+      const grayRoute = plugin.services[0]!.routes.find((r) => r.name === "gray")!;
+      grayRoute.destinations = [{ cluster: "outbound|20880|v1|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo", weight: 100 }];
+      snapshot.update(XdsTypeUrl.extensionConfig, [ecds(JSON.stringify(plugin))]);
+      await until("gray calls on the same connection going to v1", async () => (await c.invoke("sayHello", ["g"], gray)) === "v1:hello g");
+      // a plugin configuration the filter refuses, by ECDS: NACKed on the ECDS type, traffic stays on the last good one
+      snapshot.update(XdsTypeUrl.extensionConfig, [ecds('{"version": 1, "services": "none"}')]);
+      let message = "";
+      await until("the ECDS NACK", () => {
+        message = server.status().streams[0]?.types[XdsTypeUrl.extensionConfig]?.lastNack?.message ?? "";
+        return message !== "";
+      });
+      expect(message).toMatch(/the filter refused the plugin configuration: .*services/);
+      expect(await c.invoke("sayHello", ["g"], gray)).toBe("v1:hello g");
     } finally {
       await c.close();
     }
