@@ -54,7 +54,7 @@ export class InProcessControlPlane {
       cp.publish(cp.mesh.model);
     } catch (err) {
       cp.close();
-      throw new Error(`cannot generate the resources: ${(err as Error).message}`);
+      throw new Error(`cannot generate the resources: ${(err as Error).message}`, { cause: err });
     }
     return cp;
   }
