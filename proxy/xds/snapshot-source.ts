@@ -38,6 +38,7 @@ export class SnapshotSource extends EventEmitter implements XdsSource {
       if (first) this.running = this.running.then(() => Promise.resolve()).then(() => this.drain());
     });
     for (const type of XDS_TYPES) this.pending.add(type);
+    this.emit("connected", { protocol: "in-process" });
     this.running = this.running.then(() => this.drain());
     await this.running;
   }
