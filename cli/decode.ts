@@ -1,12 +1,14 @@
 /**
- * `dubbo-mesh decode [FILE|-]`: a raw Dubbo byte stream in, one JSON object per frame out, decoded by
- * the compiled filter (build/dubbo_filter.wasm) through its codec exports (assembly/codec-api.ts).
+ * `dubbo-mesh decode [FILE|-]`: a raw Dubbo byte stream in, one JSON object per frame out as soon as the
+ * frame's last byte has arrived, decoded by the compiled filter (build/dubbo_filter.wasm) through its codec
+ * exports (assembly/codec-api.ts).
  *
  * This file also holds WasmCodec, the small wrapper the codec tests and benchmark use to drive those
  * exports, and instantiateWithoutHost(), which satisfies the module's proxy-wasm and WASI imports with
  * stubs: the codec exports call none of them.
  */
-import { readFileSync } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
+import type { Args } from "./args.js";
 import { filterWasmPath } from "../common/paths.js";
 
 /** proxy-wasm's WasmResult Unimplemented: what every stubbed import answers. */
@@ -132,24 +134,10 @@ export class WasmCodec {
 
   /** Decode every frame of a byte stream: the frames, and the error or leftover bytes that ended it. */
   decodeStream(bytes: Uint8Array): { frames: Record<string, unknown>[]; error?: string; errorOffset?: number } {
-    this.setInput(bytes);
     const frames: Record<string, unknown>[] = [];
-    let offset = 0;
-    while (offset < bytes.length) {
-      const r = this.decodeAt(offset);
-      if (r.status === "error") {
-        return { frames, error: `frame ${frames.length + 1} at stream offset ${offset}: ${r.message}`, errorOffset: offset + r.offset };
-      }
-      if (r.status === "need-more") {
-        const want = this.exports.codec_frame_length();
-        const have = bytes.length - offset;
-        const what = want > 0 ? `${have} of its ${want} bytes` : `${have} of its 16 header bytes`;
-        return { frames, error: `frame ${frames.length + 1} at stream offset ${offset} is truncated: the input ends after ${what}`, errorOffset: bytes.length };
-      }
-      frames.push(this.frameJson());
-      offset += r.length;
-    }
-    return { frames };
+    const stream = new FrameStream(this, (f) => frames.push(f));
+    const problem = stream.push(bytes) ?? stream.end();
+    return problem ? { frames, error: problem.error, errorOffset: problem.offset } : { frames };
   }
 
   /** Bytes of the last output (JSON, message or encoded frame) as UTF-8 text. */
@@ -204,59 +192,107 @@ export class WasmCodec {
   }
 }
 
-async function readInput(source: string): Promise<Uint8Array> {
-  if (source !== "-") return readFileSync(source);
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+/** Why a stream stopped decoding: the message, and the stream offset of the bad or missing bytes. */
+export interface StreamProblem {
+  error: string;
+  offset: number;
 }
 
-const USAGE = "usage: dubbo-mesh decode [FILE|-] [--max-body BYTES] [--args N]\n" +
-  "  Reads a raw Dubbo byte stream (a file, or stdin for - or no argument) and prints one JSON object per frame.\n";
+/**
+ * A Dubbo byte stream fed in pieces (as a pipe delivers them): each frame goes to `onFrame` as soon as its
+ * last byte arrives. Bytes of an unfinished frame are kept until the frame's length (known from its header)
+ * has arrived, so a large frame is decoded once, not once per piece.
+ */
+export class FrameStream {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  /** Stream offset of the first buffered byte. */
+  private offset = 0;
+  private frames = 0;
+  /** Bytes the next decode needs: the whole frame once its header has given its length, else 0. */
+  private needed = 0;
+  private failed: StreamProblem | undefined;
 
-export async function main(argv: string[]): Promise<number> {
-  let source = "-";
-  let maxBody = 8 * 1024 * 1024;
-  let maxArgs = 0;
-  let sawSource = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "-h" || arg === "--help") {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (arg === "--max-body" || arg === "--args") {
-      const value = argv[++i];
-      const n = value === undefined ? NaN : Number(value);
-      if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) {
-        process.stderr.write(`dubbo-mesh decode: ${arg} needs a non-negative integer, got ${value ?? "nothing"}\n${USAGE}`);
-        return 2;
+  constructor(
+    private readonly codec: WasmCodec,
+    private readonly onFrame: (frame: Record<string, unknown>) => void,
+  ) {}
+
+  /** Adds bytes and decodes the frames they complete; the problem that ends the stream, if any. */
+  push(chunk: Uint8Array): StreamProblem | undefined {
+    if (this.failed) return this.failed;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered < this.needed) return undefined;
+    const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.codec.setInput(bytes);
+    let at = 0;
+    while (at < bytes.length) {
+      const r = this.codec.decodeAt(at);
+      if (r.status === "error") {
+        this.failed = { error: `frame ${this.frames + 1} at stream offset ${this.offset + at}: ${r.message}`, offset: this.offset + at + r.offset };
+        return this.failed;
       }
-      if (arg === "--max-body") maxBody = n;
-      else maxArgs = n;
-      continue;
+      if (r.status === "need-more") {
+        this.needed = this.codec.exports.codec_frame_length();
+        break;
+      }
+      this.frames++;
+      this.onFrame(this.codec.frameJson());
+      at += r.length;
+      this.needed = 0;
     }
-    if (sawSource || (arg.startsWith("-") && arg !== "-")) {
-      process.stderr.write(`dubbo-mesh decode: unexpected argument '${arg}'\n${USAGE}`);
-      return 2;
-    }
-    source = arg;
-    sawSource = true;
+    const rest = bytes.subarray(at);
+    this.chunks = rest.length > 0 ? [rest.slice()] : [];
+    this.buffered = rest.length;
+    this.offset += at;
+    return undefined;
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readInput(source);
-  } catch (err) {
-    process.stderr.write(`dubbo-mesh decode: cannot read ${source}: ${(err as Error).message}\n`);
-    return 1;
+
+  /** The end of the stream: a problem when it stopped inside a frame. */
+  end(): StreamProblem | undefined {
+    if (this.failed || this.buffered === 0) return this.failed;
+    const want = this.needed > 0 ? `${this.buffered} of its ${this.needed} bytes` : `${this.buffered} of its 16 header bytes`;
+    return {
+      error: `frame ${this.frames + 1} at stream offset ${this.offset} is truncated: the input ends after ${want}`,
+      offset: this.offset + this.buffered,
+    };
   }
+}
+
+/** Writes each frame of `input` as one JSON line as soon as it completes; the problem that ended the input, if any. */
+export async function decodeToLines(
+  codec: WasmCodec,
+  input: AsyncIterable<Uint8Array>,
+  out: (line: string) => void,
+): Promise<StreamProblem | undefined> {
+  const stream = new FrameStream(codec, (frame) => out(JSON.stringify(frame) + "\n"));
+  for await (const chunk of input) {
+    const problem = stream.push(chunk);
+    if (problem) return problem;
+  }
+  return stream.end();
+}
+
+export async function run(args: Args): Promise<number> {
+  const source = args.positionals[0] ?? "-";
+  const maxBody = args.integer("max-body", 0, 0x7fffffff, 8 * 1024 * 1024);
+  const maxArgs = args.integer("args", 0, 0x7fffffff, 0);
   const codec = WasmCodec.load();
   codec.configure(maxBody, maxArgs);
-  const result = codec.decodeStream(bytes);
-  for (const frame of result.frames) process.stdout.write(JSON.stringify(frame) + "\n");
-  if (result.error !== undefined) {
-    process.stdout.write(JSON.stringify({ error: result.error, offset: result.errorOffset }) + "\n");
-    process.stderr.write(`dubbo-mesh decode: invalid input: ${result.error}\n`);
+  let input: AsyncIterable<Uint8Array> = process.stdin;
+  if (source !== "-") {
+    const file = createReadStream(source);
+    // Open errors (a missing file) come before the first chunk; report them as unreadable input.
+    await new Promise<void>((resolve, reject) => file.once("open", () => resolve()).once("error", reject)).catch((err: Error) => {
+      throw new Error(`cannot read ${source}: ${err.message}`);
+    });
+    input = file;
+  }
+  const problem = await decodeToLines(codec, input, (line) => process.stdout.write(line));
+  if (problem) {
+    process.stdout.write(JSON.stringify({ error: problem.error, offset: problem.offset }) + "\n");
+    process.stderr.write(`dubbo-mesh decode: invalid input: ${problem.error}\n`);
     return 1;
   }
   return 0;

@@ -1,32 +1,24 @@
 /**
  * `dubbo-mesh generate --registry URI --rules FILE --out DIR [--mode dubbo-proxy|tcp] [--wasm URL --sha256 HEX]
- *                      [--namespace NS] [--port N]`
+ *                      [--wasm-form envoyfilter|wasmplugin] [--namespace NS] [--port N] [--strict]`
+ * (options described in cli/index.ts).
  *
  * Reads the registry once (no watching), validates the rules, writes the Istio YAML of
  * control/generate/istio/index.ts into DIR. Deterministic: the same input gives byte-identical files.
+ * Warns on stderr about rules and subsets that select nothing (`--strict`: and fails).
  * Exit codes: 0 written, 1 bad input (message on stderr), 2 bad usage.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { type Args, UsageError } from "../cli/args.js";
+import { parseCommandLine } from "../cli/index.js";
 import { MODES, type Mode } from "./generate/istio/envoy-filter.js";
-import { generateIstio } from "./generate/istio/index.js";
+import { WASM_FORMS, type WasmForm, generateIstio } from "./generate/istio/index.js";
 import { DEFAULT_WASM_URL, parseWasmSource } from "./generate/xds/wasm-filter.js";
 import { DEFAULT_DUBBO_PORT, buildModel } from "./model/model.js";
 import { createRegistry } from "./registry/index.js";
+import { ruleCoverageWarnings } from "./rule-coverage.js";
 import { loadRulesFile } from "./rules/load.js";
-
-const USAGE =
-  "usage: dubbo-mesh generate --registry URI --rules FILE --out DIR [--mode dubbo-proxy|tcp] [--wasm URL --sha256 HEX] [--namespace NS] [--port N]\n" +
-  "  --registry  file:PATH (YAML of provider URLs) or zookeeper://HOST:PORT[/ROOT]\n" +
-  "  --rules     DubboRoute YAML (one or more documents)\n" +
-  "  --out       folder for service-entries.yaml, destination-rules.yaml, envoy-filter-wasm.yaml, envoy-filter-MODE.yaml,\n" +
-  "              wasm-plugin.yaml (instead of envoy-filter-wasm.yaml), plugin-config.json\n" +
-  "  --mode      dubbo-proxy (default: per-request routing through Envoy's dubbo_proxy) or tcp (per connection through tcp_proxy)\n" +
-  `  --wasm      the filter module: a path or file:///PATH inside the sidecar (default ${DEFAULT_WASM_URL}), https://... or oci://... (WasmPlugin only)\n` +
-  "  --sha256    SHA-256 of the module, 64 hex digits (required for https)\n" +
-  "  --namespace namespace for the generated objects (default: none, i.e. where they are applied)\n" +
-  `  --port      the Dubbo service port consumers use (default ${DEFAULT_DUBBO_PORT})\n`;
 
 export interface GenerateArgs {
   registry: string;
@@ -35,55 +27,51 @@ export interface GenerateArgs {
   mode: Mode;
   wasm: string;
   sha256?: string;
+  /** default "envoyfilter" */
+  wasmForm?: WasmForm;
   namespace?: string;
   port: number;
+  /** warnings fail the run */
+  strict?: boolean;
 }
 
-/** Parses argv; throws an Error with the usage problem. */
-export function parseGenerateArgs(argv: string[]): GenerateArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      registry: { type: "string" },
-      rules: { type: "string" },
-      out: { type: "string" },
-      mode: { type: "string", default: "dubbo-proxy" },
-      wasm: { type: "string", default: DEFAULT_WASM_URL },
-      sha256: { type: "string" },
-      namespace: { type: "string" },
-      port: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help) throw new HelpRequested();
-  if (positionals.length > 0) throw new Error(`unexpected argument '${positionals[0]}'`);
-  for (const name of ["registry", "rules", "out"] as const) {
-    if (!values[name]) throw new Error(`--${name} is required`);
+/** The file of the wasm form not chosen: removed from DIR so that `kubectl apply -f DIR` inserts the filter once. */
+const OTHER_FORM_FILE: Record<WasmForm, string> = { envoyfilter: "wasm-plugin.yaml", wasmplugin: "envoy-filter-wasm.yaml" };
+
+/** The command line of `generate` as GenerateArgs; throws UsageError. */
+export function generateArgs(args: Args): GenerateArgs {
+  const namespace = args.string("namespace");
+  if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    throw new UsageError(`--namespace: expected a Kubernetes namespace name, got '${namespace}'`);
   }
-  if (!MODES.includes(values.mode as Mode)) throw new Error(`--mode: expected dubbo-proxy or tcp, got '${values.mode}'`);
-  let port = DEFAULT_DUBBO_PORT;
-  if (values.port !== undefined) {
-    port = Number(values.port);
-    if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) throw new Error(`--port: expected 1..65535, got '${values.port}'`);
+  const wasm = args.string("wasm") ?? DEFAULT_WASM_URL;
+  const sha256 = args.string("sha256");
+  const wasmForm = args.choice("wasm-form", WASM_FORMS, "envoyfilter");
+  let kind;
+  try {
+    kind = parseWasmSource(wasm, sha256).kind;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-  if (values.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.namespace)) {
-    throw new Error(`--namespace: expected a Kubernetes namespace name, got '${values.namespace}'`);
-  }
+  if (kind === "oci" && wasmForm !== "wasmplugin") throw new UsageError(`--wasm ${wasm}: an oci:// module needs --wasm-form wasmplugin`);
   return {
-    registry: values.registry!,
-    rules: values.rules!,
-    out: values.out!,
-    mode: values.mode as Mode,
-    wasm: values.wasm!,
-    ...(values.sha256 !== undefined ? { sha256: values.sha256 } : {}),
-    ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
-    port,
+    registry: args.required("registry"),
+    rules: args.required("rules"),
+    out: args.required("out"),
+    mode: args.choice("mode", MODES, "dubbo-proxy"),
+    wasm,
+    ...(sha256 !== undefined ? { sha256 } : {}),
+    wasmForm,
+    ...(namespace !== undefined ? { namespace } : {}),
+    port: args.integer("port", 1, 65535, DEFAULT_DUBBO_PORT),
+    strict: args.flag("strict"),
   };
 }
 
-class HelpRequested extends Error {}
+/** Parses the arguments after `generate`; throws UsageError. */
+export function parseGenerateArgs(argv: readonly string[]): GenerateArgs {
+  return generateArgs(parseCommandLine("generate", argv));
+}
 
 /** Runs generate; returns the written file names. Throws on bad input. */
 export async function generate(args: GenerateArgs, warn: (m: string) => void = () => undefined): Promise<string[]> {
@@ -98,8 +86,15 @@ export async function generate(args: GenerateArgs, warn: (m: string) => void = (
     await registry.close();
   }
   const model = buildModel(providers, rules, { port: args.port, warn });
-  const files = generateIstio(model, { mode: args.mode, wasm, ...(args.namespace ? { namespace: args.namespace } : {}) });
+  const coverage = ruleCoverageWarnings(model, rules);
+  for (const w of coverage) warn(w);
+  if (args.strict && coverage.length > 0) {
+    throw new Error(`--strict: ${coverage.length} warning${coverage.length === 1 ? "" : "s"} above; nothing written`);
+  }
+  const wasmForm = args.wasmForm ?? "envoyfilter";
+  const files = generateIstio(model, { mode: args.mode, wasm, wasmForm, ...(args.namespace ? { namespace: args.namespace } : {}) });
   mkdirSync(args.out, { recursive: true });
+  rmSync(join(args.out, OTHER_FORM_FILE[wasmForm]), { force: true });
   for (const f of files) {
     const fd = openSync(join(args.out, f.name), "w");
     try {
@@ -111,24 +106,9 @@ export async function generate(args: GenerateArgs, warn: (m: string) => void = (
   return files.map((f) => f.name);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let args: GenerateArgs;
-  try {
-    args = parseGenerateArgs(argv);
-  } catch (err) {
-    if (err instanceof HelpRequested) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    process.stderr.write(`dubbo-mesh generate: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  try {
-    const names = await generate(args, (m) => process.stderr.write(`dubbo-mesh generate: warning: ${m}\n`));
-    process.stderr.write(`dubbo-mesh generate: wrote ${names.map((n) => join(args.out, n)).join(", ")}\n`);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`dubbo-mesh generate: ${(err as Error).message}\n`);
-    return 1;
-  }
+export async function run(args: Args): Promise<number> {
+  const parsed = generateArgs(args);
+  const names = await generate(parsed, (m) => process.stderr.write(`dubbo-mesh generate: warning: ${m}\n`));
+  process.stderr.write(`dubbo-mesh generate: wrote ${names.map((n) => join(parsed.out, n)).join(", ")}\n`);
+  return 0;
 }

@@ -1,6 +1,6 @@
 // Streaming decoder of one Dubbo 2 frame from a byte range in linear memory.
 
-import { CodecError, Field, codecErrorMessage } from "./errors";
+import { CodecError, Field, MAGIC_ONE_BYTE, codecErrorMessage } from "./errors";
 import { HessianReader, H_NULL, H_MAP_UNTYPED, H_MAP_TYPED, H_END, kindOf, ValueKind } from "./hessian";
 import {
   Frame, FrameKind, HEADER_LENGTH, MAGIC_HIGH, MAGIC_LOW, FLAGS_OFFSET, STATUS_OFFSET, REQUEST_ID_OFFSET,
@@ -70,6 +70,14 @@ export class Decoder {
     return codecErrorMessage(this.error, this.errorField, this.errorOffset, this.errorValue);
   }
 
+  /**
+   * The same line with the offset counted in a byte stream: `frameStart` is where the frame that failed
+   * starts in that stream (allocates).
+   */
+  errorMessageInStream(frameStart: i64): string {
+    return codecErrorMessage(this.error, this.errorField, this.errorOffset, this.errorValue, frameStart);
+  }
+
   /** Convenience: decode from bytes `offset..offset+len` of an ArrayBuffer (see decode()). */
   decodeBuffer(buf: ArrayBuffer, offset: i32, len: i32): DecodeStatus {
     if (offset < 0 || len < 0 || offset > buf.byteLength || len > buf.byteLength - offset) {
@@ -95,9 +103,13 @@ export class Decoder {
     if (len <= 0) return DecodeStatus.NeedMore;
     // Magic, checked byte by byte so non-Dubbo bytes are refused at once.
     const m0 = <u32>load<u8>(ptr);
-    if (m0 != MAGIC_HIGH) return this.setError(CodecError.BadMagic, Field.Header, 0, <i64>(m0 << 8));
-    if (len < 2) return DecodeStatus.NeedMore;
+    if (len < 2) {
+      // One byte so far: refused at once when it is wrong (the value then holds that byte alone).
+      if (m0 != MAGIC_HIGH) return this.setError(CodecError.BadMagic, Field.Header, 0, <i64>m0 | MAGIC_ONE_BYTE);
+      return DecodeStatus.NeedMore;
+    }
     const m1 = <u32>load<u8>(ptr + 1);
+    if (m0 != MAGIC_HIGH) return this.setError(CodecError.BadMagic, Field.Header, 0, <i64>((m0 << 8) | m1));
     if (m1 != MAGIC_LOW) return this.setError(CodecError.BadMagic, Field.Header, 0, <i64>((m0 << 8) | m1));
     if (len < HEADER_LENGTH) return DecodeStatus.NeedMore;
 

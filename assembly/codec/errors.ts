@@ -4,7 +4,7 @@
 /** What went wrong. `None` means no error. */
 export const enum CodecError {
   None = 0,
-  /** bytes 0-1 are not 0xdabb (value: the two bytes read so far). */
+  /** bytes 0-1 are not 0xdabb (value: the two bytes, or MAGIC_ONE_BYTE | the first byte when only it was there). */
   BadMagic = 1,
   /** the header's body length is negative (value: the length). */
   NegativeBodyLength = 2,
@@ -87,14 +87,23 @@ function hex(v: i64): string {
   return "0x" + (<u64>v & 0xff).toString(16).padStart(2, "0");
 }
 
-/** A one-line English message naming the problem, the frame field and the byte offset (from the frame start). */
-export function codecErrorMessage(code: CodecError, field: Field, offset: i32, value: i64): string {
-  const where = " in " + fieldName(field) + " at offset " + offset.toString();
+/** Marks a BadMagic value that holds only the first byte (the second had not arrived). */
+export const MAGIC_ONE_BYTE: i64 = 0x10000;
+
+/**
+ * A one-line English message naming the problem, the frame field and the byte offset: from the frame start,
+ * or, with `frameStart` >= 0, in the stream whose byte `frameStart` starts the frame.
+ */
+export function codecErrorMessage(code: CodecError, field: Field, offset: i32, value: i64, frameStart: i64 = -1): string {
+  const at = frameStart >= 0 ? " at stream offset " + (frameStart + <i64>offset).toString() : " at offset " + offset.toString();
+  const where = " in " + fieldName(field) + at;
   switch (code) {
     case CodecError.None: return "";
-    case CodecError.BadMagic: return "invalid dubbo magic 0x" + (<u64>value & 0xffff).toString(16).padStart(4, "0") + " (expected 0xdabb) at offset " + offset.toString();
-    case CodecError.NegativeBodyLength: return "negative body length " + value.toString() + " at offset " + offset.toString();
-    case CodecError.BodyTooLarge: return "body length " + value.toString() + " exceeds the maximum at offset " + offset.toString();
+    case CodecError.BadMagic:
+      if ((value & MAGIC_ONE_BYTE) != 0) return "invalid dubbo magic: first byte 0x" + (<u64>value & 0xff).toString(16).padStart(2, "0") + " (expected 0xdabb)" + at;
+      return "invalid dubbo magic 0x" + (<u64>value & 0xffff).toString(16).padStart(4, "0") + " (expected 0xdabb)" + at;
+    case CodecError.NegativeBodyLength: return "negative body length " + value.toString() + at;
+    case CodecError.BodyTooLarge: return "body length " + value.toString() + " exceeds the maximum" + at;
     case CodecError.Truncated: return "value runs past the end of the body" + where;
     case CodecError.InvalidByte: return "invalid hessian byte " + hex(value) + where;
     case CodecError.UnexpectedEnd: return "unexpected end marker 'Z' where a value was expected" + where;

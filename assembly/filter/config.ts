@@ -69,7 +69,7 @@ class Checker {
     for (let i = 0; i < obj.keys.length; i++) {
       const key = unchecked(obj.keys[i]);
       if (!allowed.includes(key)) {
-        this.failText(join(path, key), "unknown field (allowed here: " + allowed.join(", ") + ")");
+        this.failText(path, "unknown field '" + key + "' (allowed: " + allowed.join(", ") + ")");
         return false;
       }
     }
@@ -156,10 +156,6 @@ function index(path: string, i: i32): string {
 function stringMatcher(c: Checker, v: JsonValue | null, path: string): StringMatcher | null {
   if (!c.object(v, path, SHAPE_STRING_MATCHER)) return null;
   const obj = v!;
-  if (obj.member("regex") !== null || obj.member("safe_regex") !== null) {
-    c.failText(path, "regex matchers are not supported by the filter; use exact, prefix, suffix or present");
-    return null;
-  }
   if (!c.onlyKnown(obj, path, ["exact", "prefix", "suffix", "present"])) return null;
   if (obj.keys.length != 1) {
     c.fail(path, SHAPE_STRING_MATCHER, obj);

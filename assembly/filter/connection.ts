@@ -1,19 +1,28 @@
 // The connection context: whole Dubbo frames in, whole (possibly rewritten) frames out.
 //
 // Envoy's network-filter model: on_downstream_data sees the connection's whole read buffer; Continue
-// hands ALL of it to the next filter (tcp_proxy or dubbo_proxy), Pause holds all of it. So on every
-// call this filter takes ownership of the buffer: it decodes the complete frames, replaces the whole
-// buffer (replace-prefix: proxy_set_buffer_bytes(DownstreamData, 0, size, ...)) with those frames,
-// rewritten where needed, and keeps the incomplete tail in its own memory, prepending it to the bytes of
-// the next call. It returns Continue when complete frames were passed and Pause (with an empty buffer)
-// otherwise, so a partial frame never goes through and a read that ends between frames is not held.
-// The kept tail is bounded by maxBodyBytes + 16: the decoder rejects a larger body from its header.
+// hands ALL of it to the next filter (tcp_proxy or dubbo_proxy), Pause holds all of it. On every call the
+// filter first walks the frame headers of the buffer (nothing but headers is looked at) to find where the
+// complete frames end:
+//   - when the buffer holds no complete frame (a frame still arriving), or a large part of the next frame
+//     after the complete ones, it returns Pause and leaves every byte in the host's buffer: nothing of a
+//     partial frame is copied into the module, and until the host holds `waitFor` bytes (the end of that
+//     frame, known from its header) later calls return Pause without reading anything;
+//   - otherwise it decodes the complete frames, replaces the buffer with them (replace-prefix:
+//     proxy_set_buffer_bytes(DownstreamData, 0, size, ...)), rewritten where needed, and returns Continue.
+//     A small partial tail after them (at most SMALL_TAIL bytes) is kept in the module and prepended to the
+//     next call's bytes, so a read that ends a little into the next frame does not hold back the frames
+//     before it.
+// So the module's memory is bounded by about one maximum frame (the shared read and encoder areas) however
+// many connections hold partial frames. A body over maxBodyBytes is refused from its header.
 //
-// Per request: decode -> route() -> deny (close the downstream connection) or: count, set the
-// tcp_proxy cluster on the first request (set_envoy_filter_state), report to the optional host
-// extension, update the access-log properties, and re-encode the request with the route attachment.
-// Heartbeats, events and responses pass untouched. Upstream data passes untouched; its frame headers
-// are scanned for response-status counters.
+// Per request: decode -> route() -> deny or: count, set the tcp_proxy cluster on the first request
+// (set_envoy_filter_state), report to the optional host extension, update the access-log properties, and
+// re-encode the request with the route attachment. A denied request is answered for itself where the next
+// stage can answer one request: our host (the extension, told with FLAG_DENIED) or Envoy's dubbo_proxy (the
+// route attachment carries DENY_MARKER + the rule, which no generated route matches). Only with rewrite off
+// (tcp_proxy mode) does a deny close the connection. Heartbeats, events and responses pass untouched.
+// Upstream data passes untouched; its frame headers are scanned for response-status counters.
 //
 // Legal here: DownstreamData / UpstreamData buffers inside the matching callback, proxy_close_stream,
 // properties (per connection filter state in Envoy), metrics, foreign functions, logs.
@@ -44,7 +53,7 @@ import { FilterConfig, NonDubboPolicy } from "./config";
 import { HashKeyKind } from "../router/route-table";
 import { FrameView } from "./frame-view";
 import { FilterMetrics } from "./metrics";
-import { FLAG_NO_DESTINATION, FLAG_TWO_WAY, reportRoute, routeExtensionAvailable } from "./route-extension";
+import { FLAG_DENIED, FLAG_NO_DESTINATION, FLAG_TWO_WAY, reportRoute, routeExtensionAvailable } from "./route-extension";
 import { setTcpProxyCluster } from "./envoy-filter-state";
 import { Plugin } from "./plugin";
 import { DubboMeshRoot } from "./root";
@@ -60,9 +69,23 @@ const enum Mode {
 
 const enum RequestAction {
   Pass = 0,
+  /** Re-encode with the route attachment = the chosen cluster. */
   Rewrite = 1,
+  /** Denied, the connection is closed (tcp mode). */
   Deny = 2,
+  /** Denied, re-encoded with the route attachment = DENY_MARKER + rule, for dubbo_proxy to answer. */
+  MarkDenied = 3,
 }
+
+/**
+ * The route attachment value of a denied request in Envoy's dubbo-proxy mode: DENY_MARKER followed by the
+ * rule name. No cluster name starts with '!', and the generated dubbo_proxy routes must match no value with
+ * this prefix (docs/filter.md, "Deny"), so dubbo_proxy answers the request itself: "no route".
+ */
+export const DENY_MARKER = "!denied:";
+
+/** Largest partial frame kept in the module after complete frames were passed (bytes). */
+const SMALL_TAIL: i32 = 16 * 1024;
 
 // Scratch shared by all connections of the VM (callbacks never interleave): reused, not reallocated.
 const EMPTY = new ArrayBuffer(0);
@@ -120,6 +143,14 @@ export class DubboConnection extends Context {
   /** The incomplete tail kept between calls: pending[0, pendingLength). */
   private pending: ArrayBuffer = EMPTY;
   private pendingLength: i32 = 0;
+  /** The host's buffer holds a partial frame: nothing to do until it holds this many bytes (0: not waiting). */
+  private waitFor: i32 = 0;
+  /** How many bytes the host held at the last Pause (for the truncated-frame log line). */
+  private held: i32 = 0;
+  /** Position in the client's byte stream of the first byte of this call's work (the kept tail or the buffer). */
+  private streamOffset: i64 = 0;
+  /** The route attachment value of the request being denied (MarkDenied). */
+  private denyValue: string = "";
   private sawFrame: bool = false;
   private labelText: string | null = null;
   private filterStateDone: bool = false;
@@ -194,6 +225,15 @@ export class DubboConnection extends Context {
     }
     const config = this.config!;
 
+    // A frame is being completed in the host's buffer: nothing is read until it is whole.
+    if (this.waitFor > 0) {
+      if (n < this.waitFor && !end) {
+        this.held = n;
+        return FilterStatusValues.StopIteration;
+      }
+      this.waitFor = 0;
+    }
+
     // The new bytes, in the read scratch area (valid until the next read; nothing allocated).
     let data: usize = changetype<usize>(EMPTY);
     if (n > 0) {
@@ -215,6 +255,29 @@ export class DubboConnection extends Context {
       workLength = this.pendingLength;
     }
 
+    // Where the complete frames end; hold the whole buffer in the host when what follows them is a frame
+    // still arriving and either nothing is complete or a large part of that frame is already here.
+    const completeEnd = completeFramesEnd(work, workLength, config.maxBodyBytes);
+    if (partialTotal > 0 && !end) {
+      const partial = workLength - completeEnd;
+      if ((completeEnd == 0 || partial > SMALL_TAIL) && completeEnd <= config.maxBodyBytes) {
+        if (hadTail) {
+          // The kept tail goes back in front of the host's bytes: the host holds everything from here.
+          const status = setBufferBytesFrom(BufferType.DownstreamData, 0, <u32>n, work, workLength);
+          this.releasePending();
+          if (status != Status.Ok) {
+            this.internalFailure("cannot replace the downstream buffer: " + statusName(status));
+            return FilterStatusValues.StopIteration;
+          }
+        }
+        // (While its header is incomplete, the few bytes are read again on each call: the magic is checked
+        // byte by byte, so non-Dubbo bytes are still recognised from the first ones.)
+        this.waitFor = partial < 16 ? 0 : completeEnd + partialTotal;
+        this.held = workLength;
+        return FilterStatusValues.StopIteration;
+      }
+    }
+
     const decoder = this.decoder;
     let pos = 0;
     let copied = 0; // work[0, copied) is already in the encoder's output
@@ -228,7 +291,7 @@ export class DubboConnection extends Context {
         if (decoder.error == CodecError.BadMagic && !this.sawFrame) {
           return this.notDubbo(config, work, workLength, n, hadTail);
         }
-        this.malformed(decoder);
+        this.malformed(decoder, this.streamOffset + <i64>pos, config);
         stopped = true;
         break;
       }
@@ -241,17 +304,24 @@ export class DubboConnection extends Context {
           stopped = true;
           break;
         }
-        if (action == RequestAction.Rewrite) {
+        if (action == RequestAction.Rewrite || action == RequestAction.MarkDenied) {
           // The replacement of the read is built in the encoder's output: the frames before this one as
           // they are, then this one re-encoded (each byte copied once).
+          const value = action == RequestAction.Rewrite ? decision.cluster : this.denyValue;
           const mark = encoder.length;
           encoder.appendBytes(work + <usize>copied, pos - copied);
-          const length = encoder.appendRewrittenRequestWith(frame, config.routeAttachment, decision.cluster);
+          const length = encoder.appendRewrittenRequestWith(frame, config.routeAttachment, value);
           if (length > 0) {
             copied = pos + frameLength;
             rewritten = true;
           } else {
             encoder.truncate(mark);
+            if (action == RequestAction.MarkDenied) {
+              // A denied request that cannot carry the mark must not go on: close instead.
+              this.closeDownstream();
+              stopped = true;
+              break;
+            }
           }
         }
       } else if (metrics !== null) {
@@ -279,20 +349,30 @@ export class DubboConnection extends Context {
       return FilterStatusValues.StopIteration;
     }
 
-    // Keep the incomplete tail [pos, workLength).
+    // Keep the incomplete tail [pos, workLength) (small: larger ones were left in the host above).
     if (stopped) {
       this.releasePending();
     } else {
-      this.keepTail(work, pos, workLength, hadTail);
-      if (end && this.pendingLength > 0) {
-        if (logEnabled(Level.Debug)) {
-          hostLog(Level.Debug, "dubbo-mesh: connection " + this.label() + " ended inside a frame; " + this.pendingLength.toString() + " bytes dropped");
-        }
-        this.releasePending();
-      }
+      this.streamOffset += <i64>pos;
+      if (end && pos < workLength) this.truncated(workLength - pos);
+      else this.keepTail(work, pos, workLength, hadTail);
     }
     // Continue passes what is complete (and end of stream); with nothing complete, hold (empty) buffer.
     return pos > 0 || end ? FilterStatusValues.Continue : FilterStatusValues.StopIteration;
+  }
+
+  /** The client's stream ended (or the connection closed) inside a frame: count it, log it, drop it. */
+  private truncated(have: i32): void {
+    const metrics = this.metrics;
+    if (metrics !== null) metrics.truncatedFrames.add(1);
+    hostLog(
+      Level.Info,
+      "dubbo-mesh: connection " + this.label() + " ended inside a frame at stream offset " + this.streamOffset.toString() + ": " +
+        have.toString() + " bytes of it received, dropped",
+    );
+    this.releasePending();
+    this.waitFor = 0;
+    this.held = 0;
   }
 
   private onRequest(config: FilterConfig, frame: Frame): RequestAction {
@@ -301,16 +381,7 @@ export class DubboConnection extends Context {
     const metrics = this.metrics!;
     const service = view.service();
     const method = view.method();
-    if (decision.outcome == Outcome.Denied) {
-      metrics.countDenied(decision.routeName);
-      hostLog(
-        Level.Info,
-        "dubbo-mesh: connection " + this.label() + ": request " + frame.requestId.toString() + " to " + service + "#" + method +
-          " denied by rule '" + decision.routeName + "'; closing the downstream connection",
-      );
-      this.closeDownstream();
-      return RequestAction.Deny;
-    }
+    if (decision.outcome == Outcome.Denied) return this.deny(config, frame, service, method);
     const cluster = decision.cluster;
     metrics.countRequest(service, method, decision.routeName);
     if (decision.outcome == Outcome.NoDestination) metrics.noDestination.add(1);
@@ -352,6 +423,34 @@ export class DubboConnection extends Context {
     if (cluster.length > 0) return RequestAction.Rewrite;
     // No destination: blank a route attachment the client may have sent; add none otherwise.
     return frame.attachmentIndex(key) >= 0 && !frame.attachmentEquals(key, "") ? RequestAction.Rewrite : RequestAction.Pass;
+  }
+
+  /**
+   * A deny rule matched. Answered for this request alone where the next stage can: our host (reported with
+   * FLAG_DENIED; it replies with a Dubbo error) or Envoy's dubbo_proxy (rewrite on: the route attachment
+   * marks it, and no route matching, dubbo_proxy replies itself). With rewrite off (tcp_proxy, which cannot
+   * answer one request) the connection is closed.
+   */
+  private deny(config: FilterConfig, frame: Frame, service: string, method: string): RequestAction {
+    const rule = decision.routeName;
+    this.metrics!.countDenied(rule);
+    const what = "dubbo-mesh: connection " + this.label() + ": request " + frame.requestId.toString() + " to " + service + "#" + method +
+      " denied by rule '" + rule + "'; ";
+    if (routeExtensionAvailable()) {
+      const flags = FLAG_DENIED | (frame.twoWay ? FLAG_TWO_WAY : 0);
+      if (reportRoute(frame.requestId, view.timeoutMs(), flags, "", rule, "", service, method)) {
+        hostLog(Level.Info, what + "the host answers it with a Dubbo error");
+        return RequestAction.Pass;
+      }
+    }
+    if (config.rewrite && frame.bodyDecoded) {
+      this.denyValue = DENY_MARKER + rule;
+      hostLog(Level.Info, what + "marked " + config.routeAttachment + "=" + this.denyValue + " for dubbo_proxy to answer");
+      return RequestAction.MarkDenied;
+    }
+    hostLog(Level.Info, what + "closing the downstream connection (tcp mode cannot answer a single request)");
+    this.closeDownstream();
+    return RequestAction.Deny;
   }
 
   private updateProperties(service: string, method: string, routeName: string, cluster: string): void {
@@ -402,13 +501,12 @@ export class DubboConnection extends Context {
     return FilterStatusValues.StopIteration;
   }
 
-  private malformed(decoder: Decoder): void {
+  private malformed(decoder: Decoder, frameStart: i64, config: FilterConfig): void {
     const metrics = this.metrics;
     if (metrics !== null) metrics.decodeErrors.add(1);
-    hostLog(
-      Level.Warn,
-      "dubbo-mesh: connection " + this.label() + ": malformed Dubbo frame: " + decoder.errorMessage() + "; closing the connection",
-    );
+    let message = decoder.errorMessageInStream(frameStart);
+    if (decoder.error == CodecError.BodyTooLarge) message += " (maxBodyBytes " + config.maxBodyBytes.toString() + ")";
+    hostLog(Level.Warn, "dubbo-mesh: connection " + this.label() + ": malformed Dubbo frame: " + message + "; closing the connection");
     this.closeDownstream();
   }
 
@@ -468,7 +566,14 @@ export class DubboConnection extends Context {
       return;
     }
     if (workIsPending) {
-      if (from > 0) memory.copy(changetype<usize>(this.pending), changetype<usize>(this.pending) + <usize>from, <usize>rest);
+      if (this.pending.byteLength > 4 * SMALL_TAIL) {
+        // The tail buffer grew with a large read: keep the small rest in a buffer of its own size.
+        const next = new ArrayBuffer(rest < 256 ? 256 : rest);
+        memory.copy(changetype<usize>(next), changetype<usize>(this.pending) + <usize>from, <usize>rest);
+        this.pending = next;
+      } else if (from > 0) {
+        memory.copy(changetype<usize>(this.pending), changetype<usize>(this.pending) + <usize>from, <usize>rest);
+      }
       this.pendingLength = rest;
       return;
     }
@@ -530,6 +635,10 @@ export class DubboConnection extends Context {
   }
 
   onDownstreamConnectionClose(t: PeerTypeValues): void {
+    if (this.mode == Mode.Parsing) {
+      if (this.pendingLength > 0) this.truncated(this.pendingLength);
+      else if (this.waitFor > 0 && this.held > 0) this.truncated(this.held);
+    }
     this.releasePending();
   }
 
@@ -548,6 +657,38 @@ export class DubboConnection extends Context {
   onLog(): void {}
 
   onDelete(): void {}
+}
+
+/** Set by completeFramesEnd: the total length of the partial frame after the complete ones (0: none). */
+let partialTotal: i32 = 0;
+
+/**
+ * Walks the frame headers of work[0, length) and returns where the complete frames end. When a frame after
+ * them has started to arrive, `partialTotal` is its whole length (16 while its header is incomplete);
+ * otherwise 0 — also when the next header is invalid (bad magic, a body length out of 0..maxBody), which
+ * the decoder then reports. Reads headers only.
+ */
+function completeFramesEnd(work: usize, length: i32, maxBody: i32): i32 {
+  partialTotal = 0;
+  let pos = 0;
+  while (pos < length) {
+    const left = length - pos;
+    const p = work + <usize>pos;
+    if (load<u8>(p) != 0xda || (left >= 2 && load<u8>(p + 1) != 0xbb)) return pos;
+    if (left < 16) {
+      partialTotal = 16;
+      return pos;
+    }
+    const body = <i32>bswap<u32>(load<u32>(p + 12));
+    if (body < 0 || body > maxBody) return pos;
+    const total = 16 + body;
+    if (total > left) {
+      partialTotal = total;
+      return pos;
+    }
+    pos += total;
+  }
+  return pos;
 }
 
 function sameText(a: string | null, b: string): bool {

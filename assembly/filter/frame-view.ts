@@ -94,12 +94,16 @@ export class FrameView extends RequestView {
     return this.frame.argument(index);
   }
 
-  /** The `timeout` attachment in milliseconds (decimal text), 0 when absent or not a number. */
+  /**
+   * The `timeout` attachment in milliseconds: decimal text (Java sends a string) or a Hessian int or long
+   * (dubbo2.js sends an int); 0 when absent, negative or not a number.
+   */
   timeoutMs(): u32 {
     const f = this.frame;
     const i = f.attachmentIndex("timeout");
-    if (i < 0 || (f.attFlags(i) & ATTACHMENT_VALUE_STRING) == 0) return 0;
+    if (i < 0) return 0;
     const at = f.attValueAt(i);
+    if ((f.attFlags(i) & ATTACHMENT_VALUE_STRING) == 0) return hessianNumberAt(f.base + <usize>at);
     const lead = <u32>load<u8>(f.base + <usize>at);
     if (lead < 0x20) {
       // The usual compact string: read its digits in place (no string built). The decoder validated the
@@ -125,4 +129,24 @@ export class FrameView extends RequestView {
     }
     return n > <u64>u32.MAX_VALUE ? u32.MAX_VALUE : <u32>n;
   }
+}
+
+/**
+ * A Hessian int or long at `p` (the decoder validated the value, so its bytes are there), clamped to
+ * 0..u32.MAX; 0 for any other kind of value.
+ */
+function hessianNumberAt(p: usize): u32 {
+  const b = <i32>load<u8>(p);
+  let v: i64;
+  if (b >= 0x80 && b <= 0xbf) v = b - 0x90; // compact int
+  else if (b >= 0xc0 && b <= 0xcf) v = ((b - 0xc8) << 8) | <i32>load<u8>(p + 1);
+  else if (b >= 0xd0 && b <= 0xd7) v = ((b - 0xd4) << 16) | (<i32>load<u8>(p + 1) << 8) | <i32>load<u8>(p + 2);
+  else if (b == 0x49 || b == 0x59) v = <i64><i32>bswap<u32>(load<u32>(p + 1)); // 'I' int, 'Y' long as int
+  else if (b >= 0xd8 && b <= 0xef) v = b - 0xe0; // compact long
+  else if (b >= 0xf0 && b <= 0xff) v = ((b - 0xf8) << 8) | <i32>load<u8>(p + 1);
+  else if (b >= 0x38 && b <= 0x3f) v = ((b - 0x3c) << 16) | (<i32>load<u8>(p + 1) << 8) | <i32>load<u8>(p + 2);
+  else if (b == 0x4c) v = <i64>bswap<u64>(load<u64>(p + 1)); // 'L'
+  else return 0;
+  if (v <= 0) return 0;
+  return v > <i64>u32.MAX_VALUE ? u32.MAX_VALUE : <u32>v;
 }

@@ -58,6 +58,7 @@ export class FilterMetrics {
   denied: Metric = define(MetricType.Counter, "denied");
   noDestination: Metric = define(MetricType.Counter, "no_destination");
   decodeErrors: Metric = define(MetricType.Counter, "decode_errors");
+  truncatedFrames: Metric = define(MetricType.Counter, "truncated_frames");
   nonDubbo: Metric = define(MetricType.Counter, "non_dubbo");
   heartbeats: Metric = define(MetricType.Counter, "heartbeats");
   events: Metric = define(MetricType.Counter, "events");

@@ -10,6 +10,8 @@ const args = new ByteWriter(256);
 
 export const FLAG_TWO_WAY: u32 = 1;
 export const FLAG_NO_DESTINATION: u32 = 2;
+/** A deny rule matched: the host answers the request with a Dubbo error (the route name is the rule's). */
+export const FLAG_DENIED: u32 = 4;
 
 let available = true;
 let failuresLogged = 0;
@@ -42,7 +44,7 @@ export function encodeRouteRequest(
   out.lengthPrefixedUtf8(method);
 }
 
-/** Reports one request's destination to the host extension, when the host has it. */
+/** Reports one request's destination to the host extension, when the host has it; true when the host took it. */
 export function reportRoute(
   requestId: u64,
   timeoutMs: u32,
@@ -52,18 +54,19 @@ export function reportRoute(
   hashKey: string,
   service: string,
   method: string,
-): void {
-  if (!available) return;
+): bool {
+  if (!available) return false;
   encodeRouteRequest(args, requestId, timeoutMs, flags, cluster, routeName, hashKey, service, method);
   const status = callForeignFunction(FUNCTION_NAME, args.buffer, args.length);
-  if (status == Status.Ok) return;
+  if (status == Status.Ok) return true;
   if (status == Status.NotFound) {
     available = false;
     hostLog(Level.Debug, "dubbo-mesh: host has no dubbo_mesh.route_request extension; routing per connection only");
-    return;
+    return false;
   }
   if (failuresLogged < 10) {
     failuresLogged++;
     hostLog(Level.Warn, "dubbo-mesh: dubbo_mesh.route_request failed: " + statusName(status));
   }
+  return false;
 }

@@ -8,7 +8,7 @@
  * reported through `onWarning`; at start it is an error.
  */
 import { readFileSync } from "node:fs";
-import { parse } from "yaml";
+import { parseYamlFile } from "../../common/yaml-file.js";
 import { watchFile, type FileWatch } from "../../common/watch-file.js";
 import type { Provider } from "./provider-url.js";
 import { ProviderSet } from "./provider-set.js";
@@ -28,16 +28,16 @@ export function readRegistryFile(path: string): string[] {
   }
   let doc: unknown;
   try {
-    doc = parse(text, { prettyErrors: true });
+    doc = parseYamlFile(text, path);
   } catch (err) {
-    throw new FileRegistryError(`${path}: YAML: ${(err as Error).message.split("\n")[0]}`);
+    throw new FileRegistryError((err as Error).message);
   }
   if (doc === null || doc === undefined) return [];
   if (typeof doc !== "object" || Array.isArray(doc)) {
     throw new FileRegistryError(`${path}: expected a mapping {providers: [URL, ...]}, got ${Array.isArray(doc) ? "a list" : typeof doc}`);
   }
   for (const key of Object.keys(doc)) {
-    if (key !== "providers") throw new FileRegistryError(`${path}: ${key}: unknown field (allowed: providers)`);
+    if (key !== "providers") throw new FileRegistryError(`${path}: (document): unknown field '${key}' (allowed: providers)`);
   }
   const list = (doc as Record<string, unknown>)["providers"];
   if (list === undefined || list === null) return [];

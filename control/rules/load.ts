@@ -3,22 +3,23 @@
  * keeps the last good rules when a file is bad, at start or on reload.
  */
 import { readFileSync } from "node:fs";
-import { parseAllDocuments } from "yaml";
+import { YamlSyntaxError, parseYamlDocuments } from "../../common/yaml-file.js";
 import { watchFile, type FileWatch } from "../../common/watch-file.js";
 import type { DubboRoute } from "./types.js";
 import { RulesError, validateRules } from "./validate.js";
 
-/** Parses and validates YAML text. Throws `RulesError` (YAML syntax errors included, with line numbers). */
+/**
+ * Parses and validates YAML text. Throws `RulesError`: one line per problem, YAML syntax errors as
+ * `SOURCE:LINE:COL: MESSAGE` (common/yaml-file.ts).
+ */
 export function parseRules(text: string, source = "rules"): DubboRoute[] {
-  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
-  if (!Array.isArray(docs)) return [];
-  const problems: string[] = [];
-  const values: unknown[] = [];
-  docs.forEach((doc, index) => {
-    for (const err of doc.errors) problems.push(`${source} document ${index}: YAML: ${err.message.split("\n")[0]}`);
-    values.push(doc.errors.length > 0 ? null : doc.toJS({ maxAliasCount: 100 }));
-  });
-  if (problems.length > 0) throw new RulesError(problems);
+  let values: unknown[];
+  try {
+    values = parseYamlDocuments(text, source);
+  } catch (err) {
+    if (err instanceof YamlSyntaxError) throw new RulesError([...err.problems]);
+    throw err;
+  }
   return validateRules(values, source);
 }
 

@@ -5,7 +5,7 @@
  *
  *   rules.yaml document 1 (demo): spec.routes[0].route[1].weight: expected a positive integer, got -5
  *
- * All problems of a file are collected; `RulesError.problems` holds one line each.
+ * All problems of a file are collected; `RulesError.problems` holds one line each (its message: one per line).
  */
 import { sanitizeLabel } from "../model/labels.js";
 import type { DenyRule, Destination, DubboRoute, LoadBalancer, RequestMatch, Route, StringMatch, Subset } from "./types.js";
@@ -15,7 +15,7 @@ export const DUBBO_ROUTE_KIND = "DubboRoute";
 
 export class RulesError extends Error {
   constructor(readonly problems: string[]) {
-    super(problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join("\n  ")}`);
+    super(problems.join("\n"));
     this.name = "RulesError";
   }
 }
@@ -49,7 +49,7 @@ class Checker {
     }
     for (const key of Object.keys(value)) {
       if (!allowed.includes(key)) {
-        this.problems.push(`${this.where}: ${path}.${key}: unknown field (allowed: ${allowed.join(", ")})`);
+        this.problems.push(`${this.where}: ${path}: unknown field '${key}' (allowed: ${allowed.join(", ")})`);
       }
     }
     return value as Obj;
@@ -112,7 +112,7 @@ class Checker {
         }
         return { present: true };
       default:
-        this.problems.push(`${this.where}: ${path}.${key}: unknown matcher (${key === "regex" ? "regex is not supported by the filter; " : ""}use exact, prefix, suffix or present)`);
+        this.problems.push(`${this.where}: ${path}: unknown field '${key}' (allowed: exact, prefix, suffix, present)`);
         return undefined;
     }
   }

@@ -4,6 +4,10 @@
  * examples/registry.yaml, rules examples/rules.yaml) on 127.0.0.1:20880, and a consumer loop calling through
  * it. Every second it shows where the requests went, per kind of call and subset. Ctrl-C stops it; so do
  * --duration SECONDS and --requests N. --free-ports runs everything on free loopback ports instead.
+ *
+ * The peers come from `sofa-rpc-node` and `dubbo-remoting`, development dependencies (`npm ci` in a checkout
+ * installs them; a production install does not): they are loaded when the demo starts, with a clear error
+ * when missing.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,8 +15,29 @@ import { join, relative } from "node:path";
 import type { Writable } from "node:stream";
 import { parse as parseYaml } from "yaml";
 import { packageRoot } from "../../common/paths.js";
+import type { Args } from "../../cli/args.js";
+import { parseCommandLine } from "../../cli/index.js";
 import { ProxyServer } from "../server/proxy-server.js";
-import { type Consumer, type Provider, startConsumer, startProvider } from "./dubbo-peers.js";
+import type { Consumer, Provider } from "./dubbo-peers.js";
+
+type Peers = typeof import("./dubbo-peers.js");
+
+/**
+ * Loads the demo's Dubbo peers (sofa-rpc-node, dubbo-remoting). A missing package becomes an error that
+ * says how to install it. `load` is the import (replaceable in tests).
+ */
+export async function loadPeers(load: () => Promise<Peers> = () => import("./dubbo-peers.js")): Promise<Peers> {
+  try {
+    return await load();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "MODULE_NOT_FOUND" && code !== "ERR_MODULE_NOT_FOUND") throw err;
+    throw new Error(
+      `the demo needs the packages sofa-rpc-node and dubbo-remoting, which a production install leaves out ` +
+        `(${(err as Error).message.split("\n")[0]}); install them with npm install --include=dev, or run npm ci in a checkout`,
+    );
+  }
+}
 
 export const DEMO_SERVICE = "org.apache.dubbo.demo.DemoService";
 export const DEMO_VERSION = "1.0.0";
@@ -34,19 +59,14 @@ interface CallKind {
   label: string;
   method: string;
   attachments?: Record<string, string>;
-  /** A fresh consumer per call: the filter closes the connection of a denied call. */
-  ownConnection?: boolean;
 }
 const KINDS: CallKind[] = [
   { label: "sayHello          (route split: v1 90 / v2 10)", method: "sayHello" },
   { label: "greet             (route greet-v1: method → v1)", method: "greet" },
   { label: "sayHello gray tag (route gray: dubbo.tag → v2)", method: "sayHello", attachments: { "dubbo.tag": "gray" } },
-  { label: "deleteUser        (deny no-deletes)", method: "deleteUser", ownConnection: true },
+  { label: "deleteUser        (deny no-deletes)", method: "deleteUser" },
 ];
 /** 16 calls: 12 split, 2 greet, 2 gray; a denied call every 50. */
-/** A consumer of the demo service keeping no log lines (the demo may run for hours). */
-const startDemoConsumer = (address: string): Promise<Consumer> =>
-  startConsumer({ address, interface: DEMO_SERVICE, version: DEMO_VERSION, keepHistory: false });
 const MIX = [0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2];
 const DENY_EVERY = 50;
 
@@ -68,22 +88,21 @@ const methods = (subset: string) => ({
   },
 });
 
-export function parseDemoArgs(argv: string[]): Omit<DemoOptions, "tty" | "stopSignal"> {
-  const o: Omit<DemoOptions, "tty" | "stopSignal"> = { freePorts: false, concurrency: 4 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const num = (name: string, min: number): number => {
-      const v = Number(argv[++i]);
-      if (argv[i] === undefined || !Number.isFinite(v) || v < min) throw new Error(`${name} needs a number >= ${min}, got ${JSON.stringify(argv[i])}`);
-      return v;
-    };
-    if (a === "--duration") o.durationSeconds = num(a, 0.1);
-    else if (a === "--requests") o.requests = Math.floor(num(a, 1));
-    else if (a === "--concurrency") o.concurrency = Math.floor(num(a, 1));
-    else if (a === "--free-ports") o.freePorts = true;
-    else throw new Error(`unknown argument ${JSON.stringify(a)}`);
-  }
+export type DemoArgs = Omit<DemoOptions, "tty" | "stopSignal">;
+
+/** The command line of `demo` as options; throws UsageError. */
+export function demoArgs(args: Args): DemoArgs {
+  const o: DemoArgs = { freePorts: args.flag("free-ports"), concurrency: args.integer("concurrency", 1, 10_000, 4) };
+  const duration = args.number("duration", 0.1);
+  if (duration !== undefined) o.durationSeconds = duration;
+  const requests = args.integer("requests", 1, Number.MAX_SAFE_INTEGER);
+  if (requests !== undefined) o.requests = requests;
   return o;
+}
+
+/** Parses the arguments after `demo`; throws UsageError. */
+export function parseDemoArgs(argv: readonly string[]): DemoArgs {
+  return demoArgs(parseCommandLine("demo", argv));
 }
 
 /** Runs the demo, writing its live view to `out`; resolves with the final counts. */
@@ -93,6 +112,10 @@ export async function runDemo(options: DemoOptions, out: Writable): Promise<Demo
   const consumers: Consumer[] = [];
   let tmp: string | null = null;
   const proxyLog: string[] = [];
+  const { startConsumer, startProvider } = await loadPeers();
+  /** A consumer of the demo service keeping no log lines (the demo may run for hours). */
+  const startDemoConsumer = (address: string): Promise<Consumer> =>
+    startConsumer({ address, interface: DEMO_SERVICE, version: DEMO_VERSION, keepHistory: false });
   try {
     const ports = options.freePorts ? [0, 0] : [20881, 20882];
     for (const [i, subset] of ["v1", "v2"].entries()) {
@@ -160,16 +183,11 @@ export async function runDemo(options: DemoOptions, out: Writable): Promise<Demo
     };
     const call = async (kind: number): Promise<void> => {
       const k = KINDS[kind];
-      let c = main;
-      if (k.ownConnection) {
-        c = await startDemoConsumer(address);
-      }
+      // A denied call fails alone (a Dubbo error for it); the shared connection goes on.
       try {
-        record(kind, await c.invoke(k.method, ["demo"], { requestProps: k.attachments }), false);
+        record(kind, await main.invoke(k.method, ["demo"], { requestProps: k.attachments }), false);
       } catch {
         record(kind, undefined, true);
-      } finally {
-        if (k.ownConnection) await c.close();
       }
     };
     const worker = async () => {
@@ -222,14 +240,8 @@ function table(c: DemoCounts, secs: string): string {
   return `  ${"call".padEnd(50)}${pad("v1", 8)}${pad("v2", 8)}${pad("errors", 8)}\n${rows}  ${`${c.total} calls in ${secs}s`.padEnd(74)}\n`;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseDemoArgs>;
-  try {
-    parsed = parseDemoArgs(argv);
-  } catch (err) {
-    process.stderr.write(`dubbo-mesh demo: ${(err as Error).message}\nusage: dubbo-mesh demo [--duration SECONDS] [--requests N] [--concurrency N] [--free-ports]\n`);
-    return 2;
-  }
+export async function run(args: Args): Promise<number> {
+  const parsed = demoArgs(args);
   let onSignal: () => void = () => undefined;
   const stopSignal = new Promise<void>((resolve) => (onSignal = resolve));
   const handler = () => {
@@ -241,9 +253,6 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await runDemo({ ...parsed, tty: process.stdout.isTTY === true, stopSignal }, process.stdout);
     return 0;
-  } catch (err) {
-    process.stderr.write(`dubbo-mesh demo: ${(err as Error).message}\n`);
-    return 1;
   } finally {
     process.off("SIGINT", handler);
     process.off("SIGTERM", handler);

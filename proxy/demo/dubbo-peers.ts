@@ -2,7 +2,8 @@
  * Real Dubbo peers: a `sofa-rpc-node` provider and consumer speaking the dubbo protocol
  * (`dubbo-remoting` plugged in as sofa-rpc-node's `protocol`), on loopback, without a registry.
  * The demo (`dubbo-mesh demo`) runs its providers and consumers with these, and so do the tests
- * (through test/support/dubbo-peers.ts) and the proxy benchmark; both packages are dependencies.
+ * (through test/support/dubbo-peers.ts) and the proxy benchmark. Both packages are development
+ * dependencies: the demo loads this module dynamically (proxy/demo/cli.ts) and says how to install them.
  *
  *   const provider = await startProvider({ interface: "com.example.Greeter", version: "1.0.0",
  *     methods: { async sayHello(name) { return `hello ${name}`; } } });

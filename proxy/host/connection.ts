@@ -29,7 +29,8 @@ export interface CallResult {
 export interface DataResult extends CallResult {
   /**
    * The bytes to hand to the next stage (tcp_proxy / the upstream for downstream data, the client for
-   * upstream data): on Continue the whole buffer as the filter left it, drained from the host; empty on Pause.
+   * upstream data): on Continue the whole buffer as the filter left it, drained from the host; empty on Pause,
+   * and empty when the filter closed the downstream during this call (as in Envoy, whatever it returned).
    * It may be the very array passed in (when the filter did not modify it); the host keeps no reference to it.
    */
   forwarded: Uint8Array;
@@ -90,6 +91,11 @@ export class Connection implements PropertyConnection {
 
   /** @internal */ readonly downstream = new NetworkBuffer();
   /** @internal */ readonly upstream = new NetworkBuffer();
+
+  /** Bytes of the client's stream the host holds for the filter (it paused without taking them). */
+  get downstreamBuffered(): number {
+    return this.downstream.length;
+  }
   /** @internal set by host calls during a VM call, applied after it */
   pendingCloseDownstream = false;
   /** @internal */ pendingCloseUpstream = false;
@@ -213,7 +219,12 @@ export class Connection implements PropertyConnection {
     const resume = this.pendingContinue && buf === this.downstream;
     const action = ret === 0 || resume ? CONTINUE : PAUSE;
     let forwarded: Uint8Array = EMPTY;
-    if (action === CONTINUE) forwarded = buf.take();
+    if (this.pendingCloseDownstream) {
+      // Envoy runs the close after the VM call, and its filter manager hands nothing on from a connection
+      // that is no longer open (source/common/network/filter_manager_impl.cc, onContinueReading / onWrite):
+      // a read or write during which the filter closed the downstream goes nowhere, even on Continue.
+      buf.clear();
+    } else if (action === CONTINUE) forwarded = buf.take();
     else buf.own();
     this.pendingContinue = false;
     const result: DataResult = {

@@ -135,8 +135,10 @@ export class NetworkBuffer {
     return out;
   }
 
+  /** Empties the buffer and lets its storage go (a held partial frame can be megabytes). */
   clear(): void {
     this.borrowed = null;
+    this.storage = EMPTY;
     this.start = this.end = 0;
   }
 

@@ -368,4 +368,9 @@ export class WasmVm {
   get failed(): boolean {
     return this.current.instance.failed;
   }
+
+  /** Size in bytes of the current instance's linear memory (it can grow, never shrink). */
+  get memoryBytes(): number {
+    return this.current.instance.memory.size;
+  }
 }

@@ -103,7 +103,14 @@ export interface ProxyConfig {
   /** Longest SIGTERM drain, ms. */
   drainTimeoutMs: number;
   clientConnections: ClientConnectionsConfig;
+  /**
+   * Most bytes of client streams held across all connections (partial frames the filter waits for); over it
+   * the connections holding the most are closed (shed).
+   */
+  maxBufferedBytes: number;
 }
+
+export const DEFAULT_MAX_BUFFERED_BYTES = 128 << 20;
 
 export const DEFAULT_LISTEN: HostPort = { host: "127.0.0.1", port: 20880 };
 export const DEFAULT_ADMIN: HostPort = { host: "127.0.0.1", port: 9901 };
@@ -135,8 +142,9 @@ export function formatHostPort(a: HostPort): string {
  * Validate a parsed configuration document. `baseDir` resolves relative file paths (the config file's folder).
  */
 export function parseProxyConfig(doc: unknown, baseDir: string): ProxyConfig {
-  const root = record(doc, "config", [
+  const root = record(doc, "(document)", [
     "listeners", "admin", "filter", "clusterDefaults", "clusters", "maxFrameBytes", "drainTimeoutMs", "clientConnections",
+    "maxBufferedBytes",
   ]);
   const listeners = optionalArray(root.listeners, "listeners").map((l, i) => parseListener(l, `listeners[${i}]`));
   if (listeners.length === 0) listeners.push({ name: "dubbo", address: { ...DEFAULT_LISTEN }, defaultCluster: "" });
@@ -167,6 +175,7 @@ export function parseProxyConfig(doc: unknown, baseDir: string): ProxyConfig {
     maxFrameBytes: int(root.maxFrameBytes, "maxFrameBytes", 16 << 20, 16, 1 << 30),
     drainTimeoutMs: int(root.drainTimeoutMs, "drainTimeoutMs", 10_000, 0, 3_600_000),
     clientConnections: parseClientConnections(root.clientConnections ?? {}, "clientConnections"),
+    maxBufferedBytes: int(root.maxBufferedBytes, "maxBufferedBytes", DEFAULT_MAX_BUFFERED_BYTES, 1 << 16, 2 ** 40),
   };
 }
 
@@ -293,7 +302,7 @@ function record(v: unknown, path: string, known: readonly string[] | null): Reco
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ConfigError(path, `expected a mapping, got ${show(v)}`);
   if (known) {
     for (const k of Object.keys(v)) {
-      if (!known.includes(k)) throw new ConfigError(`${path}.${k}`, `unknown field; expected one of ${known.join(", ")}`);
+      if (!known.includes(k)) throw new ConfigError(path, `unknown field '${k}' (allowed: ${known.join(", ")})`);
     }
   }
   return v as Record<string, unknown>;

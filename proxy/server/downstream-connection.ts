@@ -21,7 +21,7 @@ import {
 import { FrameReader, type FrameSink } from "./frame-reader.js";
 import { type PendingRequest, type ResponseTarget, acquirePending, releasePending } from "./pending-request.js";
 import { type RequestStatsTable, Result } from "./request-stats.js";
-import { ROUTE_FLAG_NO_DESTINATION, type RouteReports } from "./route-reports.js";
+import { ROUTE_FLAG_DENIED, ROUTE_FLAG_NO_DESTINATION, type RouteReports } from "./route-reports.js";
 import { type Corkable, type Deferred, writeBatch } from "./write-batch.js";
 
 export interface DownstreamEnv {
@@ -33,9 +33,19 @@ export interface DownstreamEnv {
   now(): number;
   log(level: "debug" | "info" | "warn", message: string): void;
   closed(conn: DownstreamConnection): void;
+  /** The bytes `conn` holds changed by `delta` (the proxy caps their sum; it may shed connections). */
+  buffered(conn: DownstreamConnection, delta: number): void;
 }
 
 export const TCP_PROXY_CLUSTER_KEY = "envoy.tcp_proxy.cluster";
+/**
+ * The status of the answer to a denied request: SERVICE_ERROR (70). Java's DefaultFuture and dubbo-remoting
+ * raise every non-OK status other than the two timeouts as an error carrying the body's message, so the
+ * caller sees "request denied by rule ..."; 70 is Dubbo's status for a well-formed request the serving side
+ * refused or failed, whereas 40 (BAD_REQUEST) means the request could not be decoded, 60 (SERVICE_NOT_FOUND)
+ * is a missing route or service, and 30/31 would be raised as timeouts.
+ */
+export const DENIED_STATUS = Status.SERVICE_ERROR;
 const EMPTY = Buffer.alloc(0);
 
 function asBuffer(b: Uint8Array): Buffer {
@@ -46,6 +56,8 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
   corked = false;
   /** Requests dispatched and not yet finished. */
   inflight = 0;
+  /** Bytes of the client's stream held for this connection: a partial frame the filter waits for (in the host). */
+  held = 0;
   private draining = false;
   /** The proxy drains: the readonly event was sent; the socket's timeout is now the drain's quiet time. */
   private readonlySent = false;
@@ -107,9 +119,25 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
       const r = this.filter.downstreamData(chunk, endOfStream);
       if (r.forwarded.length > 0) this.forward(asBuffer(r.forwarded));
       if (r.closeDownstream || r.failed || r.closed) this.end(r.failed);
+      else this.countHeld();
     } finally {
       writeBatch.end();
     }
+  }
+
+  private countHeld(): void {
+    const now = this.filter.downstreamBuffered + this.reader.buffered;
+    if (now === this.held) return;
+    const delta = now - this.held;
+    this.held = now;
+    this.env.buffered(this, delta);
+  }
+
+  /** Closed by the proxy to bring the bytes held across connections under the cap. */
+  shed(): void {
+    this.env.buffered(this, -this.held);
+    this.held = 0;
+    this.end(true);
   }
 
   private forward(bytes: Buffer): void {
@@ -201,6 +229,11 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
     p.target = this;
     p.frame = buf.subarray(start, end);
     this.inflight++;
+    if (report !== undefined && (report.flags & ROUTE_FLAG_DENIED) !== 0) {
+      // The filter denied it: this request alone is answered; the connection and its other calls go on.
+      this.reject(p, Result.DENIED, `dubbo-mesh: request denied by rule '${report.route}'`, DENIED_STATUS);
+      return;
+    }
     if (clusterName === "") {
       this.reject(p, Result.NO_ROUTE, report !== undefined
         ? `dubbo-mesh: no route for ${report.service}.${report.method}${report.route ? ` (route ${report.route})` : ""}`
@@ -216,9 +249,9 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
   }
 
   /** A request the proxy answers itself before any cluster took it. */
-  private reject(p: PendingRequest, result: number, message: string): void {
-    p.stats?.record(result, Status.SERVICE_NOT_FOUND, (this.env.now() - p.start) / 1000);
-    if (p.twoWay) this.respondLocal(errorResponse(p.idHigh, p.idLow, Status.SERVICE_NOT_FOUND, message));
+  private reject(p: PendingRequest, result: number, message: string, status: number = Status.SERVICE_NOT_FOUND): void {
+    p.stats?.record(result, status, (this.env.now() - p.start) / 1000);
+    if (p.twoWay) this.respondLocal(errorResponse(p.idHigh, p.idLow, status, message));
     this.env.log("debug", message);
     releasePending(p);
     this.requestDone();
@@ -342,6 +375,10 @@ export class DownstreamConnection implements FrameSink, ResponseTarget, Corkable
 
   private onClose(): void {
     this.ended = true;
+    if (this.held !== 0) {
+      this.env.buffered(this, -this.held);
+      this.held = 0;
+    }
     this.raw?.destroy();
     try {
       this.filter?.closeDownstream(PeerType.Remote);

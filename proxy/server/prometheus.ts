@@ -1,9 +1,12 @@
 /**
- * The proxy's metrics in Prometheus text: prom-client's registry renders them (and the process metrics),
- * while the values come from the proxy's own garbage-free records, read only at scrape time through custom
- * metric objects (`get()` returns the samples prom-client formats).
+ * The proxy's metrics in Prometheus text: prom-client's registry renders them (and the standard process
+ * metrics, `process_*` and `nodejs_*`), while the values come from the proxy's own garbage-free records,
+ * read only at scrape time. Counters and gauges are prom-client `Counter`s and `Gauge`s whose `collect()`
+ * callback (prom-client's documented hook, run when the registry is scraped) copies the records in.
+ * prom-client's `Histogram` counts its own observations and has no way to set bucket counts, so the latency
+ * histogram, already counted per route by RouteStats, is a `Histogram` subclass that reports those counts.
  */
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Cluster } from "./cluster.js";
 import { LATENCY_BUCKETS, RESULT_NAMES, Result, type RouteStats, statusName } from "./request-stats.js";
 
@@ -19,25 +22,58 @@ export interface MetricsSources {
   clusters(): readonly Cluster[];
   filterMetrics(): readonly FilterMetric[];
   downstreamConnections(): number;
+  downstreamBuffered(): number;
+  downstreamShed(): number;
 }
 
 type Labels = Record<string, string | number>;
 interface Sample {
   labels: Labels;
   value: number;
-  metricName?: string;
 }
-type MetricType = "counter" | "gauge" | "histogram";
+interface HistogramSample extends Sample {
+  metricName: string;
+}
 
-function custom(name: string, help: string, type: MetricType, collect: () => Sample[]) {
-  return {
-    name,
-    help,
-    type,
-    aggregator: "sum",
-    get: async () => ({ name, help, type, aggregator: "sum", values: collect() }),
-    reset: () => undefined,
+/**
+ * A histogram whose buckets, sum and count are counted elsewhere. prom-client's registry reads a
+ * histogram through `getForPromString()` (text) or `get()` (JSON); both return the recorded samples.
+ */
+class RecordedHistogram extends Histogram<string> {
+  constructor(
+    private readonly metricName: string,
+    private readonly help: string,
+    registry: Registry,
+    private readonly samples: () => HistogramSample[],
+  ) {
+    super({ name: metricName, help, labelNames: [], registers: [registry] });
+  }
+
+  private snapshot() {
+    return { name: this.metricName, help: this.help, type: "histogram", aggregator: "sum", values: this.samples() };
+  }
+
+  async getForPromString() {
+    return this.snapshot();
+  }
+
+  override async get() {
+    return this.snapshot() as unknown as Awaited<ReturnType<Histogram<string>["get"]>>;
+  }
+}
+
+/** A counter, or gauge, whose samples are read from `read()` at scrape time. */
+function recorded(kind: "counter" | "gauge", registry: Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
+  const collect = function (this: Counter<string> | Gauge<string>): void {
+    this.reset();
+    for (const s of read()) {
+      if (this instanceof Gauge) this.set(s.labels, s.value);
+      else this.inc(s.labels, s.value);
+    }
   };
+  const config = { name, help, labelNames, registers: [registry], collect };
+  if (kind === "counter") new Counter(config);
+  else new Gauge(config);
 }
 
 /** Prometheus metric names allow [a-zA-Z0-9_:]. */
@@ -48,10 +84,10 @@ export function metricName(raw: string): string {
 
 export function createRegistry(src: MetricsSources): Registry {
   const reg = new Registry();
-  collectDefaultMetrics({ register: reg, prefix: "dubbo_mesh_proxy_process_" });
-  const add = (m: ReturnType<typeof custom>): void => reg.registerMetric(m as never);
+  collectDefaultMetrics({ register: reg });
+  const routeLabels = ["service", "method", "route", "cluster"];
 
-  add(custom("dubbo_mesh_requests_total", "Requests by service, method, route, cluster and result", "counter", () => {
+  recorded("counter", reg, "dubbo_mesh_requests_total", "Requests by service, method, route, cluster and result", [...routeLabels, "result"], () => {
     const out: Sample[] = [];
     for (const r of src.routes()) {
       const base = { service: r.service, method: r.method, route: r.route, cluster: r.cluster };
@@ -64,10 +100,10 @@ export function createRegistry(src: MetricsSources): Registry {
       }
     }
     return out;
-  }));
+  });
 
-  add(custom("dubbo_mesh_request_duration_seconds", "Request latency through the proxy", "histogram", () => {
-    const out: Sample[] = [];
+  new RecordedHistogram("dubbo_mesh_request_duration_seconds", "Request latency through the proxy", reg, () => {
+    const out: HistogramSample[] = [];
     for (const r of src.routes()) {
       const base = { service: r.service, method: r.method, route: r.route, cluster: r.cluster };
       let cumulative = 0;
@@ -80,10 +116,10 @@ export function createRegistry(src: MetricsSources): Registry {
       out.push({ metricName: "dubbo_mesh_request_duration_seconds_count", labels: base, value: r.count });
     }
     return out;
-  }));
+  });
 
-  const perCluster = (name: string, help: string, type: MetricType, value: (c: Cluster) => number) =>
-    add(custom(name, help, type, () => src.clusters().map((c) => ({ labels: { cluster: c.name }, value: value(c) }))));
+  const perCluster = (name: string, help: string, kind: "counter" | "gauge", value: (c: Cluster) => number) =>
+    recorded(kind, reg, name, help, ["cluster"], () => src.clusters().map((c) => ({ labels: { cluster: c.name }, value: value(c) })));
   perCluster("dubbo_mesh_cluster_endpoints", "Endpoints configured in the cluster", "gauge", (c) => c.endpoints.length);
   perCluster("dubbo_mesh_cluster_endpoints_healthy", "Endpoints not ejected by outlier detection", "gauge", (c) => c.healthyCount);
   perCluster("dubbo_mesh_cluster_requests_active", "Requests in flight", "gauge", (c) => c.active);
@@ -97,16 +133,18 @@ export function createRegistry(src: MetricsSources): Registry {
   perCluster("dubbo_mesh_cluster_resets_total", "Requests lost with their upstream connection", "counter", (c) => c.counters.resets);
   perCluster("dubbo_mesh_cluster_retries_total", "Requests retried after a connection failure", "counter", (c) => c.counters.retries);
   perCluster("dubbo_mesh_cluster_ejections_total", "Outlier ejections", "counter", (c) => c.counters.ejections);
-  add(custom("dubbo_mesh_endpoint_healthy", "1 unless the endpoint is ejected", "gauge", () =>
-    src.clusters().flatMap((c) => c.endpoints.map((e) => ({ labels: { cluster: c.name, endpoint: e.address }, value: e.ejected ? 0 : 1 })))));
-  add(custom("dubbo_mesh_endpoint_requests_active", "Requests in flight per endpoint", "gauge", () =>
-    src.clusters().flatMap((c) => c.endpoints.map((e) => ({ labels: { cluster: c.name, endpoint: e.address }, value: e.active })))));
-  add(custom("dubbo_mesh_endpoint_requests_total", "Requests sent per endpoint", "counter", () =>
-    src.clusters().flatMap((c) => c.endpoints.map((e) => ({ labels: { cluster: c.name, endpoint: e.address }, value: e.requests })))));
-  add(custom("dubbo_mesh_downstream_connections", "Client connections open", "gauge", () => [{ labels: {}, value: src.downstreamConnections() }]));
+  const perEndpoint = (name: string, help: string, kind: "counter" | "gauge", value: (e: Cluster["endpoints"][number]) => number) =>
+    recorded(kind, reg, name, help, ["cluster", "endpoint"], () =>
+      src.clusters().flatMap((c) => c.endpoints.map((e) => ({ labels: { cluster: c.name, endpoint: e.address }, value: value(e) }))));
+  perEndpoint("dubbo_mesh_endpoint_healthy", "1 unless the endpoint is ejected", "gauge", (e) => (e.ejected ? 0 : 1));
+  perEndpoint("dubbo_mesh_endpoint_requests_active", "Requests in flight per endpoint", "gauge", (e) => e.active);
+  perEndpoint("dubbo_mesh_endpoint_requests_total", "Requests sent per endpoint", "counter", (e) => e.requests);
+  recorded("gauge", reg, "dubbo_mesh_downstream_connections", "Client connections open", [], () => [{ labels: {}, value: src.downstreamConnections() }]);
+  recorded("gauge", reg, "dubbo_mesh_downstream_buffered_bytes", "Bytes of unfinished frames held across client connections", [], () => [{ labels: {}, value: src.downstreamBuffered() }]);
+  recorded("counter", reg, "dubbo_mesh_downstream_shed_total", "Client connections closed because unfinished frames held more than maxBufferedBytes", [], () => [{ labels: {}, value: src.downstreamShed() }]);
 
   // The filter's own metrics (proxy_define_metric), one Prometheus metric each, as Envoy shows them.
-  add(custom("dubbo_mesh_filter_metric", "Metrics the filter defines, by name (counters and gauges; histograms as count and sum)", "gauge", () => {
+  recorded("gauge", reg, "dubbo_mesh_filter_metric", "Metrics the filter defines, by name (counters and gauges; histograms as count and sum)", ["name", "kind"], () => {
     const out: Sample[] = [];
     for (const m of src.filterMetrics()) {
       if (m.kind === "histogram") {
@@ -115,6 +153,6 @@ export function createRegistry(src: MetricsSources): Registry {
       } else out.push({ labels: { name: m.name, kind: m.kind }, value: m.value });
     }
     return out;
-  }));
+  });
   return reg;
 }

@@ -16,9 +16,9 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
 import { dirname, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { WasmResult, WasmVm, type LogEntry, logLevelName } from "../host/index.js";
+import { WasmResult, WasmVm, WasmVmError, type LogEntry, logLevelName } from "../host/index.js";
 import { watchFile, type FileWatch } from "../../common/watch-file.js";
+import { YamlSyntaxError, parseYamlFile } from "../../common/yaml-file.js";
 import { AdminServer } from "./admin-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import {
@@ -137,9 +137,15 @@ export class ProxyServer {
   private readonly recent = new RecentLog();
   /** The last revision given to a plugin configuration (see revised()). */
   private pluginRevision = 0;
+  /** Filter log lines held while a VM starts (startingVm), or null. */
+  private heldLogs: LogEntry[] | null = null;
   private readonly env: DownstreamEnv;
   private readonly logFn: (level: ProxyLogLevel, message: string) => void;
   private readonly minLevel: number;
+  /** Bytes held across client connections (partial frames), capped by maxBufferedBytes. */
+  private bufferedBytes = 0;
+  /** Connections closed to bring bufferedBytes under the cap. */
+  shedConnections = 0;
 
   private constructor(private readonly options: ProxyOptions) {
     this.minLevel = LEVELS[options.logLevel ?? "info"];
@@ -169,6 +175,7 @@ export class ProxyServer {
       now,
       log: (level, m) => this.log(level, m),
       closed: (d) => this.onDownstreamClosed(d),
+      buffered: (d, delta) => this.onBuffered(delta),
     };
   }
 
@@ -216,6 +223,8 @@ export class ProxyServer {
         clusters: () => this.clusters.all(),
         filterMetrics: () => this.vm?.metrics() ?? [],
         downstreamConnections: () => this.downstreams.size,
+        downstreamBuffered: () => this.bufferedBytes,
+        downstreamShed: () => this.shedConnections,
       });
       this.admin = await AdminServer.start(adminAt, {
         registry,
@@ -269,7 +278,7 @@ export class ProxyServer {
 
   /** The filter VM, started with the proxy's module (this.applied.wasm) and the given plugin. */
   private createVm(config: ProxyConfig, filter: XdsFilter): Promise<WasmVm> {
-    return WasmVm.create({
+    return this.startingVm(() => WasmVm.create({
       wasm: this.applied.wasm,
       pluginConfig: this.revised(filter.pluginConfig),
       vmConfig: filter.vmConfig,
@@ -282,7 +291,7 @@ export class ProxyServer {
         this.options.routeExtension === false
           ? {}
           : { [ROUTE_REQUEST_FUNCTION]: (args) => (this.reports.add(args) ? undefined : WasmResult.BadArgument) },
-    });
+    }));
   }
 
   /**
@@ -353,7 +362,10 @@ export class ProxyServer {
       if (filter.vmId !== this.vmId) {
         throw new Error(`vm_id ${JSON.stringify(filter.vmId)} differs from the running VM's ${JSON.stringify(this.vmId)}; restart the proxy to change it`);
       }
-      await this.vm.reconfigure({ pluginConfig: this.revised(filter.pluginConfig), vmConfig: filter.vmConfig, rootId: filter.rootId, pluginName: filter.name || filter.rootId });
+      const vm = this.vm;
+      await this.startingVm(() =>
+        vm.reconfigure({ pluginConfig: this.revised(filter.pluginConfig), vmConfig: filter.vmConfig, rootId: filter.rootId, pluginName: filter.name || filter.rootId }),
+      );
     }
     this.vmId = filter.vmId;
     this.applied = { ...this.applied, pluginConfig: filter.pluginConfig };
@@ -382,9 +394,34 @@ export class ProxyServer {
 
   /** The filter's lines: all of them (at the filter's own level) in /logs, those at the proxy's level to the log. */
   private filterLog(e: LogEntry): void {
+    if (this.heldLogs !== null) {
+      this.heldLogs.push(e);
+      return;
+    }
     this.recent.add(e.source === "module" ? "filter" : "filter-host", logLevelName(e.level), e.message);
     const level: ProxyLogLevel = e.level >= 4 ? "error" : e.level === 3 ? "warn" : e.level === 2 ? "info" : "debug";
     if (LEVELS[level] >= this.minLevel) this.logFn(level, `filter: ${e.message}`);
+  }
+
+  /**
+   * Runs a VM start (creation or reconfiguration) holding the filter's log lines until it is done. A start
+   * that fails throws a WasmVmError whose message carries the module's warnings and errors, and the
+   * proxy reports that error (the command line at start, the reload log line after): those lines are
+   * then not printed a second and a third time. Lines below warn, and every line of a good start, follow.
+   */
+  private async startingVm<T>(start: () => Promise<T>): Promise<T> {
+    if (this.heldLogs !== null) return start();
+    const held: LogEntry[] = (this.heldLogs = []);
+    let failed = false;
+    try {
+      return await start();
+    } catch (err) {
+      failed = err instanceof WasmVmError;
+      throw err;
+    } finally {
+      this.heldLogs = null;
+      for (const e of held) if (!(failed && e.level >= 3)) this.filterLog(e);
+    }
   }
 
   // ---- configuration ----
@@ -408,9 +445,10 @@ export class ProxyServer {
         throw new ConfigError(path, `cannot read: ${(err as Error).message}`);
       }
       try {
-        doc = parseYaml(text);
+        doc = parseYamlFile(text, path);
       } catch (err) {
-        throw new ConfigError(path, `not valid YAML: ${(err as Error).message}`);
+        if (err instanceof YamlSyntaxError) throw new ConfigError(err.where, err.reason);
+        throw err;
       }
       baseDir = dirname(path);
       if (doc === null || doc === undefined) doc = {};
@@ -505,7 +543,8 @@ export class ProxyServer {
           this.vm = await this.createVm(config, { name: config.filter.rootId, rootId: config.filter.rootId, vmId: config.filter.vmId, vmConfig: "", pluginConfig });
         } else if (wasmChanged || pluginConfig !== this.applied.pluginConfig || this.feed !== null) {
           const plugin = this.feed !== null ? { rootId: config.filter.rootId, pluginName: config.filter.rootId, vmConfig: "" } : {};
-          await this.vm.reconfigure({ ...(wasmChanged ? { wasm } : {}), ...plugin, pluginConfig: this.revised(pluginConfig) });
+          const vm = this.vm;
+          await this.startingVm(() => vm.reconfigure({ ...(wasmChanged ? { wasm } : {}), ...plugin, pluginConfig: this.revised(pluginConfig) }));
         }
       } catch (err) {
         this.applied = previous.applied;
@@ -521,7 +560,8 @@ export class ProxyServer {
       this.control?.close();
       this.control = null;
     } else {
-      if (wasmChanged && this.vm !== undefined) await this.vm.reconfigure({ wasm, pluginConfig: this.revised(this.applied.pluginConfig) });
+      const vm = this.vm;
+      if (wasmChanged && vm !== undefined) await this.startingVm(() => vm.reconfigure({ wasm, pluginConfig: this.revised(this.applied.pluginConfig) }));
       this.applied = { ...this.applied, wasmPath: config.filter.wasm, wasm };
       this.config = config;
       if (sourceKey !== previous.applied.sourceKey) {
@@ -638,6 +678,28 @@ export class ProxyServer {
 
   private onDownstreamClosed(d: DownstreamConnection): void {
     this.downstreams.delete(d);
+  }
+
+  /**
+   * The bytes held across client connections changed. Over maxBufferedBytes, the connections holding the
+   * most (the largest partial frames) are closed until the sum is under the cap again.
+   */
+  private onBuffered(delta: number): void {
+    this.bufferedBytes += delta;
+    const cap = this.config.maxBufferedBytes;
+    if (delta <= 0 || this.bufferedBytes <= cap) return;
+    const largest = [...this.downstreams].filter((d) => d.held > 0).sort((a, b) => b.held - a.held);
+    for (const d of largest) {
+      if (this.bufferedBytes <= cap) break;
+      this.shedConnections++;
+      this.log("warn", `downstream ${d.socket.remoteAddress}:${d.socket.remotePort}: holds ${d.held} bytes of an unfinished frame while client connections hold ${this.bufferedBytes} (maxBufferedBytes ${cap}); closing it`);
+      d.shed();
+    }
+  }
+
+  /** Bytes of client streams held across connections now. */
+  get downstreamBufferedBytes(): number {
+    return this.bufferedBytes;
   }
 
   // ---- introspection ----

@@ -17,10 +17,11 @@ export const Result = {
   UPSTREAM_RESET: 7,
   CONNECT_FAILURE: 8,
   ONE_WAY: 9,
+  DENIED: 10, // a deny rule of the filter matched; the proxy answered with a Dubbo error
 } as const;
 export const RESULT_NAMES = [
   "ok", "upstream_error", "no_route", "no_cluster", "no_endpoint", "overflow", "timeout", "upstream_reset",
-  "connect_failure", "one_way",
+  "connect_failure", "one_way", "denied",
 ] as const;
 const RESULT_COUNT = RESULT_NAMES.length;
 

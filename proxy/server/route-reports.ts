@@ -5,7 +5,7 @@
  * request frames the filter forwarded, by request id.
  *
  * Argument bytes, little-endian: u64 request id, u32 timeout ms (0 = none), u32 flags (bit 0 two-way,
- * bit 1 no destination), then five (u32 length + UTF-8) strings: cluster, route name, hash key, service,
+ * bit 1 no destination, bit 2 denied), then five (u32 length + UTF-8) strings: cluster, route name, hash key, service,
  * method. Report objects are reused from read to read; names are interned, hash keys are hashed straight
  * from the argument bytes.
  */
@@ -16,6 +16,8 @@ export const ROUTE_REQUEST_FUNCTION = "dubbo_mesh.route_request";
 
 export const ROUTE_FLAG_TWO_WAY = 1;
 export const ROUTE_FLAG_NO_DESTINATION = 2;
+/** A deny rule matched (the route name is the rule's): the proxy answers the request with a Dubbo error. */
+export const ROUTE_FLAG_DENIED = 4;
 
 export class RouteReport {
   idHigh = 0;

@@ -1,10 +1,11 @@
 // `dubbo-mesh decode [FILE|-]` end to end: a child process running the CLI on captured streams.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
+import { FrameStream, WasmCodec } from "../../cli/decode.js";
 import { fixtureBytes } from "./helpers.js";
 
 function run(args: string[], input?: Buffer): { code: number | null; stdout: string; stderr: string } {
@@ -62,8 +63,8 @@ describe("dubbo-mesh decode", () => {
     expect(r.code).toBe(1);
     const out = lines(r.stdout);
     expect(out).toHaveLength(4);
-    expect(out[3]).toEqual({ error: `frame 4 at stream offset ${stream.length}: invalid dubbo magic 0x4700 (expected 0xdabb) at offset 0`, offset: stream.length });
-    expect(r.stderr).toBe(`dubbo-mesh decode: invalid input: frame 4 at stream offset ${stream.length}: invalid dubbo magic 0x4700 (expected 0xdabb) at offset 0\n`);
+    expect(out[3]).toEqual({ error: `frame 4 at stream offset ${stream.length}: invalid dubbo magic 0x4745 (expected 0xdabb) at offset 0`, offset: stream.length });
+    expect(r.stderr).toBe(`dubbo-mesh decode: invalid input: frame 4 at stream offset ${stream.length}: invalid dubbo magic 0x4745 (expected 0xdabb) at offset 0\n`);
   });
 
   it("reports a truncated last frame", () => {
@@ -79,10 +80,66 @@ describe("dubbo-mesh decode", () => {
     expect(r.stderr).toMatch(/frame 1 at stream offset 0: body length \d+ exceeds the maximum at offset 12/);
   });
 
-  it("refuses bad arguments and unreadable files", () => {
-    expect(run(["--args", "x"]).code).toBe(2);
+  it("refuses bad arguments (exit 2) and unreadable files (exit 1)", () => {
+    const bad = run(["--args", "x"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^dubbo-mesh decode: --args: expected an integer 0\.\.2147483647, got 'x'\n\nusage: dubbo-mesh decode \[FILE\|-\] \[OPTIONS\]/);
+    expect(run([file, file]).code).toBe(2);
     const missing = run([join(dir, "nope.bin")]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/cannot read .*nope\.bin/);
+    expect(missing.stderr).toMatch(/^dubbo-mesh decode: cannot read .*nope\.bin: ENOENT/);
+  });
+
+  it("prints each frame as soon as its last byte arrives on a pipe that stays open", async () => {
+    const request = fixtureBytes("peer-request-greet-5-attachments.bin");
+    const response = fixtureBytes("peer-response-greet-5-attachments.bin");
+    const child = spawn(process.execPath, ["--import", "tsx", join(packageRoot, "test", "codec", "run-cli.ts"), "decode"], {
+      cwd: packageRoot,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += String(d)));
+    child.stderr.on("data", (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const linesSoFar = async (n: number) => {
+      const end = Date.now() + 20_000;
+      while (stdout.split("\n").length - 1 < n) {
+        if (Date.now() > end) throw new Error(`waited for ${n} lines, have: ${JSON.stringify(stdout)} ${stderr}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return lines(stdout);
+    };
+    try {
+      child.stdin.write(request);
+      expect((await linesSoFar(1))[0]).toMatchObject({ kind: "request", method: "greet" });
+      // the response in two writes: one frame, printed once whole
+      child.stdin.write(response.subarray(0, 20));
+      child.stdin.write(response.subarray(20));
+      const out = await linesSoFar(2);
+      expect(out).toHaveLength(2);
+      expect(out[1]).toMatchObject({ kind: "response", requestId: "2" });
+      child.stdin.end();
+      expect(await exited).toBe(0);
+      expect(stderr).toBe("");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("FrameStream hands over each frame exactly when its last byte arrives, fed one byte at a time", () => {
+    const frames: Record<string, unknown>[] = [];
+    const frameStream = new FrameStream(WasmCodec.load(), (f) => frames.push(f));
+    const request = fixtureBytes("peer-request-greet-5-attachments.bin").length;
+    const ends = [request, request + fixtureBytes("peer-response-greet-5-attachments.bin").length, stream.length];
+    for (let i = 0; i < stream.length; i++) {
+      expect(frameStream.push(stream.subarray(i, i + 1))).toBeUndefined();
+      expect(frames.length, `after byte ${i}`).toBe(ends.filter((e) => e <= i + 1).length);
+    }
+    expect(frameStream.end()).toBeUndefined();
+    expect(frames.map((f) => f["kind"])).toEqual(["request", "response", "heartbeat"]);
+    const cut = new FrameStream(WasmCodec.load(), () => undefined);
+    expect(cut.push(stream.subarray(0, 10))).toBeUndefined();
+    expect(cut.end()).toEqual({ error: "frame 1 at stream offset 0 is truncated: the input ends after 10 of its 16 header bytes", offset: 10 });
   });
 });

@@ -201,7 +201,8 @@ const D = 16 + 6 + 14 + 6 + 2;
 const deep: number[] = [];
 for (let i = 0; i < 70; i++) deep.push(0x57); // 70 nested 'W' lists
 const bad: Bad[] = [
-  { name: "bad magic, first byte", bytes: Buffer.from([0x47]), error: /invalid dubbo magic 0x4700/, offset: 0 },
+  { name: "bad magic, first byte alone", bytes: Buffer.from([0x47]), error: /invalid dubbo magic: first byte 0x47 \(expected 0xdabb\)/, offset: 0 },
+  { name: "bad magic, first byte, both shown", bytes: Buffer.from([0x4e, 0x4f, 0x00]), error: /invalid dubbo magic 0x4e4f/, offset: 0 },
   { name: "bad magic, second byte", bytes: Buffer.from([0xda, 0xbc, 0xc2]), error: /invalid dubbo magic 0xdabc/, offset: 0 },
   { name: "negative body length", bytes: frame(0xc2, 0, 1n, [], -1), error: /negative body length -1/, offset: 12 },
   { name: "body length above the maximum, refused from the header alone", bytes: frame(0xc2, 0, 1n, [], 8 * 1024 * 1024 + 1), error: /body length 8388609 exceeds the maximum/, offset: 12 },
@@ -258,6 +259,6 @@ describe("malformed input", () => {
 
   it("prints the frame error in the decode JSON", () => {
     codec.decode(bad[0]!.bytes);
-    expect(codec.frameJson()).toEqual({ error: "invalid dubbo magic 0x4700 (expected 0xdabb) at offset 0", offset: 0 });
+    expect(codec.frameJson()).toEqual({ error: "invalid dubbo magic: first byte 0x47 (expected 0xdabb) at offset 0", offset: 0 });
   });
 });

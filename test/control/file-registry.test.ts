@@ -176,8 +176,8 @@ describe("file registry", () => {
       expect(updates.at(-1)!.map((p) => p.url)).toEqual([A, B]);
 
       writeFileSync(path, "providers: [unclosed\n");
-      await waitFor("a warning for the broken file", () => warnings.some((w) => w.includes("YAML")));
-      expect(warnings.at(-1)).toMatch(/registry.yaml: YAML: .*keeping the last good providers/);
+      await waitFor("a warning for the broken file", () => warnings.some((w) => /registry\.yaml:\d+:\d+: /.test(w)));
+      expect(warnings.at(-1)).toMatch(/registry\.yaml:\d+:\d+: [^\n]*keeping the last good providers/);
       expect(r.providers().map((p) => p.url)).toEqual([A, B]);
 
       writeFileSync(path, "providers: {a: 1}\n");
@@ -197,6 +197,6 @@ describe("file registry", () => {
     const r = createRegistry(`file:${join(dir, "missing.yaml")}`);
     await expect(r.start()).rejects.toThrow(/missing.yaml: cannot read/);
     writeFileSync(join(dir, "odd.yaml"), "servers: []\n");
-    await expect(createRegistry(`file:${join(dir, "odd.yaml")}`).start()).rejects.toThrow(/servers: unknown field \(allowed: providers\)/);
+    await expect(createRegistry(`file:${join(dir, "odd.yaml")}`).start()).rejects.toThrow(/odd\.yaml: \(document\): unknown field 'servers' \(allowed: providers\)$/);
   });
 });

@@ -1,11 +1,12 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { afterAll, describe, expect, it } from "vitest";
-import { generate, main, parseGenerateArgs } from "../../control/cli-generate.js";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { generate, parseGenerateArgs } from "../../control/cli-generate.js";
+import { main as cli } from "../../cli/index.js";
 import { EARLY_DATA_BYTES, MODES } from "../../control/generate/istio/envoy-filter.js";
-import { generateIstio } from "../../control/generate/istio/index.js";
+import { WASM_FORMS, generateIstio } from "../../control/generate/istio/index.js";
 import { TypeUrl, lookupMessage } from "../../control/generate/xds/envoy-protos.js";
 import { ProtoJsonError, encodeJson, messageFromJson, roundTripJson } from "../../control/generate/xds/proto-json.js";
 import { buildXdsResources } from "../../control/generate/xds/resources.js";
@@ -47,10 +48,17 @@ describe("Istio YAML", () => {
   for (const mode of MODES) {
     for (const [kind, wasm] of Object.entries(wasmSources)) {
       it(`${mode} mode, ${kind} module: every object passes Istio's CRD schema and every typed_config the Envoy protos`, () => {
-        const files = generateIstio(examplesModel(), { mode, wasm, namespace: "dubbo" });
-        const names = files.map((f) => f.name);
-        expect(names.includes("envoy-filter-wasm.yaml")).toBe(kind !== "oci");
-        expect(names).toContain(`envoy-filter-${mode}.yaml`);
+        // an oci:// module only in the WasmPlugin form; the others in both, one form per run
+        if (kind === "oci") expect(() => generateIstio(examplesModel(), { mode, wasm })).toThrow(/oci:\/\/ module .* needs the wasmplugin form/);
+        const forms = kind === "oci" ? (["wasmplugin"] as const) : WASM_FORMS;
+        const files = forms.flatMap((wasmForm) => {
+          const one = generateIstio(examplesModel(), { mode, wasm, wasmForm, namespace: "dubbo" });
+          const names = one.map((f) => f.name);
+          expect(names.includes("envoy-filter-wasm.yaml")).toBe(wasmForm === "envoyfilter");
+          expect(names.includes("wasm-plugin.yaml")).toBe(wasmForm === "wasmplugin");
+          expect(names).toContain(`envoy-filter-${mode}.yaml`);
+          return one;
+        });
         let typed = 0;
         for (const f of files.filter((x) => x.name.endsWith(".yaml"))) {
           for (const doc of docsOf(f.chunks.join(""))) {
@@ -142,7 +150,7 @@ describe("Istio YAML", () => {
   });
 
   it("the schema check is real: a bad enum or a bad sha256 fails", () => {
-    const files = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.oci });
+    const files = generateIstio(examplesModel(), { mode: "tcp", wasm: wasmSources.oci, wasmForm: "wasmplugin" });
     const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.chunks.join(""));
     validateIstio(plugin!);
     const spec = plugin!["spec"] as Obj;
@@ -152,7 +160,7 @@ describe("Istio YAML", () => {
 
   it("the WasmPlugin carries the same plugin configuration as plugin-config.json", () => {
     for (const mode of MODES) {
-      const files = generateIstio(examplesModel(), { mode, wasm: wasmSources.oci });
+      const files = generateIstio(examplesModel(), { mode, wasm: wasmSources.oci, wasmForm: "wasmplugin" });
       const [plugin] = docsOf(files.find((f) => f.name === "wasm-plugin.yaml")!.chunks.join(""));
       const json = JSON.parse(files.find((f) => f.name === "plugin-config.json")!.chunks.join("")) as Obj;
       expect((plugin!["spec"] as Obj)["pluginConfig"]).toEqual(json);
@@ -240,24 +248,93 @@ describe("Envoy resources", () => {
   });
 });
 
+/** Runs `dubbo-mesh generate ARGV` in this process: its exit code and what it wrote on stderr. */
+async function runGenerate(argv: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = "";
+  const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await cli(["generate", ...argv]), stderr };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+const examples = ["--registry", "file:examples/registry.yaml", "--rules", "examples/rules.yaml"];
+
 describe("generate CLI", () => {
   it("writes the files, byte-identical on a second run", async () => {
     const a = join(tmp, "a");
     const b = join(tmp, "b");
-    expect(await main(["--registry", "file:examples/registry.yaml", "--rules", "examples/rules.yaml", "--out", a, "--mode", "tcp"])).toBe(0);
-    expect(await main(["--registry", `file:${join(packageRoot, "examples", "registry.yaml")}`, "--rules", join(packageRoot, "examples", "rules.yaml"), "--out", b, "--mode", "tcp"])).toBe(0);
+    expect((await runGenerate([...examples, "--out", a, "--mode", "tcp"])).code).toBe(0);
+    expect((await runGenerate(["--registry", `file:${join(packageRoot, "examples", "registry.yaml")}`, "--rules", join(packageRoot, "examples", "rules.yaml"), "--out", b, "--mode", "tcp"])).code).toBe(0);
     const files = readdirSync(a).sort();
-    expect(files).toEqual(["destination-rules.yaml", "envoy-filter-tcp.yaml", "envoy-filter-wasm.yaml", "plugin-config.json", "service-entries.yaml", "wasm-plugin.yaml"]);
+    expect(files).toEqual(["destination-rules.yaml", "envoy-filter-tcp.yaml", "envoy-filter-wasm.yaml", "plugin-config.json", "service-entries.yaml"]);
     for (const f of files) expect(readFileSync(join(a, f), "utf8")).toBe(readFileSync(join(b, f), "utf8"));
   });
 
+  it("writes one form of the wasm filter, removing the other form's file, so that kubectl apply -f DIR inserts it once", async () => {
+    const dir = join(tmp, "forms");
+    expect((await runGenerate([...examples, "--out", dir, "--wasm-form", "wasmplugin"])).code).toBe(0);
+    expect(readdirSync(dir)).toContain("wasm-plugin.yaml");
+    expect(readdirSync(dir)).not.toContain("envoy-filter-wasm.yaml");
+    const r = await runGenerate([...examples, "--out", dir]);
+    expect(r.code).toBe(0);
+    expect(readdirSync(dir)).toContain("envoy-filter-wasm.yaml");
+    expect(readdirSync(dir)).not.toContain("wasm-plugin.yaml");
+    expect(r.stderr).not.toMatch(/warning/);
+  });
+
   it("rejects bad usage with exit 2 and bad input with exit 1", async () => {
-    expect(await main(["--rules", "examples/rules.yaml", "--out", tmp])).toBe(2);
-    expect(await main(["--registry", "file:examples/registry.yaml", "--rules", "examples/rules.yaml", "--out", tmp, "--mode", "http"])).toBe(2);
-    expect(await main(["--registry", "file:examples/registry.yaml", "--rules", "examples/missing.yaml", "--out", tmp])).toBe(1);
-    expect(await main(["--registry", "nacos://x", "--rules", "examples/rules.yaml", "--out", tmp])).toBe(1);
-    expect(await main(["--registry", "file:examples/registry.yaml", "--rules", "examples/rules.yaml", "--out", tmp, "--wasm", "https://x.test/f.wasm"])).toBe(1);
-    expect(() => parseGenerateArgs(["--registry", "r", "--rules", "r", "--out", "o", "--port", "99999"])).toThrow(/--port: expected 1..65535/);
+    const usage = [
+      ["--rules", "examples/rules.yaml", "--out", tmp],
+      [...examples, "--out", tmp, "--mode", "http"],
+      [...examples, "--out", tmp, "--port", "99999"],
+      [...examples, "--out", tmp, "--sha256", "xyz"],
+      [...examples, "--out", tmp, "--wasm", "https://x.test/f.wasm"],
+      [...examples, "--out", tmp, "--wasm", "oci://r.test/f:1"],
+      [...examples, "--out", tmp, "--wasm-form", "both"],
+      [...examples, "--out", tmp, "--bogus"],
+      [...examples, "--out", tmp, "extra"],
+    ];
+    for (const argv of usage) {
+      const r = await runGenerate(argv);
+      expect(r.code, argv.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(/^dubbo-mesh generate: .*\n\nusage: dubbo-mesh generate --registry URI --rules FILE --out DIR \[OPTIONS\]\n/);
+    }
+    const missing = await runGenerate(["--registry", "file:examples/registry.yaml", "--rules", "examples/missing.yaml", "--out", tmp]);
+    expect(missing).toEqual({ code: 1, stderr: expect.stringMatching(/^dubbo-mesh generate: examples\/missing\.yaml: cannot read: ENOENT/) as unknown as string });
+    expect((await runGenerate(["--registry", "nacos://x", "--rules", "examples/rules.yaml", "--out", tmp])).code).toBe(1);
+    expect(() => parseGenerateArgs(["--registry", "r", "--rules", "r", "--out", "o", "--port", "99999"])).toThrow(/--port: expected an integer 1..65535, got '99999'/);
+    expect(() => parseGenerateArgs(["--registry", "r", "--rules", "r", "--out", "o", "--sha256", "xyz"])).toThrow(/64 lower-case hex digits/);
+  });
+
+  it("warns about a rule that matches no service, a shadowed rule and a subset that selects no endpoint; --strict fails", async () => {
+    const rules = join(tmp, "unused-rules.yaml");
+    const doc = (name: string, iface: string, subsets: string) =>
+      `apiVersion: dubbo-mesh.io/v1alpha1\nkind: DubboRoute\nmetadata: {name: ${name}}\nspec:\n  interface: ${iface}\n  subsets: ${subsets}\n`;
+    writeFileSync(
+      rules,
+      [
+        doc("demo", "org.apache.dubbo.demo.DemoService", "[{name: v1, labels: {revision: v1}}, {name: v3, labels: {revision: v3}}]"),
+        doc("typo", "org.apache.dubbo.demo.DemoServise", "[]"),
+        doc("late", "org.apache.dubbo.demo.*", "[]"),
+      ].join("---\n"),
+    );
+    const argv = ["--registry", "file:examples/registry.yaml", "--rules", rules];
+    const warned = await runGenerate([...argv, "--out", join(tmp, "warned")]);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr.split("\n").filter((l) => l.includes("warning"))).toEqual([
+      "dubbo-mesh generate: warning: rule 'typo' (interface org.apache.dubbo.demo.DemoServise) matches no service in the registry",
+      "dubbo-mesh generate: warning: rule 'late' (interface org.apache.dubbo.demo.*) applies to no service: the services it matches take the earlier rule 'demo'",
+      "dubbo-mesh generate: warning: service org.apache.dubbo.demo.DemoService:1.0.0:: subset 'v3' of rule 'demo' (labels {revision: v3}) selects no endpoint",
+    ]);
+    const strict = await runGenerate([...argv, "--out", join(tmp, "strict"), "--strict"]);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/\ndubbo-mesh generate: --strict: 3 warnings above; nothing written\n$/);
+    expect(existsSync(join(tmp, "strict"))).toBe(false);
   });
 
   it("--wasm: file path, file://, https with sha256, oci", () => {

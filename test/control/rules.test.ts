@@ -49,8 +49,8 @@ const cases: { name: string; doc: Obj; error: RegExp }[] = [
   { name: "wrong kind", doc: mutate((d) => (d.kind = "VirtualService")), error: /kind: expected "DubboRoute", got string "VirtualService"/ },
   { name: "no name", doc: mutate((d) => delete d.metadata.name), error: /document 0: metadata.name: expected a DNS-1123 name .*, got nothing/ },
   { name: "bad name", doc: mutate((d) => (d.metadata.name = "Demo Route")), error: /metadata.name: expected a DNS-1123 name/ },
-  { name: "unknown top-level key", doc: mutate((d) => (d.specs = {})), error: /\(document\).specs: unknown field \(allowed: apiVersion, kind, metadata, spec\)/ },
-  { name: "unknown spec key", doc: mutate((d) => (d.spec.retries = 3)), error: /spec.retries: unknown field \(allowed: interface, version, group, subsets, routes, deny, loadBalancer, timeoutMs\)/ },
+  { name: "unknown top-level key", doc: mutate((d) => (d.specs = {})), error: /: \(document\): unknown field 'specs' \(allowed: apiVersion, kind, metadata, spec\)$/ },
+  { name: "unknown spec key", doc: mutate((d) => (d.spec.retries = 3)), error: /: spec: unknown field 'retries' \(allowed: interface, version, group, subsets, routes, deny, loadBalancer, timeoutMs\)$/ },
   { name: "spec not a mapping", doc: mutate((d) => (d.spec = ["x"])), error: /spec: expected a mapping with keys interface, .*, got a list/ },
   { name: "missing interface", doc: mutate((d) => delete d.spec.interface), error: /spec.interface: expected an interface name \(exact, or a prefix glob ending in '\*'\), got nothing/ },
   { name: "glob in the middle", doc: mutate((d) => (d.spec.interface = "org.*.Demo")), error: /spec.interface: expected an interface name .*, got string "org.\*.Demo"/ },
@@ -67,11 +67,11 @@ const cases: { name: string; doc: Obj; error: RegExp }[] = [
   { name: "empty destinations", doc: mutate((d) => (d.spec.routes[1].route = [])), error: /spec.routes\[1\].route: expected at least one destination/ },
   { name: "duplicate route name", doc: mutate((d) => (d.spec.routes[1].name = "gray")), error: /spec.routes\[1\].name: expected a route name not used before in this document, got string "gray"/ },
   { name: "two matchers in one", doc: mutate((d) => (d.spec.routes[0].match.method = { exact: "a", prefix: "b" })), error: /spec.routes\[0\].match.method: expected a string match: exactly one of \{exact: S\}, \{prefix: S\}, \{suffix: S\}, \{present: true\}/ },
-  { name: "regex matcher", doc: mutate((d) => (d.spec.routes[0].match.method = { regex: "say.*" })), error: /spec.routes\[0\].match.method.regex: unknown matcher \(regex is not supported by the filter; use exact, prefix, suffix or present\)/ },
+  { name: "regex matcher", doc: mutate((d) => (d.spec.routes[0].match.method = { regex: "say.*" })), error: /: spec\.routes\[0\]\.match\.method: unknown field 'regex' \(allowed: exact, prefix, suffix, present\)$/ },
   { name: "empty prefix", doc: mutate((d) => (d.spec.routes[0].match.method = { prefix: "" })), error: /spec.routes\[0\].match.method.prefix: expected a non-empty string, got string ""/ },
   { name: "present: false", doc: mutate((d) => (d.spec.routes[0].match.attachments["dubbo.tag"] = { present: false })), error: /match.attachments.dubbo.tag.present: expected true, got boolean false/ },
   { name: "argument index not a number", doc: mutate((d) => (d.spec.routes[0].match.arguments = { first: { exact: "x" } })), error: /spec.routes\[0\].match.arguments: expected argument indexes 0..999, got string "first"/ },
-  { name: "unknown match key", doc: mutate((d) => (d.spec.routes[0].match.header = {})), error: /spec.routes\[0\].match.header: unknown field \(allowed: method, attachments, arguments\)/ },
+  { name: "unknown match key", doc: mutate((d) => (d.spec.routes[0].match.header = {})), error: /: spec\.routes\[0\]\.match: unknown field 'header' \(allowed: method, attachments, arguments\)$/ },
   { name: "empty deny", doc: mutate((d) => (d.spec.deny = [{}])), error: /spec.deny\[0\]: expected at least one of method, attachments, arguments/ },
   { name: "bad simple load balancer", doc: mutate((d) => (d.spec.loadBalancer = { simple: "FASTEST" })), error: /spec.loadBalancer.simple: expected ROUND_ROBIN, RANDOM or LEAST_REQUEST, got string "FASTEST"/ },
   { name: "two hash keys", doc: mutate((d) => (d.spec.loadBalancer = { consistentHash: { attachment: "u", argument: 0 } })), error: /spec.loadBalancer.consistentHash: expected exactly one of \{attachment: K\}, \{argument: N\}/ },
@@ -140,8 +140,17 @@ describe("DubboRoute validation", () => {
     expect(rules[0]!.routes.map((r) => r.name)).toEqual(["gray", "greet-v1", "split"]);
     const two = `${stringify(base())}---\n${stringify(mutate((d) => (d.metadata.name = "b")))}`;
     expect(parseRules(two).map((r) => r.name)).toEqual(["demo", "b"]);
-    expect(() => parseRules("apiVersion: [unclosed\n", "bad.yaml")).toThrow(/bad.yaml document 0: YAML:/);
-    expect(() => parseRules("a: 1\na: 2\n", "dup.yaml")).toThrow(/dup.yaml document 0: YAML: .*(unique|duplicate)/i);
+    // YAML errors: one line each, FILE:LINE:COL and the yaml library's message, no code frame or dangling colon
+    expect(() => parseRules("apiVersion: [unclosed\n", "bad.yaml")).toThrow(/^bad\.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a \]$/);
+    expect(() => parseRules("a: 1\na: 2\n", "dup.yaml")).toThrow(/^dup\.yaml:2:1: Map keys must be unique$/);
+    const twoBad = (() => {
+      try {
+        parseRules("a: 1\na: 2\n---\nb: [x\n", "two.yaml");
+      } catch (err) {
+        return (err as RulesError).problems;
+      }
+    })();
+    expect(twoBad).toEqual(["two.yaml:2:1: Map keys must be unique", expect.stringMatching(/^two\.yaml:5:1: Flow sequence in block collection/)]);
   });
 });
 

@@ -10,7 +10,7 @@ import zookeeper from "node-zookeeper-client";
 import type { Client } from "node-zookeeper-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRegistry, type Provider, type Registry, type RegistryState } from "../../control/registry/index.js";
-import { parseZookeeperTarget } from "../../control/registry/zookeeper-registry.js";
+import { ZookeeperRegistry, type ZookeeperRegistryOptions, parseZookeeperTarget } from "../../control/registry/zookeeper-registry.js";
 import { generate } from "../../control/cli-generate.js";
 import { DEFAULT_WASM_URL } from "../../control/generate/xds/wasm-filter.js";
 import { packageRoot } from "../../common/paths.js";
@@ -103,7 +103,8 @@ interface Watched {
   urls(iface?: string): string[];
 }
 
-async function watch(uri: string): Promise<Watched> {
+/** Follows `uri`; `options` (ZooKeeper only) build the registry directly with those settings. */
+async function watch(uri: string, options?: ZookeeperRegistryOptions): Promise<Watched> {
   const w: Watched = {
     registry: undefined as unknown as Registry,
     updates: [],
@@ -116,11 +117,12 @@ async function watch(uri: string): Promise<Watched> {
         .map((p) => p.url);
     },
   };
-  w.registry = createRegistry(uri, {
-    onUpdate: (p) => w.updates.push(p),
-    onWarning: (m) => w.warnings.push(m),
-    onState: (s) => w.states.push(s),
-  });
+  const listener = {
+    onUpdate: (p: readonly Provider[]) => w.updates.push(p),
+    onWarning: (m: string) => w.warnings.push(m),
+    onState: (s: RegistryState) => w.states.push(s),
+  };
+  w.registry = options ? new ZookeeperRegistry(uri.slice("zookeeper:".length), uri, listener, options) : createRegistry(uri, listener);
   await w.registry.start();
   return w;
 }
@@ -222,17 +224,21 @@ describe("zookeeper registry with a real ZooKeeper", () => {
     const writer = await JavaStyleWriter.connect(zk.connectString);
     await writer.register(a, { ephemeral: false });
     writer.close();
-    const w = await watch(`zookeeper://${zk.connectString}/dubbo`);
+    // a short session (the server grants 2..20 ticks of 200 ms): it expires while ZooKeeper is down
+    const w = await watch(`zookeeper://${zk.connectString}/dubbo`, { sessionTimeoutMs: 2000 });
     try {
       expect(w.urls(iface)).toEqual([a]);
       const updatesBefore = w.updates.length;
       await zk.stop();
       await waitFor("disconnected", () => w.states.includes("disconnected"), 3000);
-      await new Promise((r) => setTimeout(r, 1500));
+      // down past the session's end: the registry gives the session up and keeps trying with a new one
+      await waitFor("the session given up", () => w.states.includes("expired"), 5000);
       expect(w.urls(iface)).toEqual([a]); // last known endpoints kept
       expect(w.updates.length).toBe(updatesBefore); // nothing was published as removed
       await zk.restart();
-      await waitFor("reconnected", () => w.states.at(-1) === "connected", 8000);
+      await waitFor("reconnected", () => w.states.at(-1) === "connected", 15_000).catch((e: Error) => {
+        throw new Error(`${e.message} (states: ${w.states.join(", ")})`);
+      });
       expect(w.urls(iface)).toEqual([a]);
       // a fresh client (the first one's session may not have survived a slow restart) changes the state
       const writer2 = await JavaStyleWriter.connect(zk.connectString);

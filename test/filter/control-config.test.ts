@@ -46,7 +46,8 @@ describe("plugin configuration compiled by the control plane", () => {
     expect(v2).toBeGreaterThan(60);
     expect(v2).toBeLessThan(140);
     const denied = connect(vm).downstreamData(requestFrame({ method: "deleteUser" }));
-    expect(denied.closeDownstream).toBe(true);
+    expect(denied.closeDownstream).toBe(false);
+    expect(String(decodeRequest(denied.forwarded).attachments["x-dubbo-mesh-cluster"])).toMatch(/^!denied:/);
     expect(metric(vm, "dubbo_mesh.denied")).toBe(1);
   });
 });

@@ -35,7 +35,7 @@ export interface RequestSpec {
   /** JVM parameter-type descriptor, e.g. "Ljava/lang/String;I". */
   types?: string;
   args?: unknown[];
-  attachments?: Record<string, string>;
+  attachments?: Record<string, string | number>;
   twoWay?: boolean;
 }
 

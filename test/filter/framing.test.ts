@@ -1,7 +1,7 @@
 // Envoy's buffer model through the host: whatever the chunking, the filter passes only whole frames,
 // keeps the incomplete tail itself, and never holds back a read that ends between frames.
 import { describe, expect, it } from "vitest";
-import { Action, LogLevel } from "../../proxy/host/index.js";
+import { Action, LogLevel, PeerType } from "../../proxy/host/index.js";
 import { decodeRequest, heartbeatFrame, header, requestFrame, splitFrames } from "./dubbo-frames.js";
 import { baseConfig, connect, DEFAULT_CLUSTER, feed, logText, metric, startFilter } from "./filter-vm.js";
 
@@ -112,6 +112,61 @@ describe("framing", () => {
     expect(splitFrames(r2.forwarded).map((f) => decodeRequest(f).id)).toEqual([2n]);
   });
 
+  it("leaves a partial frame in the host's buffer and reads nothing more of it until it is whole", async () => {
+    const config = baseConfig();
+    config.maxBodyBytes = 1 << 20;
+    const frame = requestFrame({ id: 9, args: ["z".repeat(200_000)] });
+    const conn = connect(await startFilter(config));
+    const first = conn.downstreamData(frame.subarray(0, 4096));
+    expect(first.action).toBe(Action.Pause);
+    expect(conn.downstreamBuffered).toBe(4096); // held by the host, not copied into the module
+    for (let pos = 4096; pos < frame.length - 1000; pos += 50_000) {
+      expect(conn.downstreamData(frame.subarray(pos, Math.min(pos + 50_000, frame.length - 1000))).action).toBe(Action.Pause);
+    }
+    expect(conn.downstreamBuffered).toBe(frame.length - 1000);
+    const last = conn.downstreamData(frame.subarray(frame.length - 1000));
+    expect(last.action).toBe(Action.Continue);
+    expect(decodeRequest(last.forwarded).id).toBe(9n);
+    expect(conn.downstreamBuffered).toBe(0);
+  });
+
+  it("holds whole frames with a large partial one behind them, passing them all once it is whole", async () => {
+    const config = baseConfig();
+    config.maxBodyBytes = 1 << 20;
+    const big = requestFrame({ id: 2, args: ["q".repeat(100_000)] });
+    const conn = connect(await startFilter(config));
+    const r1 = conn.downstreamData(Buffer.concat([requestFrame({ id: 1 }), big.subarray(0, 40_000)]));
+    expect(r1.action).toBe(Action.Pause);
+    const r2 = conn.downstreamData(Buffer.concat([big.subarray(40_000), requestFrame({ id: 3 })]));
+    expect(r2.action).toBe(Action.Continue);
+    expect(splitFrames(r2.forwarded).map((f) => decodeRequest(f).id)).toEqual([1n, 2n, 3n]);
+  });
+
+  it("keeps the Wasm memory bounded: 40 connections each holding a partial 7 MiB frame, then closed", async () => {
+    const config = baseConfig();
+    config.maxBodyBytes = 8 << 20;
+    const vm = await startFilter(config);
+    // Warm up: one small request through a connection.
+    connect(vm).downstreamData(requestFrame({ id: 1 }));
+    const before = vm.memoryBytes;
+    const body = 7 << 20;
+    const chunk = Buffer.alloc(1 << 20, 0x61);
+    const conns = Array.from({ length: 40 }, () => connect(vm));
+    for (const conn of conns) {
+      expect(conn.downstreamData(header(0xc2, 0, 7, body)).action).toBe(Action.Pause);
+      for (let i = 0; i < 6; i++) expect(conn.downstreamData(chunk).action).toBe(Action.Pause);
+      expect(conn.downstreamBuffered).toBe(16 + 6 * chunk.length);
+    }
+    const held = vm.memoryBytes;
+    // Each connection's first read (the header) was read into the module; no partial body was.
+    expect(held - before).toBeLessThan(1 << 20);
+    for (const conn of conns) conn.closeDownstream(PeerType.Remote);
+    expect(vm.memoryBytes - before).toBeLessThan(1 << 20);
+    // Each unfinished frame is counted and logged as truncated when its connection closes.
+    expect(metric(vm, "dubbo_mesh.truncated_frames")).toBe(40);
+    expect(logText(vm)).toContain(`ended inside a frame at stream offset 0: ${16 + 6 * chunk.length} bytes of it received, dropped`);
+  });
+
   it("with rewrite off forwards the very bytes it got, whatever the chunking", async () => {
     const config = baseConfig();
     config.rewrite = false;
@@ -140,7 +195,10 @@ describe("framing", () => {
     const r = conn.downstreamData(frame.subarray(0, frame.length - 5), true);
     expect(r.action).toBe(Action.Continue);
     expect(r.forwarded.length).toBe(0);
-    expect(logText(vm)).toContain(`connection ${conn.connectionId} from ${conn.source} ended inside a frame; ${frame.length - 5} bytes dropped`);
+    expect(logText(vm)).toContain(
+      `connection ${conn.connectionId} from ${conn.source} ended inside a frame at stream offset 0: ${frame.length - 5} bytes of it received, dropped`,
+    );
+    expect(metric(vm, "dubbo_mesh.truncated_frames")).toBe(1);
   });
 
   it("closes the connection when a header announces a body over maxBodyBytes, before the body arrives", async () => {
@@ -149,10 +207,12 @@ describe("framing", () => {
     const ok = requestFrame({ id: 1 });
     const r = conn.downstreamData(Buffer.concat([ok, header(0xc2, 0, 2, 65537)]));
     expect(r.closeDownstream).toBe(true);
-    // The valid frame before it still passes.
-    expect(splitFrames(r.forwarded).map((f) => decodeRequest(f).id)).toEqual([1n]);
+    // Closed during this read: nothing of it goes on (Envoy's filter manager stops on a closed connection).
+    expect(r.forwarded.length).toBe(0);
     expect(metric(vm, "dubbo_mesh.decode_errors")).toBe(1);
-    expect(vm.logs(LogLevel.Warn).map((e) => e.message).join("\n")).toMatch(/malformed Dubbo frame: .*65537.*closing the connection/);
+    expect(vm.logs(LogLevel.Warn).map((e) => e.message).join("\n")).toMatch(
+      new RegExp(`malformed Dubbo frame: body length 65537 exceeds the maximum at stream offset ${ok.length + 12} \\(maxBodyBytes 65536\\); closing the connection`),
+    );
     expect(conn.closed).toBe(true);
   });
 });

@@ -156,22 +156,76 @@ describe("weighted destinations", () => {
 });
 
 describe("deny", () => {
-  it("closes the downstream connection with a log line and counters; earlier frames pass", async () => {
-    const vm = await startFilter(baseConfig());
+  const three = () => Buffer.concat([requestFrame({ id: 1 }), requestFrame({ id: 2, method: "deleteAll" }), requestFrame({ id: 3 })]);
+
+  it("dubbo-proxy mode: marks the denied request for dubbo_proxy to answer; the others pass, the connection stays", async () => {
+    const vm = await startFilter(baseConfig()); // rewrite on, no host extension (as in Envoy)
     const conn = connect(vm);
-    const r = conn.downstreamData(Buffer.concat([requestFrame({ id: 1 }), requestFrame({ id: 2, method: "deleteAll" }), requestFrame({ id: 3 })]));
-    expect(r.closeDownstream).toBe(true);
-    expect(conn.closedByFilter).toBe(true);
-    expect(splitFrames(r.forwarded).map((f) => decodeRequest(f).id)).toEqual([1n]);
+    const r = conn.downstreamData(three());
+    expect(r.closeDownstream).toBe(false);
+    const frames = splitFrames(r.forwarded).map((f) => decodeRequest(f));
+    expect(frames.map((f) => f.id)).toEqual([1n, 2n, 3n]);
+    expect(frames.map((f) => f.attachments[ATTACHMENT])).toEqual([DEFAULT_CLUSTER, "!denied:no-deletes", DEFAULT_CLUSTER]);
     expect(metric(vm, "dubbo_mesh.denied")).toBe(1);
     expect(metric(vm, "dubbo_mesh.denied.rule.no-deletes")).toBe(1);
     const line = vm.logs(LogLevel.Info).find((e) => e.message.includes("denied"));
     // Named by Envoy's connection id and the client address, as in access logs.
     expect(line?.message).toBe(
-      `dubbo-mesh: connection ${conn.connectionId} from ${conn.source}: request 2 to org.apache.dubbo.demo.DemoService#deleteAll denied by rule 'no-deletes'; closing the downstream connection`,
+      `dubbo-mesh: connection ${conn.connectionId} from ${conn.source}: request 2 to org.apache.dubbo.demo.DemoService#deleteAll denied by rule 'no-deletes'; marked x-dubbo-mesh-cluster=!denied:no-deletes for dubbo_proxy to answer`,
+    );
+    // The connection goes on.
+    expect(decodeRequest(conn.downstreamData(requestFrame({ id: 4 })).forwarded).id).toBe(4n);
+  });
+
+  it("a client cannot forge the mark away: its own route attachment is replaced by the mark", async () => {
+    const vm = await startFilter(baseConfig());
+    const r = connect(vm).downstreamData(requestFrame({ id: 5, method: "deleteAll", attachments: { [ATTACHMENT]: DEFAULT_CLUSTER } }));
+    expect(decodeRequest(r.forwarded).attachments[ATTACHMENT]).toBe("!denied:no-deletes");
+  });
+
+  it("tcp mode (rewrite off): closes the downstream connection and says why; nothing of that read goes on", async () => {
+    const vm = await startFilter({ ...baseConfig(), rewrite: false });
+    const conn = connect(vm);
+    const before = conn.downstreamData(requestFrame({ id: 9 }));
+    expect(decodeRequest(before.forwarded).id).toBe(9n);
+    const r = conn.downstreamData(three());
+    expect(r.closeDownstream).toBe(true);
+    expect(conn.closedByFilter).toBe(true);
+    // Envoy applies the close after the call and passes nothing of a read of a closed connection.
+    expect(r.forwarded.length).toBe(0);
+    expect(metric(vm, "dubbo_mesh.denied")).toBe(1);
+    expect(vm.logs(LogLevel.Info).find((e) => e.message.includes("denied"))?.message).toBe(
+      `dubbo-mesh: connection ${conn.connectionId} from ${conn.source}: request 2 to org.apache.dubbo.demo.DemoService#deleteAll denied by rule 'no-deletes'; closing the downstream connection (tcp mode cannot answer a single request)`,
     );
     // Nothing more is processed on the closed connection.
     expect(conn.downstreamData(requestFrame({ id: 4 })).forwarded.length).toBe(0);
+  });
+
+  it("with the host extension: reports the deny (flag 4, the rule as route) and passes the frame; the host answers it", async () => {
+    const flags: number[] = [];
+    const routes: string[] = [];
+    const vm = await startFilter(
+      { ...baseConfig(), rewrite: false },
+      {
+        foreignFunctions: {
+          "dubbo_mesh.route_request": (a) => {
+            const b = Buffer.from(a);
+            flags.push(b.readUInt32LE(12));
+            const clusterLength = b.readUInt32LE(16);
+            const routeAt = 20 + clusterLength;
+            routes.push(b.subarray(routeAt + 4, routeAt + 4 + b.readUInt32LE(routeAt)).toString());
+          },
+        },
+      },
+    );
+    const conn = connect(vm);
+    const r = conn.downstreamData(three());
+    expect(r.closeDownstream).toBe(false);
+    expect(splitFrames(r.forwarded).map((f) => decodeRequest(f).id)).toEqual([1n, 2n, 3n]);
+    expect(flags).toEqual([1, 1 | 4, 1]);
+    expect(routes).toEqual(["default", "no-deletes", "default"]);
+    expect(metric(vm, "dubbo_mesh.denied")).toBe(1);
+    expect(vm.logs(LogLevel.Info).find((e) => e.message.includes("denied"))?.message).toMatch(/denied by rule 'no-deletes'; the host answers it with a Dubbo error$/);
   });
 });
 
@@ -238,12 +292,15 @@ describe("per-request host extension dubbo_mesh.route_request", () => {
       Buffer.concat([
         requestFrame({ id: 11, attachments: { timeout: "3000", user: "alice", "dubbo.tag": "gray" } }),
         requestFrame({ id: 12, twoWay: false, method: "greet" }),
+        // dubbo2.js sends the timeout as a number: a Hessian int.
+        requestFrame({ id: 14, method: "greet", attachments: { timeout: 2500 } }),
       ]),
     );
     conn.downstreamData(requestFrame({ id: 13, service: "unknown.Service" }));
     expect(reports).toEqual([
       { requestId: 11n, timeoutMs: 3000, flags: 1, cluster: V2_CLUSTER, route: "gray", hashKey: "alice", service: DEMO_SERVICE, method: "sayHello" },
       { requestId: 12n, timeoutMs: 0, flags: 0, cluster: DEFAULT_CLUSTER, route: "default", hashKey: "", service: DEMO_SERVICE, method: "greet" },
+      { requestId: 14n, timeoutMs: 2500, flags: 1, cluster: DEFAULT_CLUSTER, route: "default", hashKey: "", service: DEMO_SERVICE, method: "greet" },
       { requestId: 13n, timeoutMs: 0, flags: 1, cluster: FALLBACK_CLUSTER, route: "default", hashKey: "", service: "unknown.Service", method: "sayHello" },
     ]);
   });

@@ -241,6 +241,25 @@ describe("NetworkBuffer", () => {
     for (const k of kept) expect([...k.bytes]).toEqual(k.expected);
   });
 
+  it("copies what it holds when the filter pauses: the caller may reuse its arrays", () => {
+    const b = new NetworkBuffer();
+    const first = Uint8Array.from([1, 2, 3]);
+    b.add(first);
+    b.own(); // the filter paused
+    const reused = Uint8Array.from([4, 5]);
+    b.add(reused);
+    b.own();
+    reused.fill(9);
+    b.add(reused.fill(6)); // the caller's array again, new bytes
+    b.own();
+    first.fill(0);
+    reused.fill(0);
+    expect(b.length).toBe(7);
+    expect([...b.content()]).toEqual([1, 2, 3, 4, 5, 6, 6]);
+    expect([...b.take()]).toEqual([1, 2, 3, 4, 5, 6, 6]);
+    expect(b.length).toBe(0);
+  });
+
   it("matches a plain array model over a seeded sequence of edits", () => {
     let seed = 12345;
     const rand = (n: number) => {

@@ -80,9 +80,23 @@ describe("lifecycle", () => {
     events.length = 0;
     const r = conn.downstreamData(text("deny me"));
     expect(r).toMatchObject({ action: Action.Continue, closeDownstream: true, closeUpstream: false, closed: true, failed: false });
-    expect(new TextDecoder().decode(r.forwarded)).toBe("deny me");
+    // As in Envoy: the close is applied after the call and nothing of that read reaches the next filter.
+    expect(r.forwarded.length).toBe(0);
     expect(conn.closedByFilter).toBe(true);
     expect(trace(events)).toEqual(["downstreamData(2,7,0)", "downstreamClose(2,1,0)", "done(2,0,0)", "log(2,0,0)", "delete(2,0,0)"]);
+  });
+
+  it("a read or write during which the filter closed the downstream forwards nothing, even on Continue", async () => {
+    const { vm } = await probeVm((e) =>
+      e.cb === "upstreamData" ? script().call("proxy_close_stream", 2).ret(Action.Continue) : undefined,
+    );
+    const conn = vm.newConnection(addr);
+    const before = conn.downstreamData(text("request"));
+    expect(new TextDecoder().decode(before.forwarded)).toBe("request");
+    const r = conn.upstreamData(text("response"));
+    expect(r).toMatchObject({ action: Action.Continue, closeDownstream: true, closed: true });
+    expect(r.forwarded.length).toBe(0);
+    expect(conn.downstreamBuffered).toBe(0);
   });
 
   it("proxy_close_stream(Upstream) is reported and leaves the close callbacks to the embedder", async () => {

@@ -26,7 +26,7 @@ const variants: { label: string; args: string[]; namespace: string }[] = [
   { label: "tcp mode", args: ["--mode", "tcp"], namespace: DEFAULT_MCP_NAMESPACE },
   {
     label: "tcp mode, https module, --namespace dubbo",
-    args: ["--mode", "tcp", "--namespace", "dubbo", "--wasm", "https://example.test/dubbo_filter.wasm", "--sha256", "ab".repeat(32)],
+    args: ["--mode", "tcp", "--namespace", "dubbo", "--wasm", "https://example.test/dubbo_filter.wasm", "--sha256", "ab".repeat(32), "--wasm-form", "wasmplugin"],
     namespace: "dubbo",
   },
 ];

@@ -80,8 +80,17 @@ clusters:
     const refused = run(["proxy", "--config", plugin, "--listen", "127.0.0.1:0", "--admin", "off"]);
     expect(await refused.exited).toBe(1);
     expect(refused.err()).toMatch(/dubbo-mesh proxy: .*plugin configuration rejected.*version: expected 1/);
+    expect(refused.err().match(/version: expected 1/g)).toHaveLength(1); // printed once, not by the filter, the host and the command
+    const regex = join(dir, "regex-plugin.yaml");
+    writeFileSync(regex, "filter:\n  configuration: {version: 1, services: [{interface: a.B, routes: [{name: r, match: {method: {regex: x}}, destinations: [{cluster: c}]}]}]}\n");
+    const refusedRegex = run(["proxy", "--config", regex, "--listen", "127.0.0.1:0", "--admin", "off"]);
+    expect(await refusedRegex.exited).toBe(1);
+    expect(refusedRegex.err()).toBe(
+      "dubbo-mesh proxy: proxy_on_configure returned failure (plugin configuration rejected): dubbo-mesh: invalid plugin configuration: " +
+        "services[0].routes[0].match.method: unknown field 'regex' (allowed: exact, prefix, suffix, present)\n",
+    );
     const usage = run(["proxy", "--listen", "127.0.0.1:1"]);
     expect(await usage.exited).toBe(2);
-    expect(usage.err()).toMatch(/--config FILE is required/);
+    expect(usage.err()).toMatch(/^dubbo-mesh proxy: --config FILE is required \(or --xds HOST:PORT\)\n\nusage: dubbo-mesh proxy \[OPTIONS\]/);
   });
 });

@@ -9,6 +9,14 @@ import { ProxyServer } from "../../proxy/server/proxy-server.js";
 
 const SERVICE = "com.example.Clusters";
 
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** A loopback port with nothing listening. */
 async function deadPort(): Promise<number> {
   const s = createServer();
@@ -23,6 +31,7 @@ describe("clusters", () => {
   let proxy: ProxyServer;
   let consumer: Consumer;
   let dead: number;
+  const logs: string[] = [];
   beforeAll(async () => {
     provider = await startProvider({
       interface: SERVICE,
@@ -64,7 +73,7 @@ describe("clusters", () => {
           },
         ],
       },
-      log: () => undefined,
+      log: (_level, message) => logs.push(message),
     });
     const l = proxy.listenerAddresses[0];
     consumer = await startConsumer({ address: `${l.host}:${l.port}`, interface: SERVICE, version: "1.0.0" });
@@ -103,16 +112,20 @@ describe("clusters", () => {
       }
       expect(cond()).toBe(true);
     };
+    const ejectionLogs = () => logs.filter((m) => m.startsWith(`cluster flaky: ejected 127.0.0.1:${dead} for `));
     await callUntil(() => deadEndpoint.ejected);
     expect(deadEndpoint.ejections).toBe(1);
+    expect(ejectionLogs()).toEqual([expect.stringContaining(" for 300 ms ")]);
     const firstUntil = deadEndpoint.ejectedUntil;
-    await new Promise((r) => setTimeout(r, 450));
-    expect(deadEndpoint.ejected).toBe(false); // back after 300 ms
+    await waitFor("the first ejection to end", () => !deadEndpoint.ejected);
+    expect(performance.now()).toBeGreaterThanOrEqual(firstUntil - 2); // not before its 300 ms were up
     await callUntil(() => deadEndpoint.ejected);
     expect(deadEndpoint.ejections).toBe(2);
-    expect(deadEndpoint.ejectedUntil).toBeGreaterThan(firstUntil);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(deadEndpoint.ejected).toBe(true); // 2 × 300 ms this time
+    expect(ejectionLogs()).toEqual([expect.stringContaining(" for 300 ms "), expect.stringContaining(" for 600 ms ")]); // 2 × 300 ms
+    const secondUntil = deadEndpoint.ejectedUntil;
+    expect(secondUntil).toBeGreaterThan(firstUntil);
+    await waitFor("the second ejection to end", () => !deadEndpoint.ejected);
+    expect(performance.now()).toBeGreaterThanOrEqual(secondUntil - 2);
   });
 
   it("keeps to max connections: requests use the connection there is", async () => {
@@ -126,7 +139,8 @@ describe("clusters", () => {
   it("retries connection failures on another endpoint and ejects the dead one", async () => {
     const mixed = proxy.clusters.get("mixed")!;
     // Calls spread over time: the dead endpoint is tried again after each connect backoff (100, 200 ms...).
-    for (let round = 0; round < 40 && mixed.healthyCount > 1; round++) {
+    const end = Date.now() + 20_000;
+    while (mixed.healthyCount > 1 && Date.now() < end) {
       const results = await Promise.all(Array.from({ length: 5 }, () => consumer.invoke("mixed", [])));
       expect(results).toEqual(Array(5).fill("live"));
       await new Promise((r) => setTimeout(r, 50));
@@ -144,16 +158,27 @@ describe("non-Dubbo bytes", () => {
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
     return s;
   }
+  /** Sends `text` and waits until `text.length` bytes came back or the proxy closed the connection. */
   async function exchange(port: number, text: string): Promise<{ reply: string; closed: boolean }> {
     const sock = (await import("node:net")).connect({ host: "127.0.0.1", port });
     let reply = "";
-    sock.on("data", (d: Buffer) => (reply += d.toString()));
-    const closed = new Promise<boolean>((r) => sock.once("close", () => r(true)));
+    let closed = false;
+    const done = new Promise<void>((resolve) => {
+      sock.on("data", (d: Buffer) => {
+        reply += d.toString();
+        if (reply.length >= text.length) resolve();
+      });
+      sock.once("close", () => {
+        closed = true;
+        resolve();
+      });
+    });
     sock.on("error", () => undefined);
     sock.write(text);
-    const result = await Promise.race([closed, new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+    await done;
+    const result = { reply, closed };
     sock.destroy();
-    return { reply, closed: result };
+    return result;
   }
   const start = (nonDubbo: string, echoPort: number) =>
     ProxyServer.start({

@@ -49,8 +49,8 @@ describe("proxy configuration", () => {
 
   // One valid base, one mutation each, the error it must give (path + what was expected).
   const cases: { name: string; mutate: (c: Record<string, any>) => unknown; error: RegExp }[] = [
-    { name: "not a mapping", mutate: () => [1], error: /^config: expected a mapping, got \[1\]/ },
-    { name: "unknown top-level key", mutate: (c) => ({ ...c, listner: [] }), error: /^config\.listner: unknown field; expected one of listeners, admin/ },
+    { name: "not a mapping", mutate: () => [1], error: /^\(document\): expected a mapping, got \[1\]/ },
+    { name: "unknown top-level key", mutate: (c) => ({ ...c, listner: [] }), error: /^\(document\): unknown field 'listner' \(allowed: listeners, admin, filter, clusterDefaults, clusters, maxFrameBytes, drainTimeoutMs, clientConnections, maxBufferedBytes\)$/ },
     { name: "bad listen address", mutate: (c) => ((c.listeners[0].address = "localhost"), c), error: /^listeners\[0\]\.address: expected "host:port".*got "localhost"/ },
     { name: "port out of range", mutate: (c) => ((c.listeners[0].address = "127.0.0.1:70000"), c), error: /^listeners\[0\]\.address: .*0-65535/ },
     { name: "duplicate listener", mutate: (c) => (c.listeners.push({ name: "dubbo", address: "127.0.0.1:1" }), c), error: /^listeners\[1\]\.name: duplicate name "dubbo"/ },
@@ -62,7 +62,7 @@ describe("proxy configuration", () => {
     { name: "duplicate cluster", mutate: (c) => (c.clusters.push({ name: "c1" }), c), error: /^clusters\[1\]\.name: duplicate name "c1"/ },
     { name: "missing cluster name", mutate: (c) => (delete c.clusters[0].name, c), error: /^clusters\[0\]\.name: expected a non-empty string, got nothing/ },
     { name: "negative timeout", mutate: (c) => ((c.clusters[0].requestTimeoutMs = -1), c), error: /^clusters\[0\]\.requestTimeoutMs: expected an integer 1\.\.3600000, got -1/ },
-    { name: "unknown circuit breaker", mutate: (c) => ((c.clusters[0].circuitBreakers = { maxRetries: 1 }), c), error: /^clusters\[0\]\.circuitBreakers\.maxRetries: unknown field/ },
+    { name: "unknown circuit breaker", mutate: (c) => ((c.clusters[0].circuitBreakers = { maxRetries: 1 }), c), error: /^clusters\[0\]\.circuitBreakers: unknown field 'maxRetries' \(allowed: maxConnections, maxPendingRequests, maxRequests\)$/ },
     { name: "ejection percent", mutate: (c) => ((c.clusters[0].outlierDetection = { maxEjectionPercent: 101 }), c), error: /^clusters\[0\]\.outlierDetection\.maxEjectionPercent: expected an integer 0\.\.100/ },
     { name: "configuration not an object", mutate: (c) => ((c.filter.configuration = "{}"), c), error: /^filter\.configuration: expected the plugin configuration as an object/ },
     { name: "both inline and rules", mutate: (c) => ((c.filter.rules = "r.yaml"), c), error: /^filter: give either `configuration`.* or `registry` \+ `rules`, not both/ },
@@ -70,7 +70,7 @@ describe("proxy configuration", () => {
     { name: "rules without registry", mutate: (c) => ({ ...c, filter: { rules: "r.yaml" } }), error: /^filter\.registry: expected a non-empty string, got nothing/ },
     { name: "bad log level", mutate: (c) => ((c.filter.logLevel = "loud"), c), error: /^filter\.logLevel: expected one of trace, debug, info, warn, error, critical, got "loud"/ },
     { name: "negative idle timeout", mutate: (c) => ({ ...c, clientConnections: { idleTimeoutMs: -1 } }), error: /^clientConnections\.idleTimeoutMs: expected an integer 0\.\.86400000, got -1/ },
-    { name: "unknown client connection setting", mutate: (c) => ({ ...c, clientConnections: { keepalive: true } }), error: /^clientConnections\.keepalive: unknown field/ },
+    { name: "unknown client connection setting", mutate: (c) => ({ ...c, clientConnections: { keepalive: true } }), error: /^clientConnections: unknown field 'keepalive' \(allowed: idleTimeoutMs, tcpKeepaliveMs, drainQuietMs\)$/ },
     { name: "zero drain quiet time", mutate: (c) => ({ ...c, clientConnections: { drainQuietMs: 0 } }), error: /^clientConnections\.drainQuietMs: expected an integer 1\.\.600000, got 0/ },
     { name: "clusterDefaults with endpoints", mutate: (c) => ({ ...c, clusterDefaults: { endpoints: [] } }), error: /^clusterDefaults: holds settings only/ },
   ];
@@ -111,12 +111,15 @@ describe("dubbo-mesh proxy arguments", () => {
   });
 
   it("names what is wrong", () => {
-    expect(() => parseProxyArgs([])).toThrow("--config FILE is required");
-    expect(() => parseProxyArgs(["--config"])).toThrow("--config needs a value");
-    expect(() => parseProxyArgs(["--config", "x", "--bogus"])).toThrow('unknown argument "--bogus"');
+    expect(() => parseProxyArgs([])).toThrow("--config FILE is required (or --xds HOST:PORT)");
+    expect(() => parseProxyArgs(["--config"])).toThrow("Option '--config <value>' argument missing");
+    expect(() => parseProxyArgs(["--config", "x", "--bogus"])).toThrow("Unknown option '--bogus'");
+    expect(() => parseProxyArgs(["--config", "x", "extra"])).toThrow("unexpected argument 'extra'");
     expect(() => parseProxyArgs(["--xds", "nope"])).toThrow(/--xds: expected "host:port"/);
     expect(() => parseProxyArgs(["--xds", "127.0.0.1:1", "--config", "x"])).toThrow(/either --config FILE or --xds HOST:PORT, not both/);
     expect(() => parseProxyArgs(["--config", "x", "--cache", "/tmp"])).toThrow(/--node-id, --cache and --services go with --xds/);
     expect(() => parseProxyArgs(["--config", "x", "--listen", "nope"])).toThrow(/--listen: expected "host:port"/);
+    expect(() => parseProxyArgs(["--config", "x", "--admin", "127.0.0.1:99999"])).toThrow(/--admin: expected "host:port" with a port 0-65535/);
+    expect(() => parseProxyArgs(["--config", "x", "--log-level", "loud"])).toThrow("--log-level: expected one of debug, info, warn, error, got 'loud'");
   });
 });

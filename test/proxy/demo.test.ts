@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
-import { main, parseDemoArgs, runDemo } from "../../proxy/demo/cli.js";
+import { loadPeers, parseDemoArgs, runDemo } from "../../proxy/demo/cli.js";
 import { ProxyServer } from "../../proxy/server/proxy-server.js";
 
 function collector() {
@@ -45,11 +45,23 @@ describe("dubbo-mesh demo", () => {
     expect(counts.total).toBe(40);
   });
 
-  it("rejects bad arguments", async () => {
-    expect(() => parseDemoArgs(["--duration", "x"])).toThrow(/--duration needs a number/);
-    expect(() => parseDemoArgs(["--bogus"])).toThrow(/unknown argument "--bogus"/);
+  it("rejects bad arguments", () => {
+    expect(() => parseDemoArgs(["--duration", "x"])).toThrow("--duration: expected a number >= 0.1, got 'x'");
+    expect(() => parseDemoArgs(["--requests", "0"])).toThrow(/--requests: expected an integer 1\.\./);
+    expect(() => parseDemoArgs(["--bogus"])).toThrow("Unknown option '--bogus'");
+    expect(() => parseDemoArgs(["--free-ports=yes"])).toThrow(/--free-ports/);
     expect(parseDemoArgs(["--duration", "2", "--requests", "5", "--free-ports"])).toEqual({ durationSeconds: 2, requests: 5, freePorts: true, concurrency: 4 });
-    expect(await main(["--nope"])).toBe(2);
+  });
+
+  it("says how to install its peers when a production install left them out", async () => {
+    const missing = Object.assign(new Error("Cannot find module 'sofa-rpc-node'\nRequire stack: ..."), { code: "MODULE_NOT_FOUND" });
+    await expect(loadPeers(() => Promise.reject(missing))).rejects.toThrow(
+      "the demo needs the packages sofa-rpc-node and dubbo-remoting, which a production install leaves out (Cannot find module 'sofa-rpc-node'); " +
+        "install them with npm install --include=dev, or run npm ci in a checkout",
+    );
+    const other = new Error("boom");
+    await expect(loadPeers(() => Promise.reject(other))).rejects.toBe(other);
+    expect(typeof (await loadPeers()).startProvider).toBe("function");
   });
 });
 

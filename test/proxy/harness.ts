@@ -159,3 +159,19 @@ export function tally(results: unknown[]): Record<string, number> {
   }
   return out;
 }
+
+/**
+ * Provider methods whose calls wait until `release()`: a request stays in flight exactly as long as a test
+ * needs, whatever the machine's speed. `arrived()` counts the calls that reached the provider.
+ */
+export function holding(subset: string) {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let arrived = 0;
+  const held = (method: string) => async (arg: string) => {
+    arrived++;
+    await gate;
+    return `${subset}:${method} ${arg}`;
+  };
+  return { held, arrived: () => arrived, release: () => release() };
+}

@@ -98,7 +98,7 @@ describe("rules mounted as a ConfigMap", () => {
     expect(outcome.rules).toMatchObject({ ok: true });
     expect(Date.parse(outcome.rules!.at)).toBeGreaterThan(Date.parse(before));
     expect(outcome.registry).toMatchObject({ ok: false });
-    expect(outcome.registry!.error).toMatch(/registry\.yaml: YAML: /);
+    expect(outcome.registry!.error).toMatch(/registry\.yaml:\d+:\d+: /);
     // the last good providers still serve
     const c = await mesh.consumer();
     expect(await c.invoke("sayHello", ["x"], { requestProps: { "dubbo.tag": "gray" } })).toBe("v2:hello x");

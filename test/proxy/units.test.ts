@@ -1,5 +1,5 @@
 /** Unit tests of the proxy's small parts: route reports (contract §2), interning, deadlines. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DeadlineQueue, type DeadlineItem, type DeadlineList } from "../../proxy/server/deadline-queue.js";
 import { Interner } from "../../proxy/server/interner.js";
 import { murmur3, murmur3String } from "../../proxy/server/murmur3.js";
@@ -94,22 +94,33 @@ class Item implements DeadlineItem {
 }
 
 describe("deadline queue", () => {
-  it("expires items in deadline order across timeouts, and never a removed one", async () => {
-    const expired: string[] = [];
-    const q = new DeadlineQueue<Item>((i) => expired.push(i.name));
-    const a = new Item("a60");
-    const b = new Item("b20");
-    const c = new Item("c60");
-    const d = new Item("d40-removed");
-    q.add(a, 60);
-    q.add(b, 20);
-    q.add(c, 60);
-    q.add(d, 40);
-    q.remove(d);
-    await new Promise((r) => setTimeout(r, 30));
-    expect(expired).toEqual(["b20"]);
-    await new Promise((r) => setTimeout(r, 60));
-    expect(expired).toEqual(["b20", "a60", "c60"]);
-    q.close();
+  it("expires items in deadline order across timeouts, and never a removed one", () => {
+    // fake timers and a clock that moves with them: the expiry times are exact, whatever the machine's load
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      const expired: string[] = [];
+      const q = new DeadlineQueue<Item>((i) => expired.push(i.name), () => Date.now());
+      const a = new Item("a60");
+      const b = new Item("b20");
+      const c = new Item("c60");
+      const d = new Item("d40-removed");
+      q.add(a, 60);
+      q.add(b, 20);
+      q.add(c, 60);
+      q.add(d, 40);
+      q.remove(d);
+      vi.advanceTimersByTime(18);
+      expect(expired).toEqual([]);
+      vi.advanceTimersByTime(2);
+      expect(expired).toEqual(["b20"]);
+      vi.advanceTimersByTime(38);
+      expect(expired).toEqual(["b20"]);
+      vi.advanceTimersByTime(2);
+      expect(expired).toEqual(["b20", "a60", "c60"]);
+      expect(vi.getTimerCount()).toBe(0); // nothing left to expire: no timer armed
+      q.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -4,9 +4,9 @@
  *
  *   service-entries.yaml    ServiceEntry per service
  *   destination-rules.yaml  DestinationRule per service with subsets / a load balancer
- *   envoy-filter-wasm.yaml  EnvoyFilter inserting the wasm filter (not for oci:// modules)
+ *   envoy-filter-wasm.yaml  EnvoyFilter inserting the wasm filter (wasm form "envoyfilter", the default)
  *   envoy-filter-MODE.yaml  EnvoyFilter of the mode: dubbo_proxy replacing tcp_proxy, or the tcp_proxy merge
- *   wasm-plugin.yaml        the WasmPlugin variant, applied instead of envoy-filter-wasm.yaml
+ *   wasm-plugin.yaml        WasmPlugin inserting the wasm filter (wasm form "wasmplugin", needed for oci://)
  *   plugin-config.json      the compiled plugin configuration (docs/contracts.md §1)
  */
 import type { MeshModel, Service } from "../../model/model.js";
@@ -18,10 +18,16 @@ import { wasmPlugin } from "./wasm-plugin.js";
 import { toYamlChunks, toYamlText } from "./yaml-text.js";
 import { fewGet, type Few } from "../../util/few.js";
 
+/** How the wasm filter is inserted: exactly one form is written, so `kubectl apply -f DIR` inserts it once. */
+export const WASM_FORMS = ["envoyfilter", "wasmplugin"] as const;
+export type WasmForm = (typeof WASM_FORMS)[number];
+
 export interface IstioOptions {
   mode: Mode;
   wasm: WasmSource;
   namespace?: string;
+  /** Default "envoyfilter". An oci:// module needs "wasmplugin" (an EnvoyFilter cannot pull images). */
+  wasmForm?: WasmForm;
 }
 
 export interface GeneratedFile {
@@ -96,16 +102,22 @@ export function generateIstio(model: MeshModel, options: IstioOptions): Generate
   out.push({ name: "service-entries.yaml", chunks: se });
   out.push({ name: "destination-rules.yaml", chunks: dr });
   const ef = { mode: options.mode, port: model.port, wasm: options.wasm, ...(options.namespace ? { namespace: options.namespace } : {}) };
-  if (options.wasm.kind !== "oci") out.push({ name: "envoy-filter-wasm.yaml", chunks: yamlDocuments([envoyFilter(config, { ...ef, part: "wasm" })]) });
+  const form = options.wasmForm ?? "envoyfilter";
+  if (form === "envoyfilter") {
+    if (options.wasm.kind === "oci") throw new Error(`an oci:// module (${options.wasm.url}) needs the wasmplugin form: an EnvoyFilter cannot pull images`);
+    out.push({ name: "envoy-filter-wasm.yaml", chunks: yamlDocuments([envoyFilter(config, { ...ef, part: "wasm" })]) });
+  }
   out.push({ name: `envoy-filter-${options.mode}.yaml`, chunks: yamlDocuments([envoyFilter(config, { ...ef, part: "mode" })]) });
   // The WasmPlugin's pluginConfig (the last field of its spec) is written as JSON — valid YAML flow
   // style — from the per-service JSON text already cached for the EnvoyFilter, instead of a second,
   // much larger YAML rendering of every service.
-  const plugin = wasmPlugin(config, options.wasm, model.port, options.namespace);
-  const { pluginConfig: _pluginConfig, ...specWithoutConfig } = plugin["spec"] as Record<string, unknown>;
-  const pluginChunks = yamlDocuments([{ ...plugin, spec: specWithoutConfig }]);
-  pluginChunks.push("  pluginConfig: ", pluginConfigJson(config), "\n");
-  out.push({ name: "wasm-plugin.yaml", chunks: pluginChunks });
+  if (form === "wasmplugin") {
+    const plugin = wasmPlugin(config, options.wasm, model.port, options.namespace);
+    const { pluginConfig: _pluginConfig, ...specWithoutConfig } = plugin["spec"] as Record<string, unknown>;
+    const pluginChunks = yamlDocuments([{ ...plugin, spec: specWithoutConfig }]);
+    pluginChunks.push("  pluginConfig: ", pluginConfigJson(config), "\n");
+    out.push({ name: "wasm-plugin.yaml", chunks: pluginChunks });
+  }
   out.push({ name: "plugin-config.json", chunks: [...pluginConfigJsonChunks(config), "\n"] });
   return out;
 }
