@@ -70,10 +70,16 @@ export const commands: Readonly<Record<string, Command>> = {
   proxy: {
     name: "proxy",
     summary: "the fallback proxy: the filter .wasm serving Dubbo traffic outside Envoy",
-    details: "Runs until SIGTERM or SIGINT (then drains); SIGHUP reloads the configuration.",
+    details:
+      "Configured by --config FILE or, as an Envoy sidecar is, by a control plane over ADS (--xds). " +
+      "Runs until SIGTERM or SIGINT (then drains); SIGHUP reloads the configuration.",
     options: {
-      config: { value: "FILE", required: true, help: "proxy configuration (YAML, see docs/proxy.md); followed for changes" },
-      listen: { value: "HOST:PORT", help: "address of the first Dubbo listener (default 127.0.0.1:20880)" },
+      config: { value: "FILE", help: "proxy configuration (YAML, see docs/proxy.md); followed for changes" },
+      xds: { value: "HOST:PORT", help: "take the whole configuration from a control plane over ADS (dubbo-mesh control)" },
+      "node-id": { value: "ID", help: "with --xds: the node id (default dubbo-mesh-proxy~HOST~PID)" },
+      cache: { value: "DIR", help: "with --xds: keep the last acknowledged resources in DIR, and start from them" },
+      services: { value: "LIST", help: "with --xds: comma-separated interfaces or prefix globs served (node metadata DUBBO_MESH_SERVICES)" },
+      listen: { value: "HOST:PORT", help: "address of the first Dubbo listener (default: the configuration's, or the first Listener's)" },
       admin: { value: "HOST:PORT|off", help: "admin API address (default 127.0.0.1:9901); off disables it" },
       "log-level": { value: "LEVEL", help: "debug, info (default), warn or error" },
     },

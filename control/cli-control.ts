@@ -40,7 +40,7 @@ function tlsOptions(args: Args): AdsTlsOptions | undefined {
 }
 
 /** The command line of `control` as ControlPlane options (without `log`); throws UsageError. */
-export function controlOptions(args: Args): Omit<ControlPlaneOptions, "log" | "tls"> {
+export function controlOptions(args: Args): Omit<ControlPlaneOptions, "log" | "tls"> & { xds: string } {
   let wasm;
   try {
     wasm = parseWasmSource(args.string("wasm"), args.string("sha256"));

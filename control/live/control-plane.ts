@@ -13,8 +13,9 @@ import type { WasmSource } from "../generate/xds/wasm-filter.js";
 import type { MeshModel } from "../model/model.js";
 import { AdsServer, type AdsTlsOptions } from "../xds/ads-server.js";
 import { SnapshotCache } from "../xds/snapshot.js";
+import type { ClusterSettings } from "../generate/xds/clusters.js";
 import type { DebounceOptions } from "./debounce.js";
-import { MeshWatch } from "./mesh-watch.js";
+import { MeshWatch, type SourceStatus } from "./mesh-watch.js";
 import { Publisher } from "./publisher.js";
 import { EnvoyResources, McpResources, encodeEnvoy, encodeMcp, mcpAnyTypeUrl } from "./resource-sets.js";
 
@@ -23,8 +24,8 @@ export interface ControlPlaneOptions {
   rules: string;
   mode: Mode;
   wasm: WasmSource;
-  /** the ADS server's address, HOST:PORT (port 0: a free one) */
-  xds: string;
+  /** the ADS server's address, HOST:PORT (port 0: a free one); null: no server (the snapshot is read in process) */
+  xds: string | null;
   /** the admin API's address, or null for none */
   admin: AdminAddress | null;
   tls?: AdsTlsOptions;
@@ -35,6 +36,10 @@ export interface ControlPlaneOptions {
   /** where sidecars reach this control plane: MCP serves the live-mode EnvoyFilter (generate --xds-address) */
   xdsAddress?: XdsAddress;
   debounce?: DebounceOptions;
+  /** each reload outcome of the rules or the registry after start */
+  onSourceStatus?(source: "rules" | "registry", status: SourceStatus): void;
+  /** the settings written into every generated Cluster (generate/xds/clusters.ts) */
+  clusters?: ClusterSettings;
   log(line: string): void;
 }
 
@@ -84,7 +89,8 @@ function controlMetrics(registry: Registry, snapshot: SnapshotCache, ads: () => 
 }
 
 export class ControlPlane {
-  private readonly snapshot = new SnapshotCache();
+  /** what is served: every published resource, encoded */
+  readonly snapshot = new SnapshotCache();
   private readonly envoy: Publisher;
   private readonly envoyResources: EnvoyResources;
   private readonly mcp: Publisher | undefined;
@@ -100,7 +106,7 @@ export class ControlPlane {
 
   private constructor(private readonly options: ControlPlaneOptions) {
     this.envoy = new Publisher(this.snapshot, encodeEnvoy);
-    this.envoyResources = new EnvoyResources({ mode: options.mode, wasm: options.wasm });
+    this.envoyResources = new EnvoyResources({ mode: options.mode, wasm: options.wasm }, options.clusters);
     if (options.mcp) {
       this.mcp = new Publisher(this.snapshot, encodeMcp, mcpAnyTypeUrl);
       this.mcpResources = new McpResources({
@@ -123,9 +129,11 @@ export class ControlPlane {
         ...(options.debounce ? { debounce: options.debounce } : {}),
         onModel: (model) => cp.publish(model),
         log: options.log,
+        ...(options.onSourceStatus ? { onSourceStatus: options.onSourceStatus } : {}),
       });
       cp.publish(cp.mesh.model);
       if (cp.lastPublish?.error !== undefined) throw new Error(`cannot generate the resources: ${cp.lastPublish.error}`);
+      if (options.xds === null) return cp;
       cp.ads = new AdsServer(cp.snapshot, {
         ...(options.tls ? { tls: options.tls } : {}),
         log: options.log,

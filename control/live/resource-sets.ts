@@ -11,6 +11,7 @@ import { filterDocuments, pluginConfigFor, type IstioOptions } from "../generate
 import { destinationRule, serviceEntry } from "../generate/istio/resources.js";
 import { pluginConfigJson } from "../generate/plugin-config.js";
 import { anyFromJson } from "../generate/xds/proto-json.js";
+import type { ClusterSettings } from "../generate/xds/clusters.js";
 import { ServiceCache } from "../generate/xds/service-cache.js";
 import { xdsSnapshot, type XdsSnapshot, type XdsSnapshotOptions } from "../generate/xds/snapshot.js";
 import { TypeUrl } from "../generate/xds/type-urls.js";
@@ -30,13 +31,18 @@ type Json = Record<string, unknown>;
  * sequence of configurations agree on the revision.
  */
 export class EnvoyResources {
-  private readonly cache = new ServiceCache();
+  private readonly cache: ServiceCache;
   private previous: XdsSnapshot | undefined;
   private revision = "";
   private lastFilterConfig: Json | undefined;
   private revisedFilterConfig: Json | undefined;
 
-  constructor(private readonly options: XdsSnapshotOptions) {}
+  constructor(
+    private readonly options: XdsSnapshotOptions,
+    clusters: ClusterSettings = {},
+  ) {
+    this.cache = new ServiceCache(undefined, clusters);
+  }
 
   build(model: MeshModel): Map<string, GeneratedResource<Json>[]> {
     const snapshot = xdsSnapshot(model, this.options, this.cache, this.previous);

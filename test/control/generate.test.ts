@@ -140,13 +140,22 @@ describe("Istio YAML", () => {
     expect(dubboPatch!.operation).toBe("REPLACE");
     const rc = ((dubboPatch!.value["typed_config"] as Obj)["multiple_route_config"] as { route_config: { routes: { match: Obj; route: Obj }[] }[] })
       .route_config[0]!;
-    const byAttachment = rc.routes.filter((r) => JSON.stringify(r.match).includes("x-dubbo-mesh-cluster"));
+    type Header = { name: string; string_match?: Obj; invert_match?: boolean; treat_missing_header_as_empty?: boolean };
+    const headers = (r: { match: Obj }) => (r.match["headers"] as Header[] | undefined) ?? [];
+    const byAttachment = rc.routes.filter((r) => headers(r).some((h) => h.name === "x-dubbo-mesh-cluster" && h.string_match?.["exact"] !== undefined));
     // one route per cluster the rules can choose: whole service, v1, v2
     expect(byAttachment.map((r) => r.route["cluster"])).toEqual([
       "outbound|20880||org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
       "outbound|20880|v1|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
       "outbound|20880|v2|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
     ]);
+    // the service has a deny rule: every later route refuses the filter's deny mark, so dubbo_proxy answers a
+    // marked request itself (no route) instead of sending it to a cluster
+    const later = rc.routes.slice(byAttachment.length);
+    expect(later.length).toBeGreaterThan(0);
+    for (const r of later) {
+      expect(headers(r)).toContainEqual({ name: "x-dubbo-mesh-cluster", string_match: { prefix: "!denied:" }, invert_match: true, treat_missing_header_as_empty: true });
+    }
   });
 
   it("the schema check is real: a bad enum or a bad sha256 fails", () => {

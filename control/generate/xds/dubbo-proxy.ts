@@ -4,7 +4,13 @@
  * `routeAttachment`, and each service's RouteConfiguration has one route per cluster the service's rules can
  * choose, matching that attachment exactly. After those come the same rules translated to dubbo_proxy's own
  * matchers (used when the attachment is missing, e.g. with `rewrite: false`) and a last route to the
- * service's default cluster. Deny rules have no dubbo_proxy equivalent: the filter enforces them.
+ * service's default cluster.
+ *
+ * Deny rules have no dubbo_proxy equivalent: the filter marks a denied request by setting the attachment to
+ * `!denied:RULE` (docs/filter.md, "Deny"). For a service with deny rules, the routes after the per-cluster
+ * ones refuse that mark (an inverted prefix matcher that takes a missing attachment as ""), so no route
+ * matches a marked request and dubbo_proxy answers it itself ("no route", status 60) without an upstream,
+ * leaving the connection open.
  */
 import { TypeUrl } from "./type-urls.js";
 import { clustersOf, type PluginConfig, type PluginMatch, type PluginService } from "../plugin-config.js";
@@ -12,6 +18,8 @@ import type { StringMatch } from "../../rules/types.js";
 
 export const DUBBO_PROXY_STAT_PREFIX = "dubbo_mesh";
 export const DUBBO_ROUTE_CONFIG_NAME = "dubbo-mesh";
+/** The prefix of the route attachment the filter writes into a denied request (assembly/filter/connection.ts). */
+export const DENY_MARKER = "!denied:";
 
 const anyMethod = { safe_regex: { regex: ".*" } };
 
@@ -54,6 +62,10 @@ export function dubboRouteConfiguration(entry: PluginService, routeAttachment: s
     match: { method: { name: anyMethod }, headers: [{ name: routeAttachment, string_match: { exact: cluster } }] },
     route: { cluster },
   }));
+  const notDenied =
+    entry.deny.length > 0 ? [{ name: routeAttachment, string_match: { prefix: DENY_MARKER }, invert_match: true, treat_missing_header_as_empty: true }] : [];
+  const guarded = (match: Record<string, unknown>) =>
+    notDenied.length === 0 ? match : { ...match, headers: [...((match["headers"] as unknown[] | undefined) ?? []), ...notDenied] };
   for (const r of entry.routes) {
     const match = nativeMatch(r.match);
     if (!match) continue;
@@ -61,9 +73,9 @@ export function dubboRouteConfiguration(entry: PluginService, routeAttachment: s
       r.destinations.length === 1
         ? { cluster: r.destinations[0]!.cluster }
         : { weighted_clusters: { clusters: r.destinations.map((d) => ({ name: d.cluster, weight: d.weight })) } };
-    routes.push({ match, route });
+    routes.push({ match: guarded(match), route });
   }
-  routes.push({ match: { method: { name: anyMethod } }, route: { cluster: entry.defaultCluster } });
+  routes.push({ match: guarded({ method: { name: anyMethod } }), route: { cluster: entry.defaultCluster } });
   return {
     name: `${entry.interface}:${entry.version}:${entry.group}`,
     interface: entry.interface,

@@ -11,7 +11,7 @@ import type { Service } from "../../model/model.js";
 import { compileService, DEFAULT_ROUTE_ATTACHMENT, type PluginService } from "../plugin-config.js";
 import { shared } from "../../util/freeze.js";
 import { dubboRouteConfiguration } from "./dubbo-proxy.js";
-import { serviceClusters, type Json } from "./clusters.js";
+import { serviceClusters, type ClusterSettings, type Json } from "./clusters.js";
 import type { XdsResource } from "./snapshot.js";
 
 export interface ServicePieces {
@@ -32,14 +32,18 @@ export interface ServicePieces {
 export class ServiceCache {
   private readonly byService = new WeakMap<Service, ServicePieces>();
 
-  constructor(readonly routeAttachment: string = DEFAULT_ROUTE_ATTACHMENT) {}
+  constructor(
+    readonly routeAttachment: string = DEFAULT_ROUTE_ATTACHMENT,
+    /** what every generated Cluster carries besides the rule's fields (clusters.ts) */
+    readonly clusterSettings: ClusterSettings = {},
+  ) {}
 
   /** The pieces of `service`, made on the first call for this Service object. */
   pieces(service: Service): ServicePieces {
     let out = this.byService.get(service);
     if (out === undefined) {
       const entry = compileService(service);
-      const { clusters, assignments } = serviceClusters(service);
+      const { clusters, assignments } = serviceClusters(service, this.clusterSettings);
       const iface = service.interface;
       out = shared({
         entry,
