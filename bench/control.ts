@@ -1,26 +1,26 @@
 /**
  * `npm run bench:control` — control-plane generation cost. Prints one JSON object per line:
  *
- *   {"bench":"control","services":N,"endpointsPerService":10, "ms":{...}, "peakRssMB":..., ...}
+ *   {"bench":"control","services":N,"endpointsPerService":10, "ms":{...}, "peakRssGenerateMB":..., ...}
  *
  * For each size (1k and 10k services × 10 endpoints, a rule with two subsets and three routes applying to
  * every service) a fresh child process (so peak RSS is its own) times:
  *   parse         provider URLs → providers
  *   model         providers + rules → model
- *   istioYaml     all Istio YAML text (ServiceEntries, DestinationRules, EnvoyFilter, WasmPlugin, plugin config)
- *   envoy         all Envoy resources (Listener, Clusters, ClusterLoadAssignments) as objects
- *   generate      model + istioYaml + envoy: what a registry change triggers, from the providers the
- *                 registry holds (it parses each provider URL once, when the URL appears)
- *   total         the sum with parse: everything from URLs to YAML and Envoy objects (wall clock)
- *   totalCpu      CPU time of the same (user + system, all threads: includes GC helper threads)
+ *   istioYaml     all Istio YAML text (ServiceEntries, DestinationRules, EnvoyFilters, WasmPlugin, plugin config)
+ *   generate      parse + model + istioYaml: a one-shot `dubbo-mesh generate` from the registry's URLs
+ *                 (wall clock; `generateCpu` its CPU time, GC helper threads included)
+ *   envoy         the xDS snapshot (Listener, Clusters, ClusterLoadAssignments, the DRDS routes, the ECDS
+ *                 filter config) as objects, through a fresh per-service cache: the control plane's first build
  *   encodeEnvoy   (extra) strict protobuf encoding of every Envoy resource (what an xDS server sends)
- * then one endpoint of one service changes and it times the rebuild (`changeOne`): model + Envoy objects
- * (`changeOneEnvoy`, what an xDS server would push) + all YAML, where only the changed service's objects are
- * rebuilt (per-service caches) and the aggregate objects (EnvoyFilter, WasmPlugin, Listener, file texts)
- * are re-assembled from cached pieces.
- * Memory: `peakRssCoreMB` = peak RSS after the core phases (parse, model, YAML, Envoy objects),
- * `peakRssMB` = peak of the whole run (with protobuf encoding and the change), `baselineRssMB` = before
- * the core phases (node, tsx, the loaded Envoy protos, the input URLs).
+ *   changeOne     then, five times, one endpoint of one service changes: the model rebuild + the Envoy
+ *                 snapshot through the warm cache and the previous snapshot (`changeOneModel` +
+ *                 `changeOneEnvoy`): what the control plane redoes per registry change; the median of the
+ *                 five, and each; `changeOneChangedResources`: resources that are not the previous
+ *                 snapshot's objects (what an xDS server re-encodes)
+ * Memory: `peakRssGenerateMB` = peak RSS after the generate phases (what the one-shot command needs),
+ * `peakRssMB` = peak of the whole run (Envoy objects, encoding and the changes too), `baselineRssMB` =
+ * before the timed phases (Node, tsx, the loaded Envoy protos, the input URLs).
  *
  * Options: --sizes 1000,10000   --endpoints 10
  */
@@ -30,7 +30,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generateIstio } from "../control/generate/istio/index.js";
 import { encodeJson } from "../control/generate/xds/proto-json.js";
-import { buildXdsResources, type Json } from "../control/generate/xds/resources.js";
+import { ServiceCache } from "../control/generate/xds/service-cache.js";
+import { xdsSnapshot, type XdsSnapshot } from "../control/generate/xds/snapshot.js";
 import { parseWasmSource } from "../control/generate/xds/wasm-filter.js";
 import { ModelBuilder } from "../control/model/model.js";
 import { parseProviderUrl, type Provider } from "../control/registry/provider-url.js";
@@ -96,14 +97,15 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
   t = process.hrtime.bigint();
   const files = generateIstio(model, { mode: "dubbo-proxy", wasm });
   const istioYaml = ms(t);
+  const generateCpu = process.cpuUsage(cpu0);
+  const peakGenerate = process.resourceUsage().maxRSS;
   const yamlBytes = files.reduce((n, f) => n + f.chunks.reduce((m, c) => m + c.length, 0), 0);
 
   t = process.hrtime.bigint();
-  const res = buildXdsResources(model, { mode: "dubbo-proxy", wasm });
+  const cache = new ServiceCache(); // what the long-running control plane keeps
+  const snapshot = xdsSnapshot(model, { mode: "dubbo-proxy", wasm }, cache);
   const envoy = ms(t);
-  const cpu1 = process.cpuUsage(cpu0);
-  const peakCore = process.resourceUsage().maxRSS; // peak so far: parse + model + YAML + Envoy objects
-  const all: Json[] = [...res.listeners, ...res.clusters, ...res.clusterLoadAssignments];
+  const all = [...snapshot.resources.values()].flatMap((byName) => [...byName.values()].map((r) => r.resource));
 
   t = process.hrtime.bigint();
   let encodedBytes = 0;
@@ -114,23 +116,39 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
     encodedBytes += encodeJson(typeUrl, body).length;
   }
   const encodeEnvoy = ms(t);
-  const peakAfterFull = process.memoryUsage().rss;
 
-  // One endpoint of one service changes (its port): rebuild model, YAML and Envoy objects.
-  const changed = providers.slice();
-  const idx = Math.floor(services / 2) * endpoints;
-  const moved = parseProviderUrl(url(Math.floor(services / 2), 0, 30000));
-  if (!moved.ok) throw new Error(moved.error);
-  changed[idx] = moved.provider;
-  t = process.hrtime.bigint();
-  const model2 = builder.build(changed, rules);
-  const res2 = buildXdsResources(model2, { mode: "dubbo-proxy", wasm });
-  const changeOneEnvoy = ms(t);
-  const files2 = generateIstio(model2, { mode: "dubbo-proxy", wasm });
-  const changeOne = ms(t);
-  const reused = model2.services.filter((s, i) => s === model.services[i]).length;
-  const changedClusters = res2.clusterLoadAssignments.filter((c, i) => c !== res.clusterLoadAssignments[i]).length;
-  if (files2.length !== files.length) throw new Error("file count changed");
+  // One endpoint of one service changes (its port), five times in a row (a different service each time):
+  // rebuild the model and the Envoy resources through the warm cache.
+  const changes: { model: number; envoy: number }[] = [];
+  let current = providers;
+  let before = model;
+  let last: XdsSnapshot = snapshot;
+  let reused = 0;
+  let changedResources = 0;
+  for (let i = 0; i < 5; i++) {
+    const service = Math.floor(services / 2) + i;
+    const next = current.slice();
+    const moved = parseProviderUrl(url(service, 0, 30000 + i));
+    if (!moved.ok) throw new Error(moved.error);
+    next[service * endpoints] = moved.provider;
+    t = process.hrtime.bigint();
+    const after = builder.build(next, rules);
+    const changeModel = ms(t);
+    t = process.hrtime.bigint();
+    const snapshot2 = xdsSnapshot(after, { mode: "dubbo-proxy", wasm }, cache, last);
+    changes.push({ model: changeModel, envoy: ms(t) });
+    reused = after.services.filter((s, j) => s === before.services[j]).length;
+    // resources that are not the previous snapshot's very objects: what an xDS server re-encodes and pushes
+    changedResources = 0;
+    for (const [type, byName] of snapshot2.resources) {
+      for (const [name, r] of byName) if (last.resources.get(type)?.get(name) !== r) changedResources++;
+    }
+    current = next;
+    before = after;
+    last = snapshot2;
+  }
+  const totals = changes.map((c) => Math.round((c.model + c.envoy) * 100) / 100);
+  const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[xs.length >> 1]!;
 
   return {
     bench: "control",
@@ -140,23 +158,23 @@ function runOne(services: number, endpoints: number): Record<string, unknown> {
       parse,
       model: modelMs,
       istioYaml,
+      generate: Math.round((parse + modelMs + istioYaml) * 100) / 100,
+      generateCpu: Math.round((generateCpu.user + generateCpu.system) / 1000),
       envoy,
-      generate: Math.round((modelMs + istioYaml + envoy) * 100) / 100,
-      total: Math.round((parse + modelMs + istioYaml + envoy) * 100) / 100,
-      totalCpu: Math.round((cpu1.user + cpu1.system) / 1000),
       encodeEnvoy,
-      changeOne,
-      changeOneEnvoy,
+      changeOne: median(totals),
+      changeOneModel: median(changes.map((c) => c.model)),
+      changeOneEnvoy: median(changes.map((c) => c.envoy)),
+      changeOneEach: totals,
     },
-    peakRssCoreMB: Math.round(peakCore / 1024),
+    peakRssGenerateMB: Math.round(peakGenerate / 1024),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     baselineRssMB: Math.round(rssBefore / 1048576),
-    rssGrowthMB: Math.round((peakAfterFull - rssBefore) / 1048576),
     yamlMB: Math.round((yamlBytes / 1048576) * 10) / 10,
     envoyResources: all.length,
     envoyEncodedMB: Math.round((encodedBytes / 1048576) * 10) / 10,
     changeOneReusedServices: reused,
-    changeOneRebuiltAssignments: changedClusters,
+    changeOneChangedResources: changedResources,
     loadAverage1m: Math.round(loadavg()[0]! * 100) / 100,
     node: process.version,
   };

@@ -1,6 +1,6 @@
 // Benchmark of the filter's cost on the downstream path: requests/s through the proxy-wasm host +
 // build/dubbo_filter.wasm (proxy_on_downstream_data with ~1 KiB hessian2 requests, one per read and many
-// per read) against the no-op module (test/modules/noop.ts) run by the same host, side by side in one
+// per read) against the no-op module (dev/test-modules/noop.ts) run by the same host, side by side in one
 // process. Prints one JSON object per measurement and a summary with the cost ratio filter / no-op.
 //
 //   npm run bench:filter                # full run
@@ -14,8 +14,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { filterWasmPath } from "../common/paths.js";
 import { Action, WasmVm } from "../proxy/host/index.js";
-import { buildTestModule } from "../test/modules/build.js";
-import { requestFrame } from "../test/filter/dubbo-frames.js";
+import { buildTestModule } from "../dev/test-modules/build.js";
+import { requestFrame } from "../dev/dubbo-frames.js";
 
 /** AssemblyScript source of a baseline network filter; `replace` also writes the bytes back. */
 function baselineSource(replace: boolean): string {

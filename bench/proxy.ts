@@ -28,7 +28,7 @@ import { createServer, connect, type AddressInfo } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { startConsumer, startProvider } from "../test/support/dubbo-peers.js";
+import { startConsumer, startProvider } from "../proxy/demo/dubbo-peers.js";
 import { ProxyServer } from "../proxy/server/proxy-server.js";
 
 const SERVICE = "org.apache.dubbo.demo.BenchService";

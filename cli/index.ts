@@ -40,6 +40,7 @@ export const commands: Readonly<Record<string, Command>> = {
       namespace: { value: "NS", help: "namespace of the generated objects (default: where they are applied)" },
       port: { value: "N", help: "the Dubbo service port consumers use (default 20880)" },
       strict: { help: "fail (exit 1) on warnings: a subset that selects no endpoint, a rule that matches no service" },
+      "xds-address": { value: "HOST:PORT", help: "live mode: the sidecars' wasm filter takes its configuration by ECDS from dubbo-mesh control there" },
     },
     load: () => import("../control/cli-generate.js"),
   },
@@ -59,6 +60,7 @@ export const commands: Readonly<Record<string, Command>> = {
       sha256: { value: "HEX", help: "SHA-256 of the module (required for https://)" },
       mcp: { help: "also serve the Istio objects over MCP-over-xDS (istiod's configSources)" },
       namespace: { value: "NS", help: "namespace of the Istio objects served over MCP (default istio-system)" },
+      "xds-address": { value: "HOST:PORT", help: "with --mcp: where sidecars reach this control plane; MCP then serves the live-mode EnvoyFilter (as generate --xds-address)" },
       "tls-cert": { value: "FILE", help: "serve ADS over TLS with this certificate chain (PEM), with --tls-key" },
       "tls-key": { value: "FILE", help: "the certificate's private key (PEM)" },
       "tls-client-ca": { value: "FILE", help: "require client certificates signed by this CA (mTLS)" },
@@ -68,10 +70,16 @@ export const commands: Readonly<Record<string, Command>> = {
   proxy: {
     name: "proxy",
     summary: "the fallback proxy: the filter .wasm serving Dubbo traffic outside Envoy",
-    details: "Runs until SIGTERM or SIGINT (then drains); SIGHUP reloads the configuration.",
+    details:
+      "Configured by --config FILE or, as an Envoy sidecar is, by a control plane over ADS (--xds). " +
+      "Runs until SIGTERM or SIGINT (then drains); SIGHUP reloads the configuration.",
     options: {
-      config: { value: "FILE", required: true, help: "proxy configuration (YAML, see docs/proxy.md); followed for changes" },
-      listen: { value: "HOST:PORT", help: "address of the first Dubbo listener (default 127.0.0.1:20880)" },
+      config: { value: "FILE", help: "proxy configuration (YAML, see docs/proxy.md); followed for changes" },
+      xds: { value: "HOST:PORT", help: "take the whole configuration from a control plane over ADS (dubbo-mesh control)" },
+      "node-id": { value: "ID", help: "with --xds: the node id (default dubbo-mesh-proxy~HOST~PID)" },
+      cache: { value: "DIR", help: "with --xds: keep the last acknowledged resources in DIR, and start from them" },
+      services: { value: "LIST", help: "with --xds: comma-separated interfaces or prefix globs served (node metadata DUBBO_MESH_SERVICES)" },
+      listen: { value: "HOST:PORT", help: "address of the first Dubbo listener (default: the configuration's, or the first Listener's)" },
       admin: { value: "HOST:PORT|off", help: "admin API address (default 127.0.0.1:9901); off disables it" },
       "log-level": { value: "LEVEL", help: "debug, info (default), warn or error" },
     },

@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { type Args, UsageError } from "../cli/args.js";
 import { MODES } from "./generate/istio/envoy-filter.js";
+import { parseXdsAddress } from "./generate/istio/live.js";
 import { parseWasmSource } from "./generate/xds/wasm-filter.js";
 import { ControlPlane, type ControlPlaneOptions } from "./live/control-plane.js";
 import type { AdsTlsOptions } from "./xds/ads-server.js";
@@ -39,7 +40,7 @@ function tlsOptions(args: Args): AdsTlsOptions | undefined {
 }
 
 /** The command line of `control` as ControlPlane options (without `log`); throws UsageError. */
-export function controlOptions(args: Args): Omit<ControlPlaneOptions, "log" | "tls"> {
+export function controlOptions(args: Args): Omit<ControlPlaneOptions, "log" | "tls"> & { xds: string } {
   let wasm;
   try {
     wasm = parseWasmSource(args.string("wasm"), args.string("sha256"));
@@ -48,6 +49,16 @@ export function controlOptions(args: Args): Omit<ControlPlaneOptions, "log" | "t
   }
   const xds = args.hostPort("xds") ?? DEFAULT_XDS;
   const namespace = args.string("namespace");
+  const advertised = args.string("xds-address");
+  let xdsAddress;
+  if (advertised !== undefined) {
+    if (!args.flag("mcp")) throw new UsageError("--xds-address goes with --mcp (it shapes the Istio objects served over MCP)");
+    try {
+      xdsAddress = parseXdsAddress(advertised);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   return {
     registry: args.required("registry"),
     rules: args.required("rules"),
@@ -57,6 +68,7 @@ export function controlOptions(args: Args): Omit<ControlPlaneOptions, "log" | "t
     admin: args.string("admin") === "off" ? null : (args.hostPort("admin") ?? DEFAULT_CONTROL_ADMIN),
     mcp: args.flag("mcp"),
     ...(namespace !== undefined ? { namespace } : {}),
+    ...(xdsAddress !== undefined ? { xdsAddress } : {}),
   };
 }
 

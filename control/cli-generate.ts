@@ -14,6 +14,7 @@ import { type Args, UsageError } from "../cli/args.js";
 import { parseCommandLine } from "../cli/index.js";
 import { MODES, type Mode } from "./generate/istio/envoy-filter.js";
 import { WASM_FORMS, type WasmForm, generateIstio } from "./generate/istio/index.js";
+import { parseXdsAddress } from "./generate/istio/live.js";
 import { DEFAULT_WASM_URL, parseWasmSource } from "./generate/xds/wasm-filter.js";
 import { DEFAULT_DUBBO_PORT, buildModel } from "./model/model.js";
 import { createRegistry } from "./registry/index.js";
@@ -33,6 +34,8 @@ export interface GenerateArgs {
   port: number;
   /** warnings fail the run */
   strict?: boolean;
+  /** live mode: the control plane's HOST:PORT */
+  xdsAddress?: string;
 }
 
 /** The file of the wasm form not chosen: removed from DIR so that `kubectl apply -f DIR` inserts the filter once. */
@@ -53,6 +56,17 @@ export function generateArgs(args: Args): GenerateArgs {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const xdsAddress = args.string("xds-address");
+  if (xdsAddress !== undefined) {
+    try {
+      parseXdsAddress(xdsAddress);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if (kind === "oci" && xdsAddress !== undefined) {
+    throw new UsageError(`--xds-address: the wasm filter is inserted by an EnvoyFilter, which cannot load ${wasm} (use a file or https module)`);
+  }
   if (kind === "oci" && wasmForm !== "wasmplugin") throw new UsageError(`--wasm ${wasm}: an oci:// module needs --wasm-form wasmplugin`);
   return {
     registry: args.required("registry"),
@@ -65,6 +79,7 @@ export function generateArgs(args: Args): GenerateArgs {
     ...(namespace !== undefined ? { namespace } : {}),
     port: args.integer("port", 1, 65535, DEFAULT_DUBBO_PORT),
     strict: args.flag("strict"),
+    ...(xdsAddress !== undefined ? { xdsAddress } : {}),
   };
 }
 
@@ -76,6 +91,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateArgs {
 /** Runs generate; returns the written file names. Throws on bad input. */
 export async function generate(args: GenerateArgs, warn: (m: string) => void = () => undefined): Promise<string[]> {
   const wasm = parseWasmSource(args.wasm, args.sha256);
+  const xdsAddress = args.xdsAddress !== undefined ? parseXdsAddress(args.xdsAddress) : undefined;
   const rules = loadRulesFile(args.rules);
   const registry = createRegistry(args.registry, { onWarning: warn });
   let providers;
@@ -92,9 +108,17 @@ export async function generate(args: GenerateArgs, warn: (m: string) => void = (
     throw new Error(`--strict: ${coverage.length} warning${coverage.length === 1 ? "" : "s"} above; nothing written`);
   }
   const wasmForm = args.wasmForm ?? "envoyfilter";
-  const files = generateIstio(model, { mode: args.mode, wasm, wasmForm, ...(args.namespace ? { namespace: args.namespace } : {}) });
+  const files = generateIstio(model, {
+    mode: args.mode,
+    wasm,
+    wasmForm,
+    ...(args.namespace ? { namespace: args.namespace } : {}),
+    ...(xdsAddress ? { xdsAddress } : {}),
+  });
   mkdirSync(args.out, { recursive: true });
-  rmSync(join(args.out, OTHER_FORM_FILE[wasmForm]), { force: true });
+  // files of the forms not chosen, left by an earlier run: `kubectl apply -f DIR` must insert the filter once
+  const stale = xdsAddress ? ["envoy-filter-wasm.yaml", "wasm-plugin.yaml"] : [OTHER_FORM_FILE[wasmForm], "envoy-filter-xds.yaml"];
+  for (const name of stale) rmSync(join(args.out, name), { force: true });
   for (const f of files) {
     const fd = openSync(join(args.out, f.name), "w");
     try {

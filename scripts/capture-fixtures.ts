@@ -14,9 +14,9 @@ import { mkdirSync, writeFileSync, readdirSync, unlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
 import { join } from "node:path";
-import { startConsumer, startProvider } from "../test/support/dubbo-peers.js";
-import { type FixtureIndex, fixturesDir, type HessianFixture, type PeerFixture } from "../test/support/fixtures.js";
-import { splitFrames } from "../test/support/split-frames.js";
+import { startConsumer, startProvider } from "../proxy/demo/dubbo-peers.js";
+import { type FixtureIndex, fixturesDir, type HessianFixture, type PeerFixture } from "../dev/fixtures.js";
+import { splitFrames } from "../dev/split-frames.js";
 
 const require = createRequire(import.meta.url);
 const hessian = require("hessian.js") as { EncoderV2: new () => { write(v: unknown): unknown; get(): Buffer } };

@@ -8,22 +8,24 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { AdminHttpServer, type AdminAddress } from "../../common/admin-http.js";
 import type { Mode } from "../generate/istio/envoy-filter.js";
+import type { XdsAddress } from "../generate/istio/live.js";
 import type { WasmSource } from "../generate/xds/wasm-filter.js";
 import type { MeshModel } from "../model/model.js";
 import { AdsServer, type AdsTlsOptions } from "../xds/ads-server.js";
 import { SnapshotCache } from "../xds/snapshot.js";
+import type { ClusterSettings } from "../generate/xds/clusters.js";
 import type { DebounceOptions } from "./debounce.js";
-import { MeshWatch } from "./mesh-watch.js";
+import { MeshWatch, type SourceStatus } from "./mesh-watch.js";
 import { Publisher } from "./publisher.js";
-import { encodeEnvoy, encodeMcp, envoyResourceSets, mcpAnyTypeUrl, mcpResourceSets } from "./resource-sets.js";
+import { EnvoyResources, McpResources, encodeEnvoy, encodeMcp, mcpAnyTypeUrl } from "./resource-sets.js";
 
 export interface ControlPlaneOptions {
   registry: string;
   rules: string;
   mode: Mode;
   wasm: WasmSource;
-  /** the ADS server's address, HOST:PORT (port 0: a free one) */
-  xds: string;
+  /** the ADS server's address, HOST:PORT (port 0: a free one); null: no server (the snapshot is read in process) */
+  xds: string | null;
   /** the admin API's address, or null for none */
   admin: AdminAddress | null;
   tls?: AdsTlsOptions;
@@ -31,7 +33,13 @@ export interface ControlPlaneOptions {
   mcp: boolean;
   /** namespace of the Istio objects served over MCP */
   namespace?: string;
+  /** where sidecars reach this control plane: MCP serves the live-mode EnvoyFilter (generate --xds-address) */
+  xdsAddress?: XdsAddress;
   debounce?: DebounceOptions;
+  /** each reload outcome of the rules or the registry after start */
+  onSourceStatus?(source: "rules" | "registry", status: SourceStatus): void;
+  /** the settings written into every generated Cluster (generate/xds/clusters.ts) */
+  clusters?: ClusterSettings;
   log(line: string): void;
 }
 
@@ -81,9 +89,12 @@ function controlMetrics(registry: Registry, snapshot: SnapshotCache, ads: () => 
 }
 
 export class ControlPlane {
-  private readonly snapshot = new SnapshotCache();
+  /** what is served: every published resource, encoded */
+  readonly snapshot = new SnapshotCache();
   private readonly envoy: Publisher;
+  private readonly envoyResources: EnvoyResources;
   private readonly mcp: Publisher | undefined;
+  private readonly mcpResources: McpResources | undefined;
   private readonly registry = new Registry();
   private readonly metrics: ReturnType<typeof controlMetrics>;
   private ads: AdsServer | undefined;
@@ -95,7 +106,16 @@ export class ControlPlane {
 
   private constructor(private readonly options: ControlPlaneOptions) {
     this.envoy = new Publisher(this.snapshot, encodeEnvoy);
-    this.mcp = options.mcp ? new Publisher(this.snapshot, encodeMcp, mcpAnyTypeUrl) : undefined;
+    this.envoyResources = new EnvoyResources({ mode: options.mode, wasm: options.wasm }, options.clusters);
+    if (options.mcp) {
+      this.mcp = new Publisher(this.snapshot, encodeMcp, mcpAnyTypeUrl);
+      this.mcpResources = new McpResources({
+        mode: options.mode,
+        wasm: options.wasm,
+        ...(options.namespace ? { namespace: options.namespace } : {}),
+        ...(options.xdsAddress ? { xdsAddress: options.xdsAddress } : {}),
+      });
+    }
     this.metrics = controlMetrics(this.registry, this.snapshot, () => this.ads);
   }
 
@@ -109,9 +129,11 @@ export class ControlPlane {
         ...(options.debounce ? { debounce: options.debounce } : {}),
         onModel: (model) => cp.publish(model),
         log: options.log,
+        ...(options.onSourceStatus ? { onSourceStatus: options.onSourceStatus } : {}),
       });
       cp.publish(cp.mesh.model);
       if (cp.lastPublish?.error !== undefined) throw new Error(`cannot generate the resources: ${cp.lastPublish.error}`);
+      if (options.xds === null) return cp;
       cp.ads = new AdsServer(cp.snapshot, {
         ...(options.tls ? { tls: options.tls } : {}),
         log: options.log,
@@ -154,9 +176,8 @@ export class ControlPlane {
   private publish(model: MeshModel): void {
     const t0 = performance.now();
     try {
-      const o = this.options;
-      const envoy = this.envoy.publish(envoyResourceSets(model, { mode: o.mode, wasm: o.wasm }));
-      const mcp = this.mcp?.publish(mcpResourceSets(model, { mode: o.mode, wasm: o.wasm, ...(o.namespace ? { namespace: o.namespace } : {}) }));
+      const envoy = this.envoy.publish(this.envoyResources.build(model));
+      const mcp = this.mcpResources && this.mcp?.publish(this.mcpResources.build(model));
       const ms = performance.now() - t0;
       this.lastPublish = { at: new Date().toISOString(), ms: Math.round(ms * 10) / 10, encoded: envoy.encoded + (mcp?.encoded ?? 0), changed: { ...envoy.changed, ...mcp?.changed } };
       this.metrics.rebuilds.inc();

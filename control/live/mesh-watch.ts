@@ -37,6 +37,8 @@ export interface MeshWatchOptions {
   /** the model after each debounced change (not for the first one, which `start` returns) */
   onModel(model: MeshModel): void;
   log(message: string): void;
+  /** each reload outcome of a source after `start` (a change read, or a read that failed), as it happens */
+  onSourceStatus?(source: "rules" | "registry", status: SourceStatus): void;
 }
 
 export const DEFAULT_DEBOUNCE: DebounceOptions = { quietMs: 100, maxMs: 1000 };
@@ -73,10 +75,12 @@ export class MeshWatch {
     w.rulesFile = new RulesFile(options.rules, {
       onRules: (rules) => {
         w.rulesStatus = { source: options.rules, ok: true, at: new Date().toISOString(), message: `${rules.length} rules` };
+        options.onSourceStatus?.("rules", w.rulesStatus);
         w.changed("rules");
       },
       onError: (err) => {
         w.rulesStatus = { source: options.rules, ok: false, at: new Date().toISOString(), message: `${err.message} (keeping the last good rules)` };
+        options.onSourceStatus?.("rules", w.rulesStatus);
         options.log(`rules ${options.rules}: ${err.message} (keeping the last good rules)`);
       },
     });
@@ -90,6 +94,7 @@ export class MeshWatch {
       onReload: (err) => {
         const message = err === null ? `${w.registry.providers().length} providers` : `${err.message} (keeping the last good providers)`;
         w.registryStatus = { ...w.registryStatus, ok: err === null, at: new Date().toISOString(), message };
+        if (w.current !== undefined) options.onSourceStatus?.("registry", w.registryStatus);
       },
       onState: (state) => {
         w.registryStatus = { ...w.registryStatus, state };

@@ -1,27 +1,78 @@
 /**
- * What the live control plane serves, per type URL, from one model: the Envoy resources (Listener, Cluster,
- * ClusterLoadAssignment, and in the live form the DRDS routes and the filter's ECDS configuration) and,
- * with MCP on, the Istio objects `generate` writes, under every type URL spelling istiod may ask for.
+ * What the live control plane serves, per type URL, from one model, through the same generators as
+ * `generate`: the Envoy resources of a live Envoy (xdsSnapshot: a stable Listener, Clusters,
+ * ClusterLoadAssignments, the DRDS routes and the filter's ECDS configuration) and, with MCP on, the Istio
+ * objects `generate` writes, under every type URL spelling istiod may ask for. Each builder keeps what it
+ * made for the previous model, so an unchanged resource is the very same object (and the publisher reuses its
+ * encoding).
  */
-import { istioObjects, type IstioOptions } from "../generate/istio/index.js";
-import { buildXdsResources, type XdsOptions } from "../generate/xds/resources.js";
-import { TypeUrl } from "../generate/xds/envoy-protos.js";
+import { createHash } from "node:crypto";
+import { filterDocuments, pluginConfigFor, type IstioOptions } from "../generate/istio/index.js";
+import { destinationRule, serviceEntry } from "../generate/istio/resources.js";
+import { pluginConfigJson } from "../generate/plugin-config.js";
 import { anyFromJson } from "../generate/xds/proto-json.js";
+import type { ClusterSettings } from "../generate/xds/clusters.js";
+import { ServiceCache } from "../generate/xds/service-cache.js";
+import { xdsSnapshot, type XdsSnapshot, type XdsSnapshotOptions } from "../generate/xds/snapshot.js";
+import { TypeUrl } from "../generate/xds/type-urls.js";
 import { DEFAULT_MCP_NAMESPACE, encodeMcpResource } from "../mcp/encode.js";
 import { MCP_RESOURCE_TYPE_URL, MCP_TYPE_URL_KINDS } from "../mcp/type-urls.js";
-import type { MeshModel } from "../model/model.js";
+import type { MeshModel, Service } from "../model/model.js";
 import type { GeneratedResource } from "./publisher.js";
 
 type Json = Record<string, unknown>;
 
-export function envoyResourceSets(model: MeshModel, options: XdsOptions): Map<string, GeneratedResource<Json>[]> {
-  const r = buildXdsResources(model, options);
-  const named = (list: Json[], key: string) => list.map((object) => ({ name: String(object[key]), object }));
-  return new Map([
-    [TypeUrl.cluster, named(r.clusters, "name")],
-    [TypeUrl.clusterLoadAssignment, named(r.clusterLoadAssignments, "cluster_name")],
-    [TypeUrl.listener, named(r.listeners, "name")],
-  ]);
+/**
+ * The Envoy resources of successive models. The filter's ECDS configuration carries a `revision` that changes
+ * with every new plugin configuration — a hash of the previous revision and the new configuration — so that
+ * going back to an earlier configuration is a new plugin configuration for Envoy too: Envoy hands an
+ * identical configuration the root context it already holds, without `proxy_on_configure`, and connections
+ * would not follow the rollback (docs/host.md, "VM reuse and root contexts"). Replicas that saw the same
+ * sequence of configurations agree on the revision.
+ */
+export class EnvoyResources {
+  private readonly cache: ServiceCache;
+  private previous: XdsSnapshot | undefined;
+  private revision = "";
+  private lastFilterConfig: Json | undefined;
+  private revisedFilterConfig: Json | undefined;
+
+  constructor(
+    private readonly options: XdsSnapshotOptions,
+    clusters: ClusterSettings = {},
+  ) {
+    this.cache = new ServiceCache(undefined, clusters);
+  }
+
+  build(model: MeshModel): Map<string, GeneratedResource<Json>[]> {
+    const snapshot = xdsSnapshot(model, this.options, this.cache, this.previous);
+    this.previous = snapshot;
+    const out = new Map<string, GeneratedResource<Json>[]>();
+    for (const [typeUrl, resources] of snapshot.resources) {
+      const list: GeneratedResource<Json>[] = [];
+      for (const [name, r] of resources) {
+        const object = typeUrl === TypeUrl.typedExtensionConfig ? this.revised(r.resource) : r.resource;
+        list.push({ name, object, ...(r.service !== undefined ? { scope: r.service } : {}) });
+      }
+      out.set(typeUrl, list);
+    }
+    return out;
+  }
+
+  /** The filter's TypedExtensionConfig with the revision in its plugin configuration (the same object while unchanged). */
+  private revised(filterConfig: Json): Json {
+    if (filterConfig === this.lastFilterConfig) return this.revisedFilterConfig!;
+    const typed = filterConfig["typed_config"] as { config: { configuration: { "@type": string; value: string } } };
+    const json = typed.config.configuration.value;
+    this.revision = createHash("sha256").update(`${this.revision}\n${json}`).digest("hex").slice(0, 16);
+    const value = `{"revision":${JSON.stringify(this.revision)},${json.slice(1)}`;
+    this.lastFilterConfig = filterConfig;
+    this.revisedFilterConfig = {
+      ...filterConfig,
+      typed_config: { ...typed, config: { ...typed.config, configuration: { ...typed.config.configuration, value } } },
+    };
+    return this.revisedFilterConfig;
+  }
 }
 
 /**
@@ -34,18 +85,39 @@ export function encodeEnvoy(typeUrl: string, object: object): Uint8Array {
   return any.value;
 }
 
-export function mcpResourceSets(model: MeshModel, options: IstioOptions): Map<string, GeneratedResource[]> {
-  const byKind = new Map<string, GeneratedResource[]>();
-  for (const object of istioObjects(model, options).flatMap((f) => f.docs)) {
-    const kind = String((object as { kind?: unknown }).kind);
-    const meta = (object as { metadata?: { name?: string; namespace?: string } }).metadata ?? {};
-    let list = byKind.get(kind);
-    if (!list) byKind.set(kind, (list = []));
-    list.push({ name: `${meta.namespace ?? DEFAULT_MCP_NAMESPACE}/${meta.name ?? ""}`, object });
+/** The Istio objects of successive models, as `generate` writes them; a Service's objects are kept while it lives. */
+export class McpResources {
+  private readonly perService = new WeakMap<Service, Json[]>();
+
+  constructor(private readonly options: IstioOptions) {}
+
+  build(model: MeshModel): Map<string, GeneratedResource[]> {
+    const { namespace } = this.options;
+    const objects: Json[] = [];
+    for (const s of model.services) {
+      let docs = this.perService.get(s);
+      if (docs === undefined) {
+        docs = [serviceEntry(s, namespace)];
+        const dr = destinationRule(s, namespace);
+        if (dr !== null) docs.push(dr);
+        this.perService.set(s, docs);
+      }
+      objects.push(...docs);
+    }
+    const config = pluginConfigFor(model, this.options.mode);
+    for (const { doc } of filterDocuments(model, this.options, config, pluginConfigJson(config))) objects.push(doc);
+    const byKind = new Map<string, GeneratedResource[]>();
+    for (const object of objects) {
+      const kind = String(object["kind"]);
+      const meta = (object["metadata"] ?? {}) as { name?: string; namespace?: string };
+      let list = byKind.get(kind);
+      if (!list) byKind.set(kind, (list = []));
+      list.push({ name: `${meta.namespace ?? DEFAULT_MCP_NAMESPACE}/${meta.name ?? ""}`, object });
+    }
+    const out = new Map<string, GeneratedResource[]>();
+    for (const [typeUrl, kind] of Object.entries(MCP_TYPE_URL_KINDS)) out.set(typeUrl, byKind.get(kind) ?? []);
+    return out;
   }
-  const out = new Map<string, GeneratedResource[]>();
-  for (const [typeUrl, kind] of Object.entries(MCP_TYPE_URL_KINDS)) out.set(typeUrl, byKind.get(kind) ?? []);
-  return out;
 }
 
 export function encodeMcp(_typeUrl: string, object: object): Uint8Array {

@@ -1,154 +1,24 @@
 /**
- * Registry URL params become endpoint labels (ServiceEntry endpoints, subset selection). Kubernetes/Istio
- * label keys and values allow at most 63 characters of `[A-Za-z0-9_.-]`, starting and ending with a letter
- * or digit (values may be empty). The mapping, documented in docs/control.md:
- *
- * - every character outside `[A-Za-z0-9_.-]` becomes `_` (`methods=sayHello,greet` → `sayHello_greet`);
- * - leading and trailing characters that are not letters or digits are dropped (`delay=-1` → `1`);
- * - a result longer than 63 characters is cut to 54 and ends in `-` plus the first 8 hex digits of the
- *   SHA-256 of the original text, so distinct long values stay distinct;
- * - a key that sanitizes to nothing is dropped (reported by the model); a value may be empty.
- *
- * Subset labels in the rules go through the same function, so rules can be written with the raw values.
+ * A provider's URL params as its endpoint's labels (util/k8s-label.ts does the sanitizing; the mapping is
+ * documented in docs/control.md).
  */
-import { createHash } from "node:crypto";
-import { UrlParams } from "../registry/url-params.js";
-
-const MAX = 63;
-
-/** Keys and values that need changes repeat across endpoints: remember results (bounded, emptied when full). */
-const memo = new Map<string, string>();
-const MEMO_MAX = 100_000;
-
-/** `[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?`, at most 63 characters, or empty: a loop, no allocation. */
-function isValidLabel(s: string): boolean {
-  const n = s.length;
-  if (n === 0) return true;
-  if (n > MAX) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57)) continue;
-    if ((c === 95 || c === 46 || c === 45) && i > 0 && i < n - 1) continue; // _ . - inside
-    return false;
-  }
-  return true;
-}
-
-export function sanitizeLabel(raw: string): string {
-  if (isValidLabel(raw)) return raw; // the common case: no lookup, no allocation
-  let out = memo.get(raw);
-  if (out === undefined) {
-    out = sanitize(raw);
-    if (raw.length <= 64) {
-      if (memo.size >= MEMO_MAX) memo.clear();
-      memo.set(raw, out);
-    }
-  }
-  return out;
-}
-
-function sanitize(raw: string): string {
-  let s = raw.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^[^A-Za-z0-9]+/, "").replace(/[^A-Za-z0-9]+$/, "");
-  if (s.length > MAX) {
-    const hash = createHash("sha256").update(raw).digest("hex").slice(0, 8);
-    s = `${s.slice(0, 54).replace(/[^A-Za-z0-9]+$/, "")}-${hash}`;
-  }
-  return s;
-}
+import { NONE, sanitizeLabel, sanitizeLabels } from "../util/k8s-label.js";
+import { UrlParams } from "./url-params.js";
 
 /**
- * Sanitizes every key and value; keys that become empty are dropped and returned in `dropped`. The labels
- * come out sorted by key (so every output that lists them is deterministic without sorting again); when two
- * keys sanitize to the same key, the later param wins.
- */
-export function sanitizeLabels(params: Iterable<[string, string]>): { labels: Record<string, string>; dropped: readonly string[] } {
-  const state: LabelsState = { labels: {}, dropped: NONE, last: "", sorted: true };
-  for (const [k, v] of params) addLabel(state, k, v);
-  let labels = state.labels;
-  if (!state.sorted) {
-    // Java Dubbo writes params sorted; others (sofa-rpc-node) do not: sort once here
-    const out: Record<string, string> = {};
-    for (const k of Object.keys(labels).sort()) out[k] = labels[k]!;
-    labels = out;
-  }
-  return { labels, dropped: state.dropped };
-}
-
-const NONE: readonly string[] = Object.freeze([]);
-
-interface LabelsState {
-  labels: Record<string, string>;
-  dropped: readonly string[];
-  last: string;
-  sorted: boolean;
-}
-
-function addLabel(state: LabelsState, k: string, v: string): void {
-  const key = sanitizeLabel(k);
-  if (key === "") {
-    state.dropped = [...state.dropped, k];
-    return;
-  }
-  if (key < state.last) state.sorted = false;
-  state.last = key;
-  state.labels[key] = sanitizeLabel(v);
-}
-
-/**
- * The previous provider's values by position, raw and sanitized. A service's providers come one after the
- * other and repeat most values as the very same strings (the URL parser reuses them), so most are found
- * here without checking their characters again.
- */
-const rawValues: string[] = [];
-const cleanValues: string[] = [];
-
-/** `sanitizeLabel(s)` for the value at position `i`, through the position cache. */
-function cleanValueAt(i: number, s: string): string {
-  if (rawValues[i] === s) return cleanValues[i]!;
-  const out = sanitizeLabel(s);
-  rawValues[i] = s;
-  cleanValues[i] = out;
-  return out;
-}
-
-/** The last keys array found to take the fast path (providers of a service share one keys array). */
-let fastKeys: readonly string[] | undefined;
-
-/** Keys that are valid labels as they are, strictly ascending, none starting with a digit. */
-function takesFastPath(keys: readonly string[]): boolean {
-  if (keys === fastKeys) return true;
-  let last = "";
-  for (const k of keys) {
-    const c = k.charCodeAt(0);
-    if (sanitizeLabel(k) !== k || k <= last || (c >= 48 && c <= 57)) return false;
-    last = k;
-  }
-  fastKeys = keys;
-  return true;
-}
-
-/**
- * A provider's labels: what `sanitizeLabels` gives, in the same order (a JS object's: keys that are array
- * indexes first), as a compact read-only map. What Java Dubbo writes — valid keys, strictly ascending, none
- * starting with a digit — takes the fast path: the provider's own params object when every value is a valid
- * label too (shared, no allocation), else a map sharing the provider's arrays with the sanitized values
- * replaced (usually one: `methods=a,b` → `a_b`).
+ * A provider's labels: what `sanitizeLabels` gives, in the same order, as a compact read-only map. When
+ * the keys are valid labels already and ascending (what Java Dubbo writes), the provider's keys array is
+ * shared, and so is its whole params object when every value is valid too.
  */
 export function endpointLabels(params: UrlParams): { labels: UrlParams; dropped: readonly string[] } {
-  if (!takesFastPath(params.keyList)) return slowLabels(params);
-  const n = params.size;
-  let changed = 0;
-  for (let i = 0; i < n; i++) if (cleanValueAt(i, params.valueAt(i)) !== params.valueAt(i)) changed++;
-  if (changed === 0) return { labels: params, dropped: NONE };
-  // the params with the sanitized values (cleanValues[i], set by cleanValueAt above): usually one (methods)
-  let labels = params;
-  for (let i = 0; i < n; i++) if (cleanValues[i] !== params.valueAt(i)) labels = labels.withValueAt(i, cleanValues[i]!);
-  return { labels, dropped: NONE };
-}
-
-function slowLabels(params: UrlParams): { labels: UrlParams; dropped: readonly string[] } {
-  const { labels, dropped } = sanitizeLabels(params);
-  const kv: string[] = [];
-  for (const k in labels) kv.push(k, labels[k]!);
-  return { labels: UrlParams.fromPairs(kv), dropped };
+  const keys = params.keyList;
+  // ascending, valid, none that sorts as an array index (a JS object would put those first)
+  const keysValid = keys.every((k, i) => sanitizeLabel(k) === k && (i === 0 || keys[i - 1]! < k) && !/^\d/.test(k));
+  if (!keysValid) {
+    const { labels, dropped } = sanitizeLabels(params);
+    return { labels: UrlParams.fromLists(Object.keys(labels), Object.values(labels)), dropped };
+  }
+  const values = params.valueList.map(sanitizeLabel);
+  const same = values.every((v, i) => v === params.valueList[i]);
+  return { labels: same ? params : UrlParams.fromLists(keys, values), dropped: NONE };
 }

@@ -5,14 +5,15 @@
  *
  * `ModelBuilder` keeps one `Service` object per service across builds and reuses it (same identity) when
  * neither its providers nor its rule changed, so generators can cache their output per `Service` (see
- * `WeakMap` caches in control/generate/). Services and endpoints are sorted; the objects are frozen by
- * convention — never altered after a build.
+ * control/generate/xds/service-cache.ts). Services and endpoints are sorted. Every object of a model is
+ * read-only, shared by later builds: deep-frozen when DUBBO_MESH_FREEZE=1 (util/freeze.ts; the tests set it).
  */
-import { serviceKeyOf, type Provider } from "../registry/provider-url.js";
+import type { Provider } from "./provider.js";
 import type { DubboRoute, Subset } from "../rules/types.js";
-import type { UrlParams } from "../registry/url-params.js";
+import type { UrlParams } from "./url-params.js";
 import { endpointLabels } from "./labels.js";
 import { disambiguateHost, serviceHost } from "./service-host.js";
+import { shared } from "../util/freeze.js";
 
 export const DEFAULT_DUBBO_PORT = 20880;
 export const DUBBO_PORT_NAME = "tcp-dubbo";
@@ -23,7 +24,7 @@ export interface Endpoint {
   readonly weight: number;
   /**
    * Sanitized URL params, sorted by key (labels.ts); often the provider's own params object, shared.
-   * Read-only: `get`, iteration, and `keyAt`/`valueAt` by index.
+   * Read-only: `get` and iteration.
    */
   readonly labels: UrlParams;
   /** the provider URL it came from */
@@ -101,53 +102,34 @@ export class ModelBuilder {
   }
 
   build(providers: readonly Provider[], rules: readonly DubboRoute[]): MeshModel {
-    // three passes, each its own function: V8 optimizes each loop on its own instead of one function
-    // compiled while its later loops have not run yet (and deoptimized when they do)
     const groups = groupByService(providers);
-    const { hosts, plainHosts } = this.hostsOf(groups);
-    const services = this.servicesOf(groups, hosts, plainHosts, rules);
-    services.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
-    return { port: this.port, services };
-  }
-
-  /** Hosts by service key, with collisions disambiguated for every service involved. */
-  private hostsOf(groups: Map<string, Provider[]>): { hosts: Map<string, string>; plainHosts: Map<string, string> } {
-    const hosts = new Map<string, string>();
+    // the plain host depends only on the service key: a rebuild takes it from the last build
     const plainHosts = new Map<string, string>();
-    const byHost = new Map<string, string[]>();
+    const hostCount = new Map<string, number>();
     for (const [key, list] of groups) {
       const p = list[0]!;
-      // the plain host depends only on the service key: a rebuild takes it from the last build
       const host = this.cache.get(key)?.plainHost ?? serviceHost(p.interface, p.version, p.group);
       plainHosts.set(key, host);
-      hosts.set(key, host);
-      const same = byHost.get(host);
-      if (same) same.push(key);
-      else byHost.set(host, [key]);
+      hostCount.set(host, (hostCount.get(host) ?? 0) + 1);
     }
-    for (const keys of byHost.values()) {
-      if (keys.length > 1) for (const key of keys) hosts.set(key, disambiguateHost(hosts.get(key)!, key));
-    }
-    return { hosts, plainHosts };
-  }
-
-  /** One Service per group: the last build's object when nothing it depends on changed. */
-  private servicesOf(groups: Map<string, Provider[]>, hosts: Map<string, string>, plainHosts: Map<string, string>, rules: readonly DubboRoute[]): Service[] {
     const next = new Map<string, CacheEntry>();
     const services: Service[] = [];
     for (const [key, list] of groups) {
       const p = list[0]!;
+      const plainHost = plainHosts.get(key)!;
+      // services whose plain hosts collide all get a hash of their key in the host
+      const host = hostCount.get(plainHost)! > 1 ? disambiguateHost(plainHost, key) : plainHost;
       const rule = rules.find((r) => ruleMatches(r, p.interface, p.version, p.group));
-      const host = hosts.get(key)!;
       const old = this.cache.get(key);
       let entry: CacheEntry;
       if (old && old.rule === rule && old.host === host && old.port === this.port && sameProviders(old.providers, list)) entry = old;
-      else entry = { providers: list, rule, host, plainHost: plainHosts.get(key)!, port: this.port, service: this.makeService(key, list, rule, host) };
+      else entry = { providers: list, rule, host, plainHost, port: this.port, service: this.makeService(key, list, rule, host) };
       next.set(key, entry);
       services.push(entry.service);
     }
     this.cache = next;
-    return services;
+    services.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+    return shared({ port: this.port, services });
   }
 
   private makeService(key: string, list: readonly Provider[], rule: DubboRoute | undefined, host: string): Service {
@@ -160,7 +142,7 @@ export class ModelBuilder {
       }
       return { address: q.host, port: q.port, weight: q.weight, labels, url: q.url };
     });
-    return {
+    return shared({
       key,
       interface: p.interface,
       version: p.version,
@@ -170,26 +152,25 @@ export class ModelBuilder {
       endpoints,
       rule,
       subsets: rule ? rule.subsets : NO_SUBSETS,
-    };
+    });
   }
 }
 
 /**
  * Providers grouped by service key, in order of first appearance. A service's providers usually come one
- * after the other: the previous provider's group is reused without building and hashing its key again.
+ * after the other: the group is looked up again only when the key changes.
  */
 function groupByService(providers: readonly Provider[]): Map<string, Provider[]> {
   const groups = new Map<string, Provider[]>();
-  let last: Provider | undefined;
   let list: Provider[] | undefined;
+  let key: string | undefined;
   for (const p of providers) {
-    if (!last || !list || p.interface !== last.interface || p.version !== last.version || p.group !== last.group) {
-      const key = serviceKeyOf(p);
+    if (p.key !== key) {
+      key = p.key;
       list = groups.get(key);
       if (!list) groups.set(key, (list = []));
     }
-    list.push(p);
-    last = p;
+    list!.push(p);
   }
   return groups;
 }

@@ -12,14 +12,10 @@
  * label of each of them (see `disambiguateHost`).
  */
 import { createHash } from "node:crypto";
-import { boundedMemo } from "../util/memo.js";
 
 export const HOST_SUFFIX = "dubbo";
 
-/** Package segments and versions repeat across services ("com", "example", "v1.0.0"): results remembered (bounded). */
-const dnsLabel = boundedMemo(10_000, makeDnsLabel);
-
-function makeDnsLabel(raw: string): string {
+function dnsLabel(raw: string): string {
   let s = raw.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "");
   if (s === "") s = "x";
   if (s.length > 63) s = `${s.slice(0, 54).replace(/-+$/, "")}-${createHash("sha256").update(raw).digest("hex").slice(0, 8)}`;

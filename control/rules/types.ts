@@ -59,8 +59,3 @@ export interface DubboRoute {
   loadBalancer?: LoadBalancer;
   timeoutMs?: number;
 }
-
-export interface RuleSet {
-  /** in file order; the first rule that matches a service applies to it */
-  rules: DubboRoute[];
-}

@@ -7,7 +7,7 @@
  *
  * All problems of a file are collected; `RulesError.problems` holds one line each (its message: one per line).
  */
-import { sanitizeLabel } from "../model/labels.js";
+import { sanitizeLabel } from "../util/k8s-label.js";
 import type { DenyRule, Destination, DubboRoute, LoadBalancer, RequestMatch, Route, StringMatch, Subset } from "./types.js";
 
 export const DUBBO_ROUTE_API_VERSION = "dubbo-mesh.io/v1alpha1";

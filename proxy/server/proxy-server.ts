@@ -22,17 +22,25 @@ import { YamlSyntaxError, parseYamlFile } from "../../common/yaml-file.js";
 import { AdminServer } from "./admin-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import {
-  type ClusterConfig, type HostPort, type ListenerConfig, type ProxyConfig, ConfigError, formatHostPort, parseProxyConfig,
+  type ClusterConfig, type ClusterSettings, type FilterSource, type HostPort, type ListenerConfig, type ProxyConfig, ConfigError, DEFAULT_ADMIN,
+  formatHostPort, parseProxyConfig,
 } from "./config.js";
 import { DeadlineQueue } from "./deadline-queue.js";
 import { DownstreamConnection, type DownstreamEnv } from "./downstream-connection.js";
-import { MeshSource, type MeshSnapshot, type MeshSourceName } from "./mesh-source.js";
 import type { PendingRequest } from "./pending-request.js";
 import { createRegistry } from "./prometheus.js";
 import { RecentLog } from "./recent-log.js";
 import { type ReloadResult, type ReloadSource, ReloadStatus } from "./reload-status.js";
 import { RequestStatsTable } from "./request-stats.js";
 import { ROUTE_REQUEST_FUNCTION, RouteReports } from "./route-reports.js";
+import { XdsFeed, type XdsFeedTarget } from "./xds-feed.js";
+import type { ClusterSettings as GeneratedClusterSettings } from "../../control/generate/xds/clusters.js";
+import { parseWasmSource } from "../../control/generate/xds/wasm-filter.js";
+import { ControlPlane } from "../../control/live/control-plane.js";
+import { AdsClient } from "../xds/ads-client.js";
+import type { XdsFilter, XdsProxyConfig } from "../xds/proxy-config.js";
+import { SnapshotSource } from "../xds/snapshot-source.js";
+import { XdsType } from "../xds/xds-resources.js";
 
 export type ProxyLogLevel = "debug" | "info" | "warn" | "error";
 const LEVELS: Record<ProxyLogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -60,9 +68,33 @@ export interface ProxyOptions {
    * on the first request.
    */
   routeExtension?: boolean;
+  /**
+   * Take the whole configuration from a control plane over ADS (`--xds`) instead of a file: listeners from its
+   * Listeners, clusters from its Clusters and ClusterLoadAssignments, the plugin from its wasm filter.
+   */
+  xds?: { server: string; nodeId?: string; cacheDir?: string; services?: string[] };
+}
+
+/** The control plane's Cluster settings in standalone mode: the proxy configuration's clusterDefaults. */
+export function clusterFieldOptions(d: ClusterSettings): GeneratedClusterSettings {
+  return {
+    lbPolicy: d.lbPolicy,
+    hashLbPolicy: d.lbPolicy === "MAGLEV" ? "MAGLEV" : "RING_HASH",
+    connectTimeoutMs: d.connectTimeoutMs,
+    circuitBreakers: d.circuitBreakers,
+    outlierDetection: d.outlierDetection,
+  };
 }
 
 export type { ReloadResult } from "./reload-status.js";
+
+function parseOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
 
 interface RunningListener {
   cfg: ListenerConfig;
@@ -79,9 +111,16 @@ interface AppliedFilter {
 
 export class ProxyServer {
   private config!: ProxyConfig;
-  private vm!: WasmVm;
+  /** the filter VM; configured over xDS, none until the first plugin configuration arrives */
+  private vm: WasmVm | undefined;
+  private vmId = "";
   private applied!: AppliedFilter;
-  private mesh: MeshSource | null = null;
+  /** configured from Envoy resources (--xds, or registry + rules): where they come from */
+  private feed: XdsFeed | null = null;
+  /** registry + rules: the control plane's snapshot builder, in process */
+  private control: ControlPlane | null = null;
+  private resolveReady!: () => void;
+  private readonly readyPromise = new Promise<void>((r) => (this.resolveReady = r));
   private readonly listeners = new Map<string, RunningListener>();
   private readonly downstreams = new Set<DownstreamConnection>();
   private readonly reports = new RouteReports();
@@ -93,8 +132,6 @@ export class ProxyServer {
   private draining = false;
   private started = false;
   private reloading: Promise<ReloadResult> | null = null;
-  /** Registry and rules changes, applied one after the other. */
-  private meshApplying: Promise<void> = Promise.resolve();
   /** The last outcome of each source (config, rules, registry), good or bad. */
   readonly reloads = new ReloadStatus();
   /** The recent log lines the admin API shows at /logs. */
@@ -168,32 +205,24 @@ export class ProxyServer {
 
   private async boot(): Promise<void> {
     const config = this.readConfig();
-    const mesh = await this.startMesh(config);
-    this.mesh = mesh;
-    const filter = await this.resolveFilter(config, mesh?.snapshot ?? null);
-    this.vm = await this.startingVm(() => WasmVm.create({
-      wasm: filter.wasm,
-      pluginConfig: this.revised(filter.pluginConfig),
-      rootId: config.filter.rootId,
-      vmId: config.filter.vmId,
-      pluginName: config.filter.rootId,
-      logLevel: config.filter.logLevel,
-      logger: (e) => this.filterLog(e),
-      foreignFunctions:
-        this.options.routeExtension === false
-          ? {}
-          : { [ROUTE_REQUEST_FUNCTION]: (args) => (this.reports.add(args) ? undefined : WasmResult.BadArgument) },
-    }));
-    this.applied = filter;
     this.config = config;
-    this.clusters.update(this.allClusters(config, mesh?.snapshot ?? null));
-    await this.syncListeners(config);
+    this.applied = { wasmPath: config.filter.wasm, wasm: await this.readWasm(config), pluginConfig: "", sourceKey: this.sourceKey(config) };
+    const source = config.filter.source;
+    if (source.kind === "inline" && this.options.xds === undefined) {
+      const pluginConfig = JSON.stringify(source.configuration);
+      this.vm = await this.createVm(config, { name: config.filter.rootId, rootId: config.filter.rootId, vmId: config.filter.vmId, vmConfig: "", pluginConfig });
+      this.applied.pluginConfig = pluginConfig;
+      this.clusters.update(this.allClusters(config, []));
+      await this.syncListeners(config);
+    } else {
+      this.feed = await this.startFeed(config);
+    }
     const adminAt = config.admin;
     if (adminAt !== null) {
       const registry = createRegistry({
         routes: () => this.stats.records(),
         clusters: () => this.clusters.all(),
-        filterMetrics: () => this.vm.metrics(),
+        filterMetrics: () => this.vm?.metrics() ?? [],
         downstreamConnections: () => this.downstreams.size,
         downstreamBuffered: () => this.bufferedBytes,
         downstreamShed: () => this.shedConnections,
@@ -202,17 +231,173 @@ export class ProxyServer {
         registry,
         clusters: () => this.clustersDump(),
         configDump: () => this.configDump(),
-        ready: () => this.started && !this.draining,
+        ready: () => this.ready,
         logs: () => this.recent.list(),
       });
     }
     this.started = true;
     if (this.options.configPath !== undefined && this.options.watch !== false) this.watchFiles();
-    this.reloads.record("config", null);
-    if (mesh !== null) {
+    if (this.options.xds === undefined) this.reloads.record("config", null);
+    if (source.kind === "rules") {
       this.reloads.record("rules", null);
       this.reloads.record("registry", null);
     }
+    this.checkReady();
+  }
+
+  /**
+   * Serving with a whole configuration: started and not draining, and — configured over xDS — every resource
+   * the Clusters and Listeners ask for held, the filter running and a listener bound.
+   */
+  get ready(): boolean {
+    if (!this.started || this.draining) return false;
+    return this.feed === null || (this.feed.complete && this.listeners.size > 0);
+  }
+
+  /** Configured over xDS from the disk cache, the control plane not reached yet. */
+  get configuredFromCache(): boolean {
+    const status = this.feed?.status;
+    return status !== undefined && status.cacheLoaded !== null && status.lastConnected === null;
+  }
+
+  /** Resolves once the proxy is ready (at once when it is). */
+  whenReady(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  private checkReady(): void {
+    if (this.ready) this.resolveReady();
+  }
+
+  private async readWasm(config: ProxyConfig): Promise<Buffer> {
+    try {
+      return await readFile(config.filter.wasm);
+    } catch (err) {
+      throw new ConfigError("filter.wasm", `cannot read ${config.filter.wasm}: ${(err as Error).message} (build it with npm run build:wasm)`);
+    }
+  }
+
+  /** The filter VM, started with the proxy's module (this.applied.wasm) and the given plugin. */
+  private createVm(config: ProxyConfig, filter: XdsFilter): Promise<WasmVm> {
+    return this.startingVm(() => WasmVm.create({
+      wasm: this.applied.wasm,
+      pluginConfig: this.revised(filter.pluginConfig),
+      vmConfig: filter.vmConfig,
+      rootId: filter.rootId,
+      vmId: filter.vmId,
+      pluginName: filter.name || filter.rootId,
+      logLevel: config.filter.logLevel,
+      logger: (e) => this.filterLog(e),
+      foreignFunctions:
+        this.options.routeExtension === false
+          ? {}
+          : { [ROUTE_REQUEST_FUNCTION]: (args) => (this.reports.add(args) ? undefined : WasmResult.BadArgument) },
+    }));
+  }
+
+  /**
+   * The proxy configured from Envoy resources: from the control plane (--xds) or from the control plane's
+   * snapshot built in process (registry + rules). The standalone mode returns once its first configuration is
+   * applied (throws when there is none); --xds returns at once (the cache, if any, is applied).
+   */
+  private async startFeed(config: ProxyConfig): Promise<XdsFeed> {
+    const target: XdsFeedTarget = {
+      applyFilter: (filter) => this.applyXdsFilter(filter),
+      applyConfig: (xds) => this.applyXdsConfig(xds),
+      log: (level, m) => this.log(level, m),
+    };
+    const defaults = config.clusterDefaults;
+    const xds = this.options.xds;
+    if (xds !== undefined) {
+      const feed = new XdsFeed(target, defaults, (validate) => {
+        const client = new AdsClient({
+          server: xds.server,
+          node: { ...(xds.nodeId !== undefined ? { id: xds.nodeId } : {}), ...(xds.services !== undefined ? { services: xds.services } : {}) },
+          validate,
+          ...(xds.cacheDir !== undefined ? { cacheDir: xds.cacheDir } : {}),
+        });
+        client.on("cache-loaded", (e: { message: string }) => this.log("info", `xDS: ${e.message}`));
+        client.on("connected", (e: { protocol: string }) => this.log("info", `xDS: connected to ${xds.server} (${e.protocol})`));
+        client.on("disconnected", (e: { details: string; retryInMs: number }) =>
+          this.log("warn", `xDS: stream to ${xds.server} ended (${e.details}); retrying in ${Math.round(e.retryInMs)} ms, serving the last good configuration`));
+        client.on("warning", (e: { message: string }) => this.log("warn", `xDS: ${e.message}`));
+        return client;
+      });
+      this.feed = feed;
+      await feed.start();
+      return feed;
+    }
+    const s = config.filter.source as Extract<FilterSource, { kind: "rules" }>;
+    // the control plane's snapshot builder, in process and without its gRPC server: the proxy reads the
+    // encoded resources from its snapshot, as an Envoy sidecar of `dubbo-mesh control` would receive them
+    const control = await ControlPlane.start({
+      registry: s.registry,
+      rules: s.rules,
+      mode: "dubbo-proxy",
+      wasm: parseWasmSource(),
+      xds: null,
+      admin: null,
+      mcp: false,
+      clusters: clusterFieldOptions(defaults),
+      log: (m) => this.log("warn", m),
+      onSourceStatus: (source, status) => this.recordReload(source, status.ok ? null : status.message),
+    });
+    const feed = new XdsFeed(target, defaults, (validate) => new SnapshotSource(control.snapshot, validate));
+    const previous = this.feed;
+    this.feed = feed;
+    try {
+      await feed.start();
+      await feed.settled();
+      if (!feed.complete) {
+        const nacks = Object.values(XdsType).map((t) => feed.status.lastNack(t)?.error).filter((e) => e !== undefined);
+        throw new ConfigError("filter", `no usable configuration from the registry and rules: ${nacks.join("; ") || "incomplete"}`);
+      }
+    } catch (err) {
+      this.feed = previous;
+      await feed.close();
+      await control.close();
+      throw err;
+    }
+    void this.control?.close();
+    this.control = control;
+    return feed;
+  }
+
+  private async applyXdsFilter(filter: XdsFilter): Promise<void> {
+    if (this.vm === undefined) {
+      this.vm = await this.createVm(this.config, filter);
+    } else {
+      if (filter.vmId !== this.vmId) {
+        throw new Error(`vm_id ${JSON.stringify(filter.vmId)} differs from the running VM's ${JSON.stringify(this.vmId)}; restart the proxy to change it`);
+      }
+      const vm = this.vm;
+      await this.startingVm(() =>
+        vm.reconfigure({ pluginConfig: this.revised(filter.pluginConfig), vmConfig: filter.vmConfig, rootId: filter.rootId, pluginName: filter.name || filter.rootId }),
+      );
+    }
+    this.vmId = filter.vmId;
+    this.applied = { ...this.applied, pluginConfig: filter.pluginConfig };
+  }
+
+  private async applyXdsConfig(xds: XdsProxyConfig): Promise<void> {
+    if (this.draining) return;
+    this.clusters.update(this.allClusters(this.config, xds.clusters));
+    if (this.vm !== undefined) {
+      if (this.options.xds !== undefined) {
+        // the Listeners' addresses, as Envoy binds them; --listen moves the first
+        this.config.listeners = xds.listeners.map((l, i) => ({
+          name: l.name,
+          address: i === 0 && this.options.listen !== undefined ? { ...this.options.listen } : l.address,
+          defaultCluster: l.defaultCluster,
+        }));
+      }
+      try {
+        await this.syncListeners(this.config);
+      } catch (err) {
+        this.log("error", (err as Error).message);
+      }
+    }
+    this.checkReady();
   }
 
   /** The filter's lines: all of them (at the filter's own level) in /logs, those at the proxy's level to the log. */
@@ -252,6 +437,13 @@ export class ProxyServer {
   private readConfig(): ProxyConfig {
     let doc: unknown;
     let baseDir: string;
+    if (this.options.xds !== undefined) {
+      // configured over xDS: no file; listeners come from the Listeners received
+      const config = parseProxyConfig({ admin: null }, resolve("."));
+      config.listeners = [];
+      config.admin = this.options.admin === undefined ? { ...DEFAULT_ADMIN } : this.options.admin;
+      return config;
+    }
     if (this.options.configPath !== undefined) {
       const path = resolve(this.options.configPath);
       let text: string;
@@ -281,47 +473,21 @@ export class ProxyServer {
       }
       throw err;
     }
-    if (this.options.listen !== undefined) config.listeners[0].address = { ...this.options.listen };
+    if (this.options.listen !== undefined && config.listeners.length > 0) config.listeners[0].address = { ...this.options.listen };
     if (this.options.admin !== undefined) config.admin = this.options.admin;
     return config;
   }
 
   private sourceKey(config: ProxyConfig): string {
     const s = config.filter.source;
+    if (this.options.xds !== undefined) return "xds";
     return s.kind === "rules" ? `rules|${s.registry}|${s.rules}|${JSON.stringify(config.clusterDefaults)}` : "inline";
   }
 
-  private async startMesh(config: ProxyConfig): Promise<MeshSource | null> {
-    const s = config.filter.source;
-    if (s.kind !== "rules") return null;
-    return MeshSource.start(
-      s.registry,
-      s.rules,
-      config.clusterDefaults,
-      (snap, source) => {
-        this.meshApplying = this.meshApplying.then(() => this.meshChanged(snap, source));
-      },
-      (m) => this.log("warn", m),
-      (source, error) => this.recordReload(source, error),
-    );
-  }
-
-  private async resolveFilter(config: ProxyConfig, snapshot: MeshSnapshot | null): Promise<AppliedFilter> {
-    let wasm: Buffer;
-    try {
-      wasm = await readFile(config.filter.wasm);
-    } catch (err) {
-      throw new ConfigError("filter.wasm", `cannot read ${config.filter.wasm}: ${(err as Error).message} (build it with npm run build:wasm)`);
-    }
-    const s = config.filter.source;
-    const plugin = s.kind === "inline" ? s.configuration : (snapshot as MeshSnapshot).pluginConfig;
-    return { wasmPath: config.filter.wasm, wasm, pluginConfig: JSON.stringify(plugin), sourceKey: this.sourceKey(config) };
-  }
-
-  private allClusters(config: ProxyConfig, snapshot: MeshSnapshot | null): ClusterConfig[] {
+  /** Explicit clusters of the configuration file win over those of the Envoy resources of the same name. */
+  private allClusters(config: ProxyConfig, fromXds: ClusterConfig[]): ClusterConfig[] {
     const explicit = new Set(config.clusters.map((c) => c.name));
-    const generated = (snapshot?.clusters ?? []).filter((c) => !explicit.has(c.name));
-    return [...generated, ...config.clusters];
+    return [...fromXds.filter((c) => !explicit.has(c.name)), ...config.clusters];
   }
 
   private watchFiles(): void {
@@ -354,9 +520,8 @@ export class ProxyServer {
    * Each source's outcome is in `reloads` (and /config_dump) and logged; a bad one keeps its last good state.
    */
   async reloadAll(): Promise<Partial<Record<ReloadSource, ReloadResult>>> {
-    await this.reload();
-    this.mesh?.reload();
-    await this.meshApplying;
+    if (this.options.configPath !== undefined) await this.reload();
+    await this.control?.reload();
     return this.reloads.toJSON();
   }
 
@@ -370,58 +535,62 @@ export class ProxyServer {
 
   private async applyReload(): Promise<void> {
     if (this.draining) throw new Error("the proxy is draining");
+    if (this.options.xds !== undefined) throw new Error("configured over xDS: there is no file to reload");
     const config = this.readConfig();
-    let mesh = this.mesh;
-    const newSource = this.sourceKey(config) !== this.applied.sourceKey;
-    if (newSource) mesh = await this.startMesh(config);
-    try {
-      const filter = await this.resolveFilter(config, mesh?.snapshot ?? null);
-      const wasmChanged = !filter.wasm.equals(this.applied.wasm);
+    const wasm = await this.readWasm(config);
+    const wasmChanged = !wasm.equals(this.applied.wasm);
+    const source = config.filter.source;
+    const sourceKey = this.sourceKey(config);
+    const previous = { config: this.config, applied: this.applied };
+    if (source.kind === "inline") {
+      const pluginConfig = JSON.stringify(source.configuration);
       await this.syncListeners(config);
-      if (wasmChanged || filter.pluginConfig !== this.applied.pluginConfig) {
+      try {
+        if (this.vm === undefined) {
+          this.applied = { ...this.applied, wasm };
+          this.vm = await this.createVm(config, { name: config.filter.rootId, rootId: config.filter.rootId, vmId: config.filter.vmId, vmConfig: "", pluginConfig });
+        } else if (wasmChanged || pluginConfig !== this.applied.pluginConfig || this.feed !== null) {
+          const plugin = this.feed !== null ? { rootId: config.filter.rootId, pluginName: config.filter.rootId, vmConfig: "" } : {};
+          const vm = this.vm;
+          await this.startingVm(() => vm.reconfigure({ ...(wasmChanged ? { wasm } : {}), ...plugin, pluginConfig: this.revised(pluginConfig) }));
+        }
+      } catch (err) {
+        this.applied = previous.applied;
+        await this.syncListeners(this.config).catch(() => undefined); // back to the listeners in force
+        throw err;
+      }
+      this.applied = { wasmPath: config.filter.wasm, wasm, pluginConfig, sourceKey };
+      this.config = config;
+      this.clusters.update(this.allClusters(config, []));
+      const feed = this.feed;
+      this.feed = null;
+      await feed?.close();
+      void this.control?.close();
+      this.control = null;
+    } else {
+      const vm = this.vm;
+      if (wasmChanged && vm !== undefined) await this.startingVm(() => vm.reconfigure({ wasm, pluginConfig: this.revised(this.applied.pluginConfig) }));
+      this.applied = { ...this.applied, wasmPath: config.filter.wasm, wasm };
+      this.config = config;
+      if (sourceKey !== previous.applied.sourceKey) {
+        const old = this.feed;
         try {
-          await this.startingVm(() =>
-            this.vm.reconfigure({
-              ...(wasmChanged ? { wasm: filter.wasm } : {}),
-              pluginConfig: this.revised(filter.pluginConfig),
-            }),
-          );
+          this.feed = await this.startFeed(config);
         } catch (err) {
-          await this.syncListeners(this.config).catch(() => undefined); // back to the listeners in force
+          this.config = previous.config;
+          this.applied = { ...this.applied, sourceKey: previous.applied.sourceKey };
           throw err;
         }
+        this.applied = { ...this.applied, sourceKey };
+        await old?.close();
+        this.reloads.record("rules", null);
+        this.reloads.record("registry", null);
+      } else {
+        await this.syncListeners(config);
+        this.clusters.update(this.allClusters(config, this.feed?.config?.clusters ?? []));
       }
-      this.clusters.update(this.allClusters(config, mesh?.snapshot ?? null));
-      if (newSource) {
-        this.mesh?.close();
-        this.mesh = mesh;
-        if (mesh !== null) {
-          this.reloads.record("rules", null);
-          this.reloads.record("registry", null);
-        }
-      }
-      const wasmPathChanged = filter.wasmPath !== this.applied.wasmPath;
-      this.applied = filter;
-      this.config = config;
-      if (wasmPathChanged && this.options.watch !== false && this.options.configPath !== undefined) this.watchFiles();
-    } catch (err) {
-      if (newSource) mesh?.close();
-      throw err;
     }
-  }
-
-  private async meshChanged(snapshot: MeshSnapshot, source: MeshSourceName): Promise<void> {
-    const pluginConfig = JSON.stringify(snapshot.pluginConfig);
-    try {
-      if (pluginConfig !== this.applied.pluginConfig) {
-        await this.startingVm(() => this.vm.reconfigure({ pluginConfig: this.revised(pluginConfig) }));
-        this.applied = { ...this.applied, pluginConfig };
-      }
-      this.clusters.update(this.allClusters(this.config, snapshot));
-      this.recordReload(source, null);
-    } catch (err) {
-      this.recordReload(source, `the new configuration was not applied: ${(err as Error).message}`);
-    }
+    if (config.filter.wasm !== previous.applied.wasmPath && this.options.watch !== false && this.options.configPath !== undefined) this.watchFiles();
   }
 
   /**
@@ -431,7 +600,12 @@ export class ProxyServer {
    * connections; a fresh revision makes every applied configuration distinct (docs/filter.md).
    */
   private revised(pluginConfig: string): string {
-    const doc = JSON.parse(pluginConfig) as unknown;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(pluginConfig);
+    } catch {
+      return pluginConfig; // not JSON: the filter says what is wrong with it
+    }
     if (doc === null || typeof doc !== "object" || Array.isArray(doc) || "revision" in doc) return pluginConfig;
     return JSON.stringify({ ...doc, revision: String(++this.pluginRevision) });
   }
@@ -486,7 +660,7 @@ export class ProxyServer {
   }
 
   private accept(l: RunningListener, socket: Socket): void {
-    if (this.draining) {
+    if (this.draining || this.vm === undefined) {
       socket.destroy();
       return;
     }
@@ -548,6 +722,7 @@ export class ProxyServer {
   }
 
   get filterVm(): WasmVm {
+    if (this.vm === undefined) throw new Error("the filter VM is not started yet (no plugin configuration received)");
     return this.vm;
   }
 
@@ -590,10 +765,11 @@ export class ProxyServer {
         rootId: filter.rootId,
         vmId: filter.vmId,
         logLevel: filter.logLevel,
-        source: source.kind === "rules" ? { registry: source.registry, rules: source.rules } : "inline",
-        pluginConfiguration: JSON.parse(this.applied.pluginConfig) as unknown,
-        vmGeneration: this.vm.generation,
+        source: this.options.xds !== undefined ? { xds: this.options.xds.server } : source.kind === "rules" ? { registry: source.registry, rules: source.rules } : "inline",
+        pluginConfiguration: parseOrText(this.applied.pluginConfig),
+        vmGeneration: this.vm?.generation ?? null,
       },
+      ...(this.feed !== null ? { xds: this.feed.status.toJSON() } : {}),
       clusters: this.clusters.all().map((c) => c.cfg),
       reloads: this.reloads.toJSON(),
       lastReload: this.lastReload,
@@ -638,8 +814,11 @@ export class ProxyServer {
     this.downstreams.clear();
     this.clusters.destroy();
     this.deadlines.close();
-    this.mesh?.close();
-    this.mesh = null;
+    const feed = this.feed;
+    this.feed = null;
+    await feed?.close();
+    void this.control?.close();
+    this.control = null;
     if (this.admin) await this.admin.close();
     this.admin = null;
     try {

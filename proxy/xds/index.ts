@@ -10,3 +10,7 @@ export { Backoff, type BackoffOptions } from "./backoff.js";
 export { CACHE_FILE, cacheNotice, loadCache, saveCache, type CachedConfiguration, type TypeState } from "./xds-cache.js";
 export { defaultNodeId, type NodeOptions } from "./xds-node.js";
 export { decodeResource, dependentNames, XDS_TYPES, XdsType, type XdsResource, type XdsTypeUrl } from "./xds-resources.js";
+// The proxy's configuration from the resources, and the sources it reads them from (docs/proxy.md).
+export { proxyConfigFromXds, XdsConfigError, type XdsFilter, type XdsInputs, type XdsListener, type XdsProxyConfig } from "./proxy-config.js";
+export { SnapshotSource } from "./snapshot-source.js";
+export type { AckEvent, NackEvent, SourceUpdateEvent, XdsSource } from "./xds-source.js";

@@ -54,7 +54,8 @@ export interface XdsListener {
 }
 
 export interface XdsFilter {
-  /** the plugin's root id, vm id and configuration (the JSON the filter reads) */
+  /** the plugin's name, root id, vm id and configuration (the JSON the filter reads) */
+  name: string;
   rootId: string;
   vmId: string;
   pluginConfig: string;
@@ -129,6 +130,13 @@ function lbPolicy(cluster: Plain, where: string): LbPolicy {
   return p as LbPolicy;
 }
 
+/** Envoy's default connect timeout is 5 s; Envoy requires it to be positive (`gt: {}` in cluster.proto). */
+function connectTimeoutMs(cluster: Plain, where: string): number {
+  const ms = durationMs(cluster["connect_timeout"], 5000, `${where}.connect_timeout`);
+  if (ms <= 0) throw new XdsConfigError(`${where}.connect_timeout: must be positive`);
+  return Math.max(1, Math.round(ms));
+}
+
 function clusterSettings(cluster: Plain, defaults: ClusterSettings, where: string): ClusterSettings {
   const thresholds = list(obj(cluster["circuit_breakers"], `${where}.circuit_breakers`)["thresholds"]).filter(
     (t) => isPlain(t) && (t["priority"] === undefined || t["priority"] === "DEFAULT"),
@@ -140,9 +148,8 @@ function clusterSettings(cluster: Plain, defaults: ClusterSettings, where: strin
   return {
     ...defaults,
     lbPolicy: lbPolicy(cluster, where),
-    // Envoy's default connect timeout is 5 s
-    connectTimeoutMs: durationMs(cluster["connect_timeout"], 5000, `${where}.connect_timeout`),
-    requestTimeoutMs: structNumber(filterMeta, "request_timeout_ms") ?? defaults.requestTimeoutMs,
+    connectTimeoutMs: connectTimeoutMs(cluster, where),
+    requestTimeoutMs: structPositiveInt(filterMeta, "request_timeout_ms", `${where}.metadata.filter_metadata.dubbo-mesh`) ?? defaults.requestTimeoutMs,
     circuitBreakers: {
       maxConnections: wrapped(t["max_connections"], 1024),
       maxPendingRequests: wrapped(t["max_pending_requests"], 1024),
@@ -160,15 +167,38 @@ function clusterSettings(cluster: Plain, defaults: ClusterSettings, where: strin
   };
 }
 
-/** A number field of a `google.protobuf.Struct` as protobufjs decodes it ({fields: {k: {number_value}}}). */
-function structNumber(struct: Plain, key: string): number | undefined {
+/**
+ * A positive integer field of a `google.protobuf.Struct` as protobufjs decodes it: `{fields: {k: {numberValue}}}`
+ * (the well-known types come with camelCase field names). Absent: undefined; anything else is an error.
+ */
+function structPositiveInt(struct: Plain, key: string, where: string): number | undefined {
   const fields = struct["fields"];
-  if (!isPlain(fields)) return undefined;
-  const v = fields[key];
-  if (!isPlain(v)) return undefined;
-  const n = Number(v["number_value"]);
-  return Number.isFinite(n) ? n : undefined;
+  if (!isPlain(fields) || fields[key] === undefined) return undefined;
+  const v = obj(fields[key], `${where}.${key}`);
+  const n = v["numberValue"] ?? v["number_value"];
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+    throw new XdsConfigError(`${where}.${key}: expected a positive integer number, got ${JSON.stringify(v)}`);
+  }
+  return n;
 }
+
+/**
+ * An endpoint's labels: the string fields of its `metadata.filter_metadata["envoy.lb"]` (where Envoy's subset
+ * load balancer reads them). Shown in /clusters; other values are ignored.
+ */
+function endpointLabels(lbEndpoint: Plain, where: string): Record<string, string> {
+  const meta = obj(obj(obj(lbEndpoint["metadata"], `${where}.metadata`)["filter_metadata"], `${where}.metadata.filter_metadata`)["envoy.lb"], `${where}.metadata.filter_metadata.envoy.lb`);
+  const fields = meta["fields"];
+  const out: Record<string, string> = {};
+  if (!isPlain(fields)) return out;
+  for (const [k, v] of Object.entries(fields)) {
+    const text = isPlain(v) ? (v["stringValue"] ?? v["string_value"]) : undefined;
+    if (typeof text === "string") out[k] = text;
+  }
+  return out;
+}
+
+const UNUSABLE_HEALTH = new Set(["UNHEALTHY", "DRAINING", "TIMEOUT"]);
 
 function endpointsOf(assignment: Plain | undefined, where: string): EndpointConfig[] {
   if (assignment === undefined) return [];
@@ -177,10 +207,12 @@ function endpointsOf(assignment: Plain | undefined, where: string): EndpointConf
     list(obj(locality, `${where}.endpoints[${i}]`)["lb_endpoints"]).forEach((lbe, j) => {
       const at = `${where}.endpoints[${i}].lb_endpoints[${j}]`;
       const e = obj(lbe, at);
+      // as Envoy: only HEALTHY, UNKNOWN (and DEGRADED) hosts take traffic (EDS health_status)
+      if (UNUSABLE_HEALTH.has(str(e["health_status"]))) return;
       const endpoint = obj(e["endpoint"], `${at}.endpoint`);
       const weight = wrapped(e["load_balancing_weight"], 1);
       if (!Number.isInteger(weight) || weight < 1) throw new XdsConfigError(`${at}.load_balancing_weight: expected a positive integer, got ${weight}`);
-      out.push({ address: socketAddress(endpoint["address"], `${at}.endpoint.address`), weight, labels: {} });
+      out.push({ address: socketAddress(endpoint["address"], `${at}.endpoint.address`), weight, labels: endpointLabels(e, at) });
     });
   });
   return out;
@@ -244,6 +276,7 @@ export function wasmFilterOf(wasm: Plain, where: string): XdsFilter {
     return str(any["value"]);
   };
   return {
+    name: str(config["name"]),
     rootId: str(config["root_id"]),
     vmId: str(vm["vm_id"]),
     pluginConfig: text(config["configuration"], `${where}.config.configuration`),

@@ -104,7 +104,7 @@ describe("dubbo-mesh", () => {
     expect(() => parseCommand(decode, ["a", "b"])).toThrow("unexpected argument 'b'");
     expect(() => parseCommand(decode, ["--args"])).toThrow("Option '--args <value>' argument missing");
     expect(() => parseCommand(decode, ["--args", "x"]).integer("args", 0, 10)).toThrow("--args: expected an integer 0..10, got 'x'");
-    expect(() => parseCommand(commands.proxy!, [])).toThrow("--config is required");
+    expect(() => parseCommand(commands.control!, ["--rules", "r.yaml"])).toThrow("--registry is required");
     // parseArgs' own messages, cut to their first sentence (one line)
     expect(() => parseCommand(commands.proxy!, ["--config", "--listen", "x"])).toThrow(/^Option '--config' argument is ambiguous$/);
     expect(parseCommand(commands.proxy!, ["--help"]).help).toBe(true); // help wins over missing options

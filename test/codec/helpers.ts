@@ -2,7 +2,7 @@
 // fixtures and their index, and independent decoders (hessian.js DecoderV2) to compare against.
 import { createRequire } from "node:module";
 import { WasmCodec } from "../../cli/decode.js";
-import { readFixtureIndex } from "../support/fixtures.js";
+import { readFixtureIndex } from "../../dev/fixtures.js";
 
 const require = createRequire(import.meta.url);
 
@@ -16,9 +16,9 @@ export const hessian = require("hessian.js") as {
   EncoderV2: new () => { write(v: unknown): unknown; get(): Buffer };
 };
 
-// The fixture files and their index (test/support/fixtures.ts, shared with the filter tests and
+// The fixture files and their index (dev/fixtures.ts, shared with the filter tests and
 // scripts/capture-fixtures.ts, which writes them).
-export { fixtureBytes, fixturesDir, type HessianFixture, type PeerFixture } from "../support/fixtures.js";
+export { fixtureBytes, fixturesDir, type HessianFixture, type PeerFixture } from "../../dev/fixtures.js";
 
 export const fixtureIndex = readFixtureIndex();
 

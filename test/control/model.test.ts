@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { sanitizeLabel, sanitizeLabels } from "../../control/model/labels.js";
+import { sanitizeLabel, sanitizeLabels } from "../../control/util/k8s-label.js";
 import { ModelBuilder, buildModel } from "../../control/model/model.js";
 import { serviceHost } from "../../control/model/service-host.js";
-import { compilePluginConfig, pluginConfigJson } from "../../control/plugin-config.js";
+import { compilePluginConfig, pluginConfigJson } from "../../control/generate/plugin-config.js";
 import { parseProviderUrl, type Provider } from "../../control/registry/provider-url.js";
 import { parseRules } from "../../control/rules/load.js";
 import { prng } from "../support/prng.js";
@@ -133,12 +133,12 @@ spec:
     for (const clusterName of [undefined, (s: { interface: string }, subset: string) => `"${s.interface}"\u2028${subset}`]) {
       const cfg = compilePluginConfig(m, clusterName ? { clusterName } : {});
       expect(pluginConfigJson(cfg)).toBe(JSON.stringify(cfg));
-      expect(pluginConfigJson(cfg, true).replace(/\n/g, "")).toBe(JSON.stringify(cfg));
+      expect(pluginConfigJson(cfg, { lines: true }).replace(/\n/g, "")).toBe(JSON.stringify(cfg));
     }
   });
 
   it("a service's clusters: the default first, then the others its routes name, once each, sorted", async () => {
-    const { clustersOf } = await import("../../control/plugin-config.js");
+    const { clustersOf } = await import("../../control/generate/plugin-config.js");
     const to = (...names: string[]) => names.map((cluster) => ({ cluster, weight: 1 }));
     const entry = {
       interface: "a.B",
@@ -156,12 +156,12 @@ spec:
     const model = buildModel(providers("dubbo://127.0.0.1:1/com.example.Orders?env=canary", "dubbo://127.0.0.1:2/org.o.T"), rules);
     const cfg = compilePluginConfig(model);
     expect(pluginConfigJson(cfg)).toBe(JSON.stringify(cfg));
-    const lines = pluginConfigJson(cfg, true);
+    const lines = pluginConfigJson(cfg, { lines: true });
     expect(JSON.parse(lines)).toEqual(cfg);
     expect(lines.split("\n")).toHaveLength(cfg.services.length + 2);
     const empty = compilePluginConfig(buildModel([], []));
     expect(pluginConfigJson(empty)).toBe(JSON.stringify(empty));
-    expect(JSON.parse(pluginConfigJson(empty, true))).toEqual(empty);
+    expect(JSON.parse(pluginConfigJson(empty, { lines: true }))).toEqual(empty);
   });
 
   it("the builder reuses unchanged services (same object) and rebuilds changed ones", () => {
@@ -174,116 +174,8 @@ spec:
   });
 });
 
-describe("ServiceEntry text", () => {
-  it("the direct endpoint writer gives exactly the generic writer's text (tricky labels, IPv6, weight 0, namespace, no endpoints)", async () => {
-    const { serviceEntry, serviceEntryText } = await import("../../control/generate/istio/resources.js");
-    const { toYamlText } = await import("../../control/generate/istio/yaml-text.js");
-    const m = buildModel(
-      providers(
-        "dubbo://[::1]:20880/com.x.Tricky?yes=no&empty=&num=1.0&colon=a:%20b&quote=it's&hash=%23x&long=" + "v".repeat(80),
-        "dubbo://127.0.0.1:20881/com.x.Tricky?weight=0&true=true",
-        "dubbo://10.0.0.1:1/com.x.Plain",
-      ),
-      [],
-    );
-    expect(m.services).toHaveLength(2);
-    for (const s of m.services) {
-      for (const ns of [undefined, "istio-system"]) {
-        expect(serviceEntryText(s, ns)).toBe(toYamlText(serviceEntry(s, ns)));
-      }
-      const empty = { ...s, endpoints: [] };
-      expect(serviceEntryText(empty)).toBe(toYamlText(serviceEntry(empty)));
-    }
-    expect(serviceEntryText(m.services.find((s) => s.interface === "com.x.Tricky")!)).toContain("weight: 100\n");
-  });
-});
-
-describe("per-service document heads from a host template", () => {
-  it("equal the generic writer's text for every host length across the flow/block boundary of metadata", async () => {
-    const { destinationRule, destinationRuleText, serviceEntry, serviceEntryText } = await import("../../control/generate/istio/resources.js");
-    const { toYamlText } = await import("../../control/generate/istio/yaml-text.js");
-    const rules = parseRules(
-      `
-apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboRoute
-metadata: {name: lb}
-spec: {interface: a.L*, loadBalancer: {simple: RANDOM}}
----
-apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboRoute
-metadata: {name: subsets}
-spec: {interface: a.S*, subsets: [{name: v1, labels: {revision: v1}}]}
-`,
-      "r",
-    );
-    // hosts of 9 to 88 characters: the metadata map is written `{name: …, labels: {…}}` while it fits in 100
-    const urls: string[] = [];
-    for (let n = 1; n <= 80; n++) for (const p of ["L", "S"]) urls.push(`dubbo://127.0.0.1:${n}/a.${p}${"x".repeat(n - 1)}`);
-    const m = buildModel(providers(...urls), rules);
-    const layouts = new Set<string>();
-    for (const s of m.services) {
-      for (const ns of [undefined, "ns"]) {
-        const se = serviceEntryText(s, ns);
-        expect(se).toBe(toYamlText(serviceEntry(s, ns)));
-        layouts.add(se.split("\n")[2]!.startsWith("metadata: {") ? "flow" : "block");
-        const dr = destinationRule(s, ns);
-        expect(destinationRuleText(s, ns)).toBe(dr === null ? null : toYamlText(dr));
-      }
-    }
-    expect([...layouts].sort()).toEqual(["block", "flow"]);
-  });
-});
-
-describe("DestinationRule text", () => {
-  it("the per-rule subsets writer gives exactly the generic writer's text (no rule, load balancer only, subsets and load balancer, namespace)", async () => {
-    const { destinationRule, destinationRuleText } = await import("../../control/generate/istio/resources.js");
-    const { toYamlText } = await import("../../control/generate/istio/yaml-text.js");
-    const drRules = parseRules(
-      `
-apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboRoute
-metadata: {name: a}
-spec:
-  interface: com.x.A*
-  subsets: [{name: v1, labels: {zone: z, revision: v1}}, {name: 'no', labels: {revision: "it's"}}]
-  loadBalancer: {simple: RANDOM}
----
-apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboRoute
-metadata: {name: b}
-spec:
-  interface: com.x.B
-  loadBalancer: {simple: LEAST_REQUEST}
----
-apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboRoute
-metadata: {name: c}
-spec:
-  interface: com.x.C
-  subsets: [{name: only, labels: {revision: v1}}]
-`,
-      "r",
-    );
-    const m = buildModel(
-      providers("dubbo://127.0.0.1:1/com.x.A1", `dubbo://127.0.0.1:2/com.x.A${"2".repeat(90)}`, "dubbo://127.0.0.1:3/com.x.B", "dubbo://127.0.0.1:4/com.x.C", "dubbo://127.0.0.1:5/com.x.D"),
-      drRules,
-    );
-    let written = 0;
-    for (const s of m.services) {
-      for (const ns of [undefined, "istio-system"]) {
-        const doc = destinationRule(s, ns);
-        expect(destinationRuleText(s, ns)).toBe(doc === null ? null : toYamlText(doc));
-        if (doc !== null) written++;
-      }
-    }
-    expect(written).toBe(8); // every service but com.x.D, in both namespaces
-  });
-});
-
-describe("position caches (URL params, labels, ServiceEntry label text)", () => {
+describe("URL params and labels of runs of similar providers", () => {
   it("a run of similar providers gives what each provider gives on its own (seeded: shifted, repeated and changed params)", async () => {
-    const { serviceEntry, serviceEntryText } = await import("../../control/generate/istio/resources.js");
-    const { toYamlText } = await import("../../control/generate/istio/yaml-text.js");
     const keys = ["anyhost", "application", "dubbo", "methods", "pid", "revision", "side", "true", "x y", "-k", "%", "a+b", "9", "10", "version", "group"];
     const values = ["true", "v1", "v2", "1.0", "sayHello,greet", "it's", "a%20b", "a+b", "", "-1", "no", "%41", "x".repeat(70)];
     const random = prng(20261122);
@@ -328,88 +220,15 @@ describe("position caches (URL params, labels, ServiceEntry label text)", () => 
     for (const s of m.services) {
       for (const e of s.endpoints) {
         const p = parsed.find((q) => q.url === e.url)!;
-        // the iterable path has no position cache; same pairs in the same order
+        // the labels map shares the provider's arrays when it can: the same pairs in the same order as the plain path
         expect([...e.labels]).toEqual(Object.entries(sanitizeLabels([...p.params]).labels));
       }
-      expect(serviceEntryText(s)).toBe(toYamlText(serviceEntry(s)));
     }
-  });
-});
-
-describe("dubbo_proxy RouteConfiguration text", () => {
-  it("the fixed-shape writer gives exactly the generic writer's text (long and quoted cluster names, version/group absent, several indents)", async () => {
-    const { routeConfigurationText, dubboRouteConfiguration } = await import("../../control/generate/xds/dubbo-proxy.js");
-    const { clustersOf } = await import("../../control/plugin-config.js");
-    const { listItemText } = await import("../../control/generate/istio/yaml-text.js");
-    const rules = parseRules(
-      `
-apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboRoute
-metadata: {name: t}
-spec:
-  interface: com.x.*
-  subsets:
-    - {name: v1, labels: {revision: v1}}
-    - {name: 'yes', labels: {revision: v2}}
-  routes:
-    - {name: gray, match: {attachments: {dubbo.tag: {exact: gray}}, arguments: {"0": {prefix: a}}}, route: [{subset: v1}]}
-    - {name: m, match: {method: {prefix: get}}, route: [{subset: 'yes'}]}
-    - {name: split, route: [{subset: v1, weight: 90}, {subset: 'yes', weight: 10}]}
-`,
-      "t",
-    );
-    const model = buildModel(
-      providers(
-        "dubbo://127.0.0.1:1/com.x.Short?revision=v1",
-        `dubbo://127.0.0.1:2/com.x.${"Long".repeat(20)}?version=1.0&group=g&revision=v2`,
-        `dubbo://127.0.0.1:3/com.x.${"M".repeat(40)}?version=true&revision=v1`,
-        "dubbo://127.0.0.1:4/other.Plain",
-      ),
-      rules,
-    );
-    const names: string[] = [];
-    for (const clusterName of [undefined, (s: { interface: string }, subset: string) => `${s.interface}: #${subset || "all"}`]) {
-      const cfg = compilePluginConfig(model, clusterName ? { clusterName, routeAttachment: "x: y" } : {});
-      for (const entry of cfg.services) {
-        const rc = dubboRouteConfiguration(entry, cfg.routeAttachment, `${entry.interface}:${entry.version}:${entry.group}`);
-        for (const indent of ["", "    ", " ".repeat(22)]) {
-          const text = routeConfigurationText(rc, clustersOf(entry).length, indent);
-          expect(text).toBe(listItemText(rc, indent));
-          names.push(text);
-        }
-      }
-    }
-    // cluster names of every written length around the flow/block boundaries (90 for cluster, 92 for exact)
-    for (let n = 86; n <= 96; n++) {
-      const named = compilePluginConfig(model, { clusterName: (s, subset) => `${subset || "all"}-${s.interface}`.padEnd(n, "z") });
-      for (const entry of named.services) {
-        const rc = dubboRouteConfiguration(entry, named.routeAttachment, "n");
-        expect(routeConfigurationText(rc, clustersOf(entry).length, "  ")).toBe(listItemText(rc, "  "));
-      }
-    }
-    // weighted routes in shapes the generator does not make: the generic writer's text all the same
-    const m = (exact: string) => ({ method: { name: { exact } } });
-    const odd = {
-      name: "n",
-      interface: "i",
-      routes: [
-        { match: m("a"), route: { weighted_clusters: { clusters: [{ weight: 1, name: "a" }, { name: "b", weight: 2 }] } } },
-        { match: m("b"), route: { weighted_clusters: { clusters: [{ name: "c", weight: 1, extra: true }] } } },
-        { match: m("c"), route: { weighted_clusters: { clusters: [] } } },
-        { match: m("d"), route: { weighted_clusters: { clusters: [{ name: "d", weight: 3 }], total_weight: 3 } } },
-        { match: m("e"), route: { weighted_clusters: { clusters: [{ name: "yes", weight: 3 }, { name: "x".repeat(120), weight: 0.5 }] } } },
-      ],
-    };
-    for (const indent of ["", "    "]) expect(routeConfigurationText(odd, 0, indent)).toBe(listItemText(odd, indent));
-    const all = names.join("");
-    expect(all).toMatch(/\n +string_match:\n +exact: /); // a cluster name too long for flow style
-    expect(all).toContain("string_match: {exact: ");
-    expect(all).toContain("version: 'true'");
   });
 });
 
 describe("plugin configuration JSON", () => {
-  it("the fixed-shape entry writer gives exactly JSON.stringify (deny, matches, weights, hash keys, names needing escapes)", () => {
+  it("the JSON text, plain and one service per line, is JSON.stringify's (deny, matches, weights, hash keys, names needing escapes)", () => {
     const rules = parseRules(
       `
 apiVersion: dubbo-mesh.io/v1alpha1
@@ -447,7 +266,7 @@ spec:
       const cfg = compilePluginConfig(model, options);
       expect(cfg.services.filter((e) => e.hashKey !== undefined)).toHaveLength(3);
       expect(pluginConfigJson(cfg)).toBe(JSON.stringify(cfg));
-      expect(JSON.parse(pluginConfigJson(cfg, true))).toEqual(cfg);
+      expect(JSON.parse(pluginConfigJson(cfg, { lines: true }))).toEqual(cfg);
     }
   });
 });

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { filterWasmPath, packageRoot } from "../../common/paths.js";
 import { buildModel } from "../../control/model/model.js";
-import { compilePluginConfig, pluginConfigJson } from "../../control/plugin-config.js";
+import { compilePluginConfig, pluginConfigJson } from "../../control/generate/plugin-config.js";
 import { parseProviderUrl } from "../../control/registry/provider-url.js";
 import { parseRules } from "../../control/rules/load.js";
 import { WasmVm } from "../../proxy/host/index.js";

@@ -3,8 +3,8 @@
 // hessian.js decodes each to the original plus the route attachment, and everything else passes untouched.
 import { describe, expect, it } from "vitest";
 import { Action } from "../../proxy/host/index.js";
-import { fixtureBytes, type PeerFixture, readFixtureIndex } from "../support/fixtures.js";
-import { decodeRequest, splitFrames } from "./dubbo-frames.js";
+import { fixtureBytes, type PeerFixture, readFixtureIndex } from "../../dev/fixtures.js";
+import { decodeRequest, splitFrames } from "../../dev/dubbo-frames.js";
 import { connect, metric, startFilter } from "./filter-vm.js";
 
 type Capture = PeerFixture;

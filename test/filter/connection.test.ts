@@ -2,7 +2,7 @@
 // from both sides, upstream responses, and the metrics and properties as Envoy would show them.
 import { describe, expect, it } from "vitest";
 import { Action, LogLevel, PeerType } from "../../proxy/host/index.js";
-import { decodeRequest, header, heartbeatFrame, requestFrame, responseFrame } from "./dubbo-frames.js";
+import { decodeRequest, header, heartbeatFrame, requestFrame, responseFrame } from "../../dev/dubbo-frames.js";
 import { baseConfig, connect, DEFAULT_CLUSTER, feed, metric, startFilter, V2_CLUSTER } from "./filter-vm.js";
 
 describe("connection", () => {

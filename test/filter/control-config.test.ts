@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
 import { buildModel } from "../../control/model/model.js";
-import { compilePluginConfig } from "../../control/plugin-config.js";
+import { compilePluginConfig } from "../../control/generate/plugin-config.js";
 import { parseProviderUrl } from "../../control/registry/provider-url.js";
 import { loadRulesFile } from "../../control/rules/load.js";
-import { decodeRequest, requestFrame, splitFrames } from "./dubbo-frames.js";
+import { decodeRequest, requestFrame, splitFrames } from "../../dev/dubbo-frames.js";
 import { connect, metric, startFilter } from "./filter-vm.js";
 
 function examplesModel() {

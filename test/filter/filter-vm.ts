@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { filterWasmPath } from "../../common/paths.js";
 import { Action, WasmVm, type Connection, type ForeignFunction, type WasmVmOptions } from "../../proxy/host/index.js";
-import { DEMO_SERVICE } from "./dubbo-frames.js";
+import { DEMO_SERVICE } from "../../dev/dubbo-frames.js";
 
 let wasmBytes: Uint8Array | undefined;
 

@@ -2,7 +2,7 @@
 // keeps the incomplete tail itself, and never holds back a read that ends between frames.
 import { describe, expect, it } from "vitest";
 import { Action, LogLevel, PeerType } from "../../proxy/host/index.js";
-import { decodeRequest, heartbeatFrame, header, requestFrame, splitFrames } from "./dubbo-frames.js";
+import { decodeRequest, heartbeatFrame, header, requestFrame, splitFrames } from "../../dev/dubbo-frames.js";
 import { baseConfig, connect, DEFAULT_CLUSTER, feed, logText, metric, startFilter } from "./filter-vm.js";
 
 const ATTACHMENT = "x-dubbo-mesh-cluster";

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from "vitest";
 import type { Connection, ForeignFunction, WasmVm } from "../../proxy/host/index.js";
-import { decodeRequest, requestFrame, type RequestSpec } from "./dubbo-frames.js";
+import { decodeRequest, requestFrame, type RequestSpec } from "../../dev/dubbo-frames.js";
 import { baseConfig, connect, DEFAULT_CLUSTER, metric, startFilter, V1_CLUSTER, V2_CLUSTER } from "./filter-vm.js";
 
 const ATTACHMENT = "x-dubbo-mesh-cluster";

@@ -6,8 +6,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
-import { fixtureBytes, readFixtureIndex } from "../support/fixtures.js";
-import { requestFrame, splitFrames } from "./dubbo-frames.js";
+import { fixtureBytes, readFixtureIndex } from "../../dev/fixtures.js";
+import { requestFrame, splitFrames } from "../../dev/dubbo-frames.js";
 import { connect, startFilter } from "./filter-vm.js";
 
 const HESSIAN_JAR = "/usr/share/java/hessian.jar";

@@ -3,9 +3,9 @@
 // accepted or rejected with a message, never a trap.
 import { describe, expect, it } from "vitest";
 import { WasmVmError } from "../../proxy/host/index.js";
-import { fixtureBytes, readFixtureIndex } from "../support/fixtures.js";
+import { fixtureBytes, readFixtureIndex } from "../../dev/fixtures.js";
 import { prng } from "../support/prng.js";
-import { heartbeatFrame, requestFrame, splitFrames } from "./dubbo-frames.js";
+import { heartbeatFrame, requestFrame, splitFrames } from "../../dev/dubbo-frames.js";
 import { baseConfig, connect, startFilter } from "./filter-vm.js";
 
 const captured = readFixtureIndex()

@@ -2,7 +2,7 @@
 // route attachment and the optional per-request host extension.
 import { describe, expect, it } from "vitest";
 import { LogLevel, WasmResult, type ForeignFunction, type WasmVm } from "../../proxy/host/index.js";
-import { DEMO_SERVICE, decodeRequest, requestFrame, splitFrames, type RequestSpec } from "./dubbo-frames.js";
+import { DEMO_SERVICE, decodeRequest, requestFrame, splitFrames, type RequestSpec } from "../../dev/dubbo-frames.js";
 import { baseConfig, connect, DEFAULT_CLUSTER, FALLBACK_CLUSTER, metric, startFilter, V2_CLUSTER } from "./filter-vm.js";
 
 const ATTACHMENT = "x-dubbo-mesh-cluster";

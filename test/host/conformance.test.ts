@@ -18,7 +18,7 @@ import {
   sameSignature,
   type ModuleInterface,
 } from "../../proxy/host/index.js";
-import { buildTestModule } from "../modules/build.js";
+import { buildTestModule } from "../../dev/test-modules/build.js";
 import { probeVm, script } from "./probe-script.js";
 import { writeModule, type WasmExportSpec } from "./wasm-writer.js";
 

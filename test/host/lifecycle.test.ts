@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { Action, LogLevel, PeerType, WasmResult, WasmVm, WasmVmError, type ConnectionCloseReason } from "../../proxy/host/index.js";
-import { buildTestModule } from "../modules/build.js";
+import { buildTestModule } from "../../dev/test-modules/build.js";
 import { data, probeVm, script, type CallbackEvent } from "./probe-script.js";
 
 const addr = { source: "10.0.0.1:40000", destination: "10.0.0.2:20880" };

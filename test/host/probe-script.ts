@@ -1,4 +1,4 @@
-// Scripts for the probe test module (test/modules/probe-source.ts): in each callback the probe asks the host
+// Scripts for the probe test module (dev/test-modules/probe-source.ts): in each callback the probe asks the host
 // foreign function "probe.script" for ops, runs them, and sends results back through "probe.report".
 //
 // Script wire format (little-endian): op u8, then
@@ -11,8 +11,8 @@
 //   6 STORE   u32 scratch offset, u8 kind, i64 value              stores the (resolved) value as u32 in scratch
 
 import { HOST_IMPORTS, WasmVm, type ForeignFunction, type WasmVmOptions } from "../../proxy/host/index.js";
-import { buildTestModule } from "../modules/build.js";
-import { PROBE_CALLBACKS } from "../modules/probe-source.js";
+import { buildTestModule } from "../../dev/test-modules/build.js";
+import { PROBE_CALLBACKS } from "../../dev/test-modules/probe-source.js";
 
 export const CB = PROBE_CALLBACKS;
 export type CallbackName = keyof typeof PROBE_CALLBACKS;

@@ -91,6 +91,6 @@ clusters:
     );
     const usage = run(["proxy", "--listen", "127.0.0.1:1"]);
     expect(await usage.exited).toBe(2);
-    expect(usage.err()).toMatch(/^dubbo-mesh proxy: --config is required\n\nusage: dubbo-mesh proxy --config FILE \[OPTIONS\]/);
+    expect(usage.err()).toMatch(/^dubbo-mesh proxy: --config FILE is required \(or --xds HOST:PORT\)\n\nusage: dubbo-mesh proxy \[OPTIONS\]/);
   });
 });

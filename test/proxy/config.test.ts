@@ -103,11 +103,21 @@ describe("dubbo-mesh proxy arguments", () => {
       logLevel: "debug",
     });
   });
+  it("takes --xds with its node id, cache and services", () => {
+    expect(parseProxyArgs(["--xds", "127.0.0.1:18000", "--node-id", "n1", "--cache", "/tmp/c", "--services", "a.B, c.*", "--listen", "127.0.0.1:0"])).toMatchObject({
+      xds: { server: "127.0.0.1:18000", nodeId: "n1", cacheDir: "/tmp/c", services: ["a.B", "c.*"] },
+      listen: { host: "127.0.0.1", port: 0 },
+    });
+  });
+
   it("names what is wrong", () => {
-    expect(() => parseProxyArgs([])).toThrow("--config is required");
+    expect(() => parseProxyArgs([])).toThrow("--config FILE is required (or --xds HOST:PORT)");
     expect(() => parseProxyArgs(["--config"])).toThrow("Option '--config <value>' argument missing");
     expect(() => parseProxyArgs(["--config", "x", "--bogus"])).toThrow("Unknown option '--bogus'");
     expect(() => parseProxyArgs(["--config", "x", "extra"])).toThrow("unexpected argument 'extra'");
+    expect(() => parseProxyArgs(["--xds", "nope"])).toThrow(/--xds: expected "host:port"/);
+    expect(() => parseProxyArgs(["--xds", "127.0.0.1:1", "--config", "x"])).toThrow(/either --config FILE or --xds HOST:PORT, not both/);
+    expect(() => parseProxyArgs(["--config", "x", "--cache", "/tmp"])).toThrow(/--node-id, --cache and --services go with --xds/);
     expect(() => parseProxyArgs(["--config", "x", "--listen", "nope"])).toThrow(/--listen: expected "host:port"/);
     expect(() => parseProxyArgs(["--config", "x", "--admin", "127.0.0.1:99999"])).toThrow(/--admin: expected "host:port" with a port 0-65535/);
     expect(() => parseProxyArgs(["--config", "x", "--log-level", "loud"])).toThrow("--log-level: expected one of debug, info, warn, error, got 'loud'");

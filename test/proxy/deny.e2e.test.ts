@@ -8,7 +8,7 @@ import { connect, type Socket } from "node:net";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { header, requestFrame } from "../filter/dubbo-frames.js";
+import { header, requestFrame } from "../../dev/dubbo-frames.js";
 import { type Mesh, SERVICE, startMesh } from "./harness.js";
 
 const hessian = createRequire(import.meta.url)("hessian.js") as { DecoderV2: new (buf: Buffer) => { read(): unknown } };

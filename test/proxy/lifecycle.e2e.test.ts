@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
-import { splitFrames } from "../support/split-frames.js";
+import { splitFrames } from "../../dev/split-frames.js";
 import { DEMO_RULES, type Mesh, holding, proxyConfig, startMesh, tally } from "./harness.js";
 
 const require = createRequire(import.meta.url);
@@ -145,7 +145,7 @@ describe("admin API, heartbeats and drain", () => {
     expect(text).toMatch(/\n# TYPE process_cpu_user_seconds_total counter\nprocess_cpu_user_seconds_total \d/);
     expect(text).toMatch(/\nprocess_resident_memory_bytes \d+/);
     expect(text).not.toContain("dubbo_mesh_proxy_process");
-    const clusters = (await (await fetch(`${mesh.adminUrl}/clusters`)).json()) as { name: string; endpoints: { labels: Record<string, string> }[] }[];
+    const clusters = (await (await fetch(`${mesh.adminUrl}/clusters`)).json()) as { name: string; endpoints: { address: string; labels: Record<string, string> }[] }[];
     expect(new Set(clusters.map((x) => x.name))).toEqual(
       new Set([
         "outbound|20880||org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
@@ -153,7 +153,8 @@ describe("admin API, heartbeats and drain", () => {
         "outbound|20880|v2|org.apache.dubbo.demo.demoservice.v1-0-0.dubbo",
       ]),
     );
-    expect(clusters.find((x) => x.name.includes("|v2|"))?.endpoints.map((e) => e.labels.revision)).toEqual(["v2"]);
+    // the subset cluster's ClusterLoadAssignment holds the v2 provider only
+    expect(clusters.find((x) => x.name.includes("|v2|"))?.endpoints.map((e) => e.address)).toEqual([mesh.v2.address]);
     const dump = (await (await fetch(`${mesh.adminUrl}/config_dump`)).json()) as { filter: { pluginConfiguration: { version: number; services: unknown[] } } };
     expect(dump.filter.pluginConfiguration.version).toBe(1);
     expect(dump.filter.pluginConfiguration.services).toHaveLength(1);

@@ -5,7 +5,7 @@
  * (/config_dump `reloads`, /logs), and SIGHUP to the `dubbo-mesh proxy` process re-reading all three.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -161,5 +161,32 @@ describe("SIGHUP to dubbo-mesh proxy", () => {
     } finally {
       child.kill("SIGKILL");
     }
+  });
+});
+
+describe("clusterDefaults edited in the configuration file (registry + rules)", () => {
+  let mesh: Mesh;
+  beforeAll(async () => {
+    mesh = await startMesh();
+  });
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it("regenerates the Clusters with the new settings through the in-process control plane; established connections keep working", async () => {
+    const c = await mesh.consumer();
+    expect(await c.invoke("greet", ["a"])).toBe("v1:greet a");
+    const text = readFileSync(mesh.configPath, "utf8").replace("connectTimeoutMs: 500", "connectTimeoutMs: 700\n  lbPolicy: LEAST_REQUEST");
+    mesh.writeConfig(text);
+    const outcome = await mesh.proxy.reload();
+    expect(outcome).toMatchObject({ source: "config", ok: true });
+    await until("the new cluster settings", async () => {
+      const clusters = await getJson<Array<{ lbPolicy: string; name: string }>>(`${mesh.adminUrl}/clusters`);
+      return clusters.length === 3 && clusters.every((x) => x.lbPolicy === "LEAST_REQUEST");
+    });
+    const dump = await getJson<{ clusters: Array<{ connectTimeoutMs: number }> }>(`${mesh.adminUrl}/config_dump`);
+    expect(dump.clusters.every((x) => x.connectTimeoutMs === 700)).toBe(true);
+    expect(await c.invoke("greet", ["b"])).toBe("v1:greet b");
+    expect(tally(await Promise.all(Array.from({ length: 5 }, () => c.invoke("sayHello", ["g"], { requestProps: { "dubbo.tag": "gray" } }))))).toEqual({ v2: 5 });
   });
 });

@@ -13,10 +13,10 @@
  * tcp_proxy, which the dubbo-proxy step then replaces) and `part: "mode"` (priority 0). The WasmPlugin
  * variant replaces the "wasm" one; the "mode" one is needed either way.
  */
-import { TypeUrl } from "../xds/envoy-protos.js";
+import { TypeUrl } from "../xds/type-urls.js";
 import { dubboProxyFilter } from "../xds/dubbo-proxy.js";
 import { wasmNetworkFilter, type WasmSource } from "../xds/wasm-filter.js";
-import type { PluginConfig } from "../../plugin-config.js";
+import { pluginConfigJson, type PluginConfig } from "../plugin-config.js";
 import { GENERATED_BY } from "./resources.js";
 
 export type Mode = "dubbo-proxy" | "tcp";
@@ -44,16 +44,20 @@ export function tcpProxyEarlyDataPatch(): Record<string, unknown> {
   };
 }
 
-export function envoyFilter(config: PluginConfig, options: EnvoyFilterOptions): Record<string, unknown> {
+/**
+ * `configJson`: the configuration's JSON text when the caller has it already (the same as
+ * `pluginConfigJson(config)`); `routeConfigs`: dubbo_proxy's routes when not the default ones (live mode).
+ */
+export function envoyFilter(config: PluginConfig, options: EnvoyFilterOptions, configJson?: string, routeConfigs?: readonly Record<string, unknown>[]): Record<string, unknown> {
   const match = {
     context: "SIDECAR_OUTBOUND",
     listener: { portNumber: options.port, filterChain: { filter: { name: "envoy.filters.network.tcp_proxy" } } },
   };
   const patches: Record<string, unknown>[] = [];
   if (options.part === "wasm") {
-    patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "INSERT_BEFORE", value: wasmNetworkFilter(options.wasm, config) } });
+    patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "INSERT_BEFORE", value: wasmNetworkFilter(options.wasm, configJson ?? pluginConfigJson(config)) } });
   } else if (options.mode === "dubbo-proxy") {
-    patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "REPLACE", value: dubboProxyFilter(config) } });
+    patches.push({ applyTo: "NETWORK_FILTER", match, patch: { operation: "REPLACE", value: dubboProxyFilter(config, routeConfigs) } });
   } else {
     patches.push({
       applyTo: "NETWORK_FILTER",

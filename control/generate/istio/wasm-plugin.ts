@@ -4,7 +4,7 @@
  * of the Dubbo port. The only way to use an oci:// image. It replaces the "wasm" EnvoyFilter; the mode's
  * EnvoyFilter (dubbo_proxy, or the tcp_proxy early-data merge) is needed with it.
  */
-import type { PluginConfig } from "../../plugin-config.js";
+import type { PluginConfig } from "../plugin-config.js";
 import { WASM_PLUGIN_NAME, WASM_ROOT_ID, type WasmSource } from "../xds/wasm-filter.js";
 import { GENERATED_BY } from "./resources.js";
 

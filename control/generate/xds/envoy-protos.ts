@@ -33,19 +33,10 @@ export const envoyProtoRoots: readonly string[] = [
   "envoy/extensions/filters/network/wasm/v3/wasm.proto",
   "envoy/extensions/filters/network/dubbo_proxy/v3/dubbo_proxy.proto",
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
+  "envoy/config/core/v3/extension.proto",
+  "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "google/protobuf/wrappers.proto",
 ];
-
-/** Type URLs of the resources the control plane builds. */
-export const TypeUrl = {
-  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
-  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-  clusterLoadAssignment: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
-  wasm: "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm",
-  dubboProxy: "type.googleapis.com/envoy.extensions.filters.network.dubbo_proxy.v3.DubboProxy",
-  tcpProxy: "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
-  stringValue: "type.googleapis.com/google.protobuf.StringValue",
-} as const;
 
 const bundledWellKnown = new Set(
   ["any", "duration", "timestamp", "empty", "struct", "wrappers", "field_mask"].map((n) => `google/protobuf/${n}.proto`),

@@ -2,8 +2,7 @@
  * The `envoy.filters.network.wasm` filter that loads build/dubbo_filter.wasm, in Envoy's JSON form, and the
  * `--wasm URL --sha256 HEX` source it loads the module from.
  */
-import { TypeUrl } from "./envoy-protos.js";
-import { pluginConfigJson, type PluginConfig } from "../../plugin-config.js";
+import { TypeUrl } from "./type-urls.js";
 
 /** Where the sidecar finds the module by default (mounted there, see docs/control.md). */
 export const DEFAULT_WASM_URL = "file:///var/local/lib/wasm-filters/dubbo_filter.wasm";
@@ -60,22 +59,42 @@ export function wasmCode(source: WasmSource): Record<string, unknown> {
   throw new Error(`${source.url}: an oci:// module can only be delivered by a WasmPlugin (Istio's agent pulls it); use --wasm with a file or https URL for the EnvoyFilter`);
 }
 
-/** The network filter (name + typed_config) in Envoy JSON. */
-export function wasmNetworkFilter(source: WasmSource, config: PluginConfig): Record<string, unknown> {
+/** The filter's Envoy config (`envoy.extensions.filters.network.wasm.v3.Wasm` as an Any), carrying the plugin configuration's JSON text. */
+export function wasmTypedConfig(source: WasmSource, configJson: string): Record<string, unknown> {
   return {
-    name: "envoy.filters.network.wasm",
-    typed_config: {
-      "@type": TypeUrl.wasm,
-      config: {
-        name: WASM_PLUGIN_NAME,
-        root_id: WASM_ROOT_ID,
-        vm_config: {
-          vm_id: WASM_VM_ID,
-          runtime: "envoy.wasm.runtime.v8",
-          code: wasmCode(source),
-        },
-        configuration: { "@type": TypeUrl.stringValue, value: pluginConfigJson(config) },
+    "@type": TypeUrl.wasm,
+    config: {
+      name: WASM_PLUGIN_NAME,
+      root_id: WASM_ROOT_ID,
+      vm_config: {
+        vm_id: WASM_VM_ID,
+        runtime: "envoy.wasm.runtime.v8",
+        code: wasmCode(source),
       },
+      configuration: { "@type": TypeUrl.stringValue, value: configJson },
     },
+  };
+}
+
+/** The network filter (name + typed_config) in Envoy JSON. */
+export function wasmNetworkFilter(source: WasmSource, configJson: string): Record<string, unknown> {
+  return { name: "envoy.filters.network.wasm", typed_config: wasmTypedConfig(source, configJson) };
+}
+
+/**
+ * The name of the wasm filter whose configuration is discovered (ECDS): the filter's name in the Listener
+ * and the name of the `TypedExtensionConfig` resource that configures it.
+ */
+export const WASM_ECDS_NAME = "dubbo-mesh.filter";
+
+/**
+ * The wasm network filter taking its configuration by ECDS (`config_discovery`) from `configSource`
+ * (an Envoy `ConfigSource`). `defaultConfig`: the Wasm Any Envoy uses until the first answer (and when
+ * the source cannot be reached); without one the listener refuses connections until then.
+ */
+export function wasmDiscoveredFilter(configSource: Record<string, unknown>, defaultConfig?: Record<string, unknown>): Record<string, unknown> {
+  return {
+    name: WASM_ECDS_NAME,
+    config_discovery: { config_source: configSource, ...(defaultConfig ? { default_config: defaultConfig } : {}), type_urls: [TypeUrl.wasm] },
   };
 }

@@ -2,7 +2,7 @@
  * envoyfilters/ holds `dubbo-mesh generate` output for examples/ (one folder per mode). A test regenerates it
  * and fails when it is out of date. Refresh with:
  *
- *   npx tsx control/example-outputs.ts
+ *   npx tsx scripts/example-outputs.ts
  *
  * (the same as `dubbo-mesh generate --registry file:examples/registry.yaml --rules examples/rules.yaml
  *  --out envoyfilters/MODE --mode MODE` for both modes).
@@ -10,12 +10,12 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { packageRoot } from "../common/paths.js";
-import { generate, type GenerateArgs } from "./cli-generate.js";
-import { MODES, type Mode } from "./generate/istio/envoy-filter.js";
-import { DEFAULT_WASM_URL } from "./generate/xds/wasm-filter.js";
-import { DEFAULT_DUBBO_PORT } from "./model/model.js";
+import { generate, type GenerateArgs } from "../control/cli-generate.js";
+import { MODES, type Mode } from "../control/generate/istio/envoy-filter.js";
+import { DEFAULT_WASM_URL } from "../control/generate/xds/wasm-filter.js";
+import { DEFAULT_DUBBO_PORT } from "../control/model/model.js";
 
-export const REFRESH_COMMAND = "npx tsx control/example-outputs.ts";
+export const REFRESH_COMMAND = "npx tsx scripts/example-outputs.ts";
 
 export function exampleArgs(mode: Mode, out: string = join(packageRoot, "envoyfilters", mode)): GenerateArgs {
   return {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../../common/paths.js";
+import { packageRoot } from "../common/paths.js";
 
 export const fixturesDir = join(packageRoot, "test", "fixtures");
 

@@ -1,4 +1,4 @@
-// @ts-nocheck — AssemblyScript, compiled by test/modules/build.ts (not part of the TypeScript build).
+// @ts-nocheck — AssemblyScript, compiled by dev/test-modules/build.ts (not part of the TypeScript build).
 //
 // A no-op proxy-wasm (ABI 0.2.1) network filter: every callback returns at once, on_downstream_data and
 // on_upstream_data return Continue without reading the buffer. It imports nothing. bench/filter.ts runs it in

@@ -10,38 +10,12 @@
  * JSON-quoted (a valid YAML double-quoted scalar) when they hold control characters; keys keep their insertion order.
  */
 
-import { fewGet, type Few } from "../../util/few.js";
-
 const plain = /^[A-Za-z_/][A-Za-z0-9_./|@-]*$/;
 // eslint-disable-next-line no-control-regex
 const controlChars = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]/;
 const reserved = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$/;
 
-/** Strings repeat a lot (label keys and values, matcher names): their YAML form is remembered (bounded). */
-const stringMemo = new Map<string, string>();
-const STRING_MEMO_MAX = 100_000;
-
 function yamlString(value: string): string {
-  let out = stringMemo.get(value);
-  if (out === undefined) {
-    out = quoteString(value);
-    if (value.length <= 64) {
-      if (stringMemo.size >= STRING_MEMO_MAX) stringMemo.clear();
-      stringMemo.set(value, out);
-    }
-  }
-  return out;
-}
-
-/**
- * `yamlScalar` of a string that will not repeat (a service's own name or cluster name, 10^4 of them at
- * scale): the same text, without a memo lookup that would miss and push repeating strings out.
- */
-export function yamlUniqueString(value: string): string {
-  return quoteString(value);
-}
-
-function quoteString(value: string): string {
   if (plain.test(value) && !reserved.test(value)) return value;
   // single-quoted ('' stands for ') when there is nothing to escape, else JSON's double-quoted form
   return controlChars.test(value) ? JSON.stringify(value) : `'${value.replace(/'/g, "''")}'`;
@@ -102,64 +76,6 @@ function flowMap(obj: Record<string, unknown>, budget = 100): string | undefined
   return out + "}";
 }
 
-/** A map in flow style on one line whatever its length (what `markFlow` gives, for writers of fixed shapes). */
-export function flowMapText(obj: Readonly<Record<string, unknown>>): string {
-  return flowMap(obj as Record<string, unknown>, Number.MAX_SAFE_INTEGER) ?? "{}";
-}
-
-/**
- * Objects marked reusable (long-lived per-service pieces such as a service's dubbo_proxy RouteConfiguration)
- * have their YAML text as a list item cached per indent, so aggregate
- * documents that hold every service are re-assembled from cached text after one service changes.
- * A marked object must never be altered afterwards.
- */
-interface ReusableItem {
-  /** a fixed-shape writer: (indent) → the item's text, equal to the generic writer's */
-  readonly writer: ((indent: string) => string) | undefined;
-  /** the item's text by indent */
-  texts: Few<string> | undefined;
-}
-const reusable = new WeakMap<object, ReusableItem>();
-
-/**
- * `writer`, when given, writes the object's list-item text directly (a fixed-shape writer); it must give
- * exactly what `listItemText` gives for the object (each such writer has a test saying so).
- */
-export function markReusable<T extends object>(obj: T, writer?: (indent: string) => string): T {
-  reusable.set(obj, { writer, texts: undefined });
-  return obj;
-}
-
-/** The generic writer's text of a map as a list item at `indent` (`${indent}- key: ...`), never cached. */
-export function listItemText(item: Readonly<Record<string, unknown>>, indent: string): string {
-  return mapText(item, indent + "  ", `${indent}- `);
-}
-
-/**
- * The generic writer's text of one map entry `key: value` (block context): `firstPrefix` starts its first
- * line, `indent` is the map's indent. A map's text is the concatenation of its entries' texts, the first
- * with the map's first prefix and the others with its indent.
- */
-export function entryText(key: string, value: unknown, indent: string, firstPrefix: string): string {
-  return mapText({ [key]: value }, indent, firstPrefix);
-}
-
-/** The generic writer's text of a map's entries, the first line starting with `firstPrefix`. */
-function mapText(obj: Readonly<Record<string, unknown>>, indent: string, firstPrefix: string): string {
-  const local: string[] = [];
-  writeMapEntries(local, obj as Record<string, unknown>, indent, firstPrefix);
-  return local.join("");
-}
-
-function writeListItemMap(out: string[], item: Record<string, unknown>, indent: string): void {
-  const r = reusable.get(item);
-  if (r === undefined) return writeMapEntries(out, item, indent + "  ", `${indent}- `);
-  const byIndent = (r.texts ??= []);
-  let text = fewGet(byIndent, indent);
-  if (text === undefined) byIndent.push(indent, (text = r.writer ? r.writer(indent) : listItemText(item, indent)));
-  out.push(text);
-}
-
 function writeValue(out: string[], value: unknown, indent: string): void {
   // `value` is a map or a list, written on the following lines at `indent`
   if (Array.isArray(value)) {
@@ -171,7 +87,12 @@ function writeValue(out: string[], value: unknown, indent: string): void {
           out.push(`${indent}-\n`);
           writeValue(out, item, indent + "  ");
         }
-      } else writeListItemMap(out, item as Record<string, unknown>, indent);
+      } else {
+        // each map item joined on its own: a document of 10^5 items keeps 10^5 pieces, not millions
+        const local: string[] = [];
+        writeMapEntries(local, item as Record<string, unknown>, indent + "  ", `${indent}- `);
+        out.push(local.join(""));
+      }
     }
   } else writeMapEntries(out, value as Record<string, unknown>, indent, indent);
 }
@@ -201,23 +122,22 @@ function writeMapEntries(out: string[], obj: Record<string, unknown>, indent: st
     any = true;
     const key = yamlScalar(k);
     if (typeof v === "string" && v.length >= LONG_STRING && blockSafe(v)) {
-      // e.g. a plugin configuration of 10^4 services (megabytes of JSON): the string itself is a piece of
-      // the output, neither escaped nor copied
-      out.push(`${prefix}${key}: |-\n${indent}  `, v, "\n");
-    } else if (isScalar(v)) out.push(`${prefix}${key}: ${yamlScalar(v)}\n`);
+      // e.g. a plugin configuration of 10^4 services (megabytes of JSON): written as it is, not escaped
+      out.push(prefix, key, ": |-\n", indent, "  ", v, "\n");
+    } else if (isScalar(v)) out.push(prefix, key, ": ", yamlScalar(v), "\n");
     else if (Array.isArray(v)) {
-      if (v.length === 0) out.push(`${prefix}${key}: []\n`);
+      if (v.length === 0) out.push(prefix, key, ": []\n");
       else {
-        out.push(`${prefix}${key}:\n`);
+        out.push(prefix, key, ":\n");
         writeValue(out, v, indent + "  ");
       }
     } else {
       const o = v as Record<string, unknown>;
       const flow = flowMap(o);
-      if (flow !== undefined && Object.keys(o).length > 0) out.push(`${prefix}${key}: ${flow}\n`);
-      else if (flow !== undefined) out.push(`${prefix}${key}: {}\n`);
+      if (flow !== undefined && Object.keys(o).length > 0) out.push(prefix, key, ": ", flow, "\n");
+      else if (flow !== undefined) out.push(prefix, key, ": {}\n");
       else {
-        out.push(`${prefix}${key}:\n`);
+        out.push(prefix, key, ":\n");
         writeMapEntries(out, o, indent + "  ", indent + "  ");
       }
     }
@@ -228,12 +148,7 @@ function writeMapEntries(out: string[], obj: Record<string, unknown>, indent: st
 
 /** One YAML document (without the `---` line) for a JSON-shaped object. */
 export function toYamlText(doc: Record<string, unknown>): string {
-  return toYamlChunks(doc).join("");
-}
-
-/** The same text in pieces (cached list items are shared, not copied): for writing big documents. */
-export function toYamlChunks(doc: Record<string, unknown>): string[] {
   const out: string[] = [];
   writeMapEntries(out, doc, "", "");
-  return out;
+  return out.join("");
 }

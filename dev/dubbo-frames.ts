@@ -119,4 +119,4 @@ export function decodeRequest(frame: Uint8Array): DecodedRequest {
 }
 
 /** Splits a byte stream into frames by their headers (throws on an incomplete or non-Dubbo stream). */
-export { splitFrames } from "../support/split-frames.js";
+export { splitFrames } from "./split-frames.js";
