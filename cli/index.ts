@@ -87,13 +87,14 @@ export const commands: Readonly<Record<string, Command>> = {
   },
   demo: {
     name: "demo",
-    summary: "providers, the proxy and a consumer on loopback, with live routing counts",
+    summary: "the whole chain on loopback: registry, control plane, xDS, proxy, providers and a consumer, live",
     details: "What npm start runs; Ctrl-C stops it.",
     options: {
       duration: { value: "SECONDS", help: "stop after this long" },
       requests: { value: "N", help: "stop after N calls" },
       concurrency: { value: "N", help: "calls in flight (default 4)" },
-      "free-ports": { help: "run everything on free loopback ports instead of 20880-20882 and 9901" },
+      "edit-every": { value: "SECONDS", help: "edit the rules (flip the split between 90/10 and 10/90) this often (default 10)" },
+      "free-ports": { help: "run everything on free loopback ports instead of 20880-20882, 18000, 9901 and 9902" },
     },
     load: () => import("../proxy/demo/cli.js"),
   },
