@@ -92,7 +92,7 @@ export class WasmCodec {
     try {
       bytes = readFileSync(path);
     } catch (err) {
-      throw new Error(`cannot read the filter module ${path} (build it with npm run build:wasm): ${(err as Error).message}`);
+      throw new Error(`cannot read the filter module ${path} (build it with npm run build:wasm): ${(err as Error).message}`, { cause: err });
     }
     return new WasmCodec(new WebAssembly.Module(new Uint8Array(bytes)));
   }

@@ -21,7 +21,7 @@ function readPem(path: string, option: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new Error(`${option} ${path}: cannot read: ${(err as Error).message}`);
+    throw new Error(`${option} ${path}: cannot read: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -26,6 +26,7 @@ export function checkPeers(resolve: (name: string) => string = createRequire(imp
       throw new Error(
         `the demo needs the packages sofa-rpc-node and dubbo-remoting, which a production install leaves out ` +
           `(${(err as Error).message.split("\n")[0]}); install them with npm install --include=dev, or run npm ci in a checkout`,
+        { cause: err },
       );
     }
   }

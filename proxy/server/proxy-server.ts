@@ -153,12 +153,12 @@ export class ProxyServer {
     const sink = options.log ?? ((level: ProxyLogLevel, m: string) => process.stderr.write(`[dubbo-mesh proxy] ${level}: ${m}\n`));
     this.logFn = sink;
     const now = performance.now.bind(performance);
-    const self = this;
+    const config = () => this.config;
     this.deadlines = new DeadlineQueue<PendingRequest>((p) => p.cluster?.timeout(p), now);
     this.clusters = new ClusterManager({
       deadlines: this.deadlines,
       get maxFrameBytes() {
-        return self.config?.maxFrameBytes ?? 16 << 20;
+        return config()?.maxFrameBytes ?? 16 << 20;
       },
       now,
       log: (level, m) => this.log(level, m),
@@ -168,10 +168,10 @@ export class ProxyServer {
       reports: this.reports,
       stats: this.stats,
       get maxFrameBytes() {
-        return self.config.maxFrameBytes;
+        return config().maxFrameBytes;
       },
       get clientConnections() {
-        return self.config.clientConnections;
+        return config().clientConnections;
       },
       now,
       log: (level, m) => this.log(level, m),

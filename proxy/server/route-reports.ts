@@ -73,13 +73,12 @@ export class RouteReports {
     let off = FIXED_BYTES;
     const end = buf.length;
     // Five length-prefixed strings; each bound is checked before it is read.
-    let len = 0;
     for (let field = 0; field < 5; field++) {
       if (off + 4 > end) {
         this.malformed++;
         return false;
       }
-      len = buf.readUInt32LE(off);
+      const len = buf.readUInt32LE(off);
       off += 4;
       if (len > end - off) {
         this.malformed++;

@@ -96,7 +96,7 @@ export async function loadCache(dir: string): Promise<CachedConfiguration | unde
     text = await readFile(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new Error(`xds cache ${file}: ${(err as Error).message}`);
+    throw new Error(`xds cache ${file}: ${(err as Error).message}`, { cause: err });
   }
   const fail = (what: string): never => {
     throw new Error(`xds cache ${file}: ${what}`);

@@ -61,7 +61,7 @@ export function decodeResource(typeUrl: string, bytes: Uint8Array): Record<strin
   try {
     return type.toObject(type.decode(bytes), toObjectOptions);
   } catch (err) {
-    throw new Error(`a ${type.name} that does not decode: ${(err as Error).message}`);
+    throw new Error(`a ${type.name} that does not decode: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -84,7 +84,7 @@ describe("fuzz", () => {
         }
         if (r.status === "error" && i % 8 === 0) codec.frameJson();
       } catch (err) {
-        throw new Error(`case ${i} (seed ${SEED}) trapped on ${input.toString("hex")}: ${(err as Error).message}`);
+        throw new Error(`case ${i} (seed ${SEED}) trapped on ${input.toString("hex")}: ${(err as Error).message}`, { cause: err });
       }
       counts[r.status]++;
       if (i % 1024 === 0 && codec.memoryBytes() > MEMORY_BOUND) throw new Error(`memory grew to ${codec.memoryBytes()} bytes by case ${i}`);
@@ -109,7 +109,7 @@ describe("fuzz", () => {
         }
         if (i % 4 === 0) codec.hessianRead(input);
       } catch (err) {
-        throw new Error(`case ${i} trapped on ${input.toString("hex")}: ${(err as Error).message}`);
+        throw new Error(`case ${i} trapped on ${input.toString("hex")}: ${(err as Error).message}`, { cause: err });
       }
     }
     expect(ok).toBeGreaterThan(0);

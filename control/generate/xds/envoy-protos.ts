@@ -93,7 +93,7 @@ function loadProtoFiles(root: protobuf.Root, files: readonly string[]): void {
   for (const file of files) load(root.resolvePath("", file)!, false);
 }
 
-const nonAscii = /[^\x00-\x7f]/;
+const nonAscii = /[\u0080-\u{10ffff}]/u;
 
 /**
  * A proto file's text for protobufjs. Envoy's protos have typographic quotes (’ “ ”) in a few comments; one
@@ -114,7 +114,7 @@ export function protoSource(path: string): string {
     if (at < 0) continue;
     const comment = line.indexOf("//");
     if (comment < 0 || comment > at || /["']/.test(line.slice(0, comment))) return text; // not (only) in a comment
-    lines[i] = line.slice(0, comment) + line.slice(comment).replace(/[^\x00-\x7f]/g, "?");
+    lines[i] = line.slice(0, comment) + line.slice(comment).replace(/[\u0080-\u{10ffff}]/gu, "?");
   }
   // slices of a two-byte string stay two-byte: a latin1 round trip of the (now ASCII) text makes a one-byte copy
   return Buffer.from(lines.join("\n"), "latin1").toString("latin1");
