@@ -19,7 +19,8 @@ import { dirname, resolve } from "node:path";
 import { WasmResult, WasmVm, WasmVmError, type LogEntry, logLevelName } from "../host/index.js";
 import { watchFile, type FileWatch } from "../../common/watch-file.js";
 import { YamlSyntaxError, parseYamlFile } from "../../common/yaml-file.js";
-import { AdminServer } from "./admin-server.js";
+import type { AdminHttpServer } from "../../common/admin-http.js";
+import { startAdminServer } from "./admin-server.js";
 import { ClusterManager } from "./cluster-manager.js";
 import {
   type ClusterConfig, type ClusterSettings, type FilterSource, type HostPort, type ListenerConfig, type ProxyConfig, ConfigError, DEFAULT_ADMIN,
@@ -127,7 +128,7 @@ export class ProxyServer {
   private readonly stats = new RequestStatsTable();
   private readonly deadlines: DeadlineQueue<PendingRequest>;
   readonly clusters: ClusterManager;
-  private admin: AdminServer | null = null;
+  private admin: AdminHttpServer | null = null;
   private watches: FileWatch[] = [];
   private draining = false;
   private started = false;
@@ -227,7 +228,7 @@ export class ProxyServer {
         downstreamBuffered: () => this.bufferedBytes,
         downstreamShed: () => this.shedConnections,
       });
-      this.admin = await AdminServer.start(adminAt, {
+      this.admin = await startAdminServer(adminAt, {
         registry,
         clusters: () => this.clustersDump(),
         configDump: () => this.configDump(),

@@ -175,3 +175,51 @@ export function holding(subset: string) {
   };
   return { held, arrived: () => arrived, release: () => release() };
 }
+
+/**
+ * Calls through `consumer` in four loops until `stop()`: each result with the time the call started and the
+ * subset that answered it (the provider's reply starts with "v1:" or "v2:"); failures kept apart.
+ */
+export function traffic(consumer: Consumer, call: (c: Consumer) => Promise<unknown>) {
+  const results: Array<{ at: number; subset: string }> = [];
+  const failures: string[] = [];
+  let stop = false;
+  const loops = Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const at = Date.now();
+        try {
+          results.push({ at, subset: String(await call(consumer)).split(":")[0]! });
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    }),
+  );
+  return {
+    results,
+    failures,
+    async stop() {
+      stop = true;
+      await loops;
+    },
+  };
+}
+
+/**
+ * Waits until the last `n` or more calls that started after `since` all went to `subset`; answers the time from
+ * `since` to the start of the first of that final run (every later call went there too). Throws after `limitMs`.
+ */
+export async function settled(results: Array<{ at: number; subset: string }>, since: number, subset: string, n: number, limitMs: number): Promise<number> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const after = results.filter((r) => r.at >= since).sort((a, b) => a.at - b.at);
+    let lastOther = -1;
+    after.forEach((r, i) => {
+      if (r.subset !== subset) lastOther = i;
+    });
+    if (after.length - 1 - lastOther >= n) return after[lastOther + 1]!.at - since;
+    if (Date.now() > end) throw new Error(`no run of ${n} calls to ${subset} within ${limitMs} ms (${after.length} calls since the edit)`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

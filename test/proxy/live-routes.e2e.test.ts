@@ -6,56 +6,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Consumer } from "../support/dubbo-peers.js";
-import { DEMO_RULES, type Mesh, startMesh } from "./harness.js";
+import { DEMO_RULES, type Mesh, settled, startMesh, traffic } from "./harness.js";
 
 const GRAY_V1 = DEMO_RULES.replace("match: {attachments: {dubbo.tag: {exact: gray}}}\n      route: [{subset: v2}]", "match: {attachments: {dubbo.tag: {exact: gray}}}\n      route: [{subset: v1}]");
 const SPLIT_TO_V2 = DEMO_RULES.replace("route: [{subset: v1, weight: 90}, {subset: v2, weight: 10}]", "route: [{subset: v2, weight: 100}]");
-
-/** Calls `call` back to back on `consumer` until stopped; keeps where each call went, with its start time. */
-function traffic(consumer: Consumer, call: (c: Consumer) => Promise<unknown>) {
-  const results: Array<{ at: number; subset: string }> = [];
-  const failures: string[] = [];
-  let stop = false;
-  const loops = Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (!stop) {
-        const at = Date.now();
-        try {
-          results.push({ at, subset: String(await call(consumer)).split(":")[0]! });
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-      }
-    }),
-  );
-  return {
-    results,
-    failures,
-    async stop() {
-      stop = true;
-      await loops;
-    },
-  };
-}
-
-/**
- * Waits until the last `n` or more calls that started after `since` all went to `subset`; answers the time from
- * `since` to the start of the first of that final run (every later call went there too). Throws after `limitMs`.
- */
-async function settled(results: Array<{ at: number; subset: string }>, since: number, subset: string, n: number, limitMs: number): Promise<number> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const after = results.filter((r) => r.at >= since).sort((a, b) => a.at - b.at);
-    let lastOther = -1;
-    after.forEach((r, i) => {
-      if (r.subset !== subset) lastOther = i;
-    });
-    if (after.length - 1 - lastOther >= n) return after[lastOther + 1]!.at - since;
-    if (Date.now() > end) throw new Error(`no run of ${n} calls to ${subset} within ${limitMs} ms (${after.length} calls since the edit)`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("rules edits on established connections", () => {
   let mesh: Mesh;

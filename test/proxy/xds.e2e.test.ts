@@ -26,7 +26,7 @@ import { encodeJson } from "../../control/generate/xds/proto-json.js";
 import { ProxyServer } from "../../proxy/server/proxy-server.js";
 import { decodeResource } from "../../proxy/xds/xds-resources.js";
 import { type Consumer, type Provider, startConsumer, startProvider } from "../support/dubbo-peers.js";
-import { DEMO_RULES, SERVICE, VERSION, demoMethods, registryYaml, tally } from "./harness.js";
+import { DEMO_RULES, SERVICE, VERSION, demoMethods, registryYaml, settled, tally, traffic } from "./harness.js";
 
 type Json = Record<string, unknown>;
 
@@ -41,48 +41,6 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 }
 
 const gray = { requestProps: { "dubbo.tag": "gray" } };
-
-/** Calls back to back on one consumer until stopped, keeping each call's start time and the subset that answered. */
-function traffic(consumer: Consumer, call: (c: Consumer) => Promise<unknown>) {
-  const results: Array<{ at: number; subset: string }> = [];
-  const failures: string[] = [];
-  let stop = false;
-  const loops = Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (!stop) {
-        const at = Date.now();
-        try {
-          results.push({ at, subset: String(await call(consumer)).split(":")[0]! });
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-      }
-    }),
-  );
-  return {
-    results,
-    failures,
-    async stop() {
-      stop = true;
-      await loops;
-    },
-  };
-}
-
-/** Time from `since` to the first call of the final run of at least `n` calls, all to `subset`, started after `since`. */
-async function settled(results: Array<{ at: number; subset: string }>, since: number, subset: string, n: number, limitMs: number): Promise<number> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const after = results.filter((r) => r.at >= since);
-    let lastOther = -1;
-    after.forEach((r, i) => {
-      if (r.subset !== subset) lastOther = i;
-    });
-    if (after.length - 1 - lastOther >= n) return after[lastOther + 1]!.at - since;
-    if (Date.now() > end) throw new Error(`no run of ${n} calls to ${subset} within ${limitMs} ms (${after.length} calls since)`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("control plane → xDS → dubbo-mesh proxy --xds", () => {
   let dir: string;
