@@ -1,98 +1,138 @@
 /**
- * `npm run bench:proxy` — what the fallback proxy costs a real Dubbo consumer.
+ * `npm run bench:proxy` — what the fallback proxy costs a real Dubbo consumer, configured as in a deployment:
+ * `dubbo-mesh control` (a file registry and a rules file) serves xDS, `dubbo-mesh proxy --xds` takes its whole
+ * configuration from it.
  *
  * A sofa-rpc-node consumer calls a sofa-rpc-node provider (dubbo protocol) at 1, 16 and 64 concurrent calls:
  *   (a) direct     consumer → provider
- *   (b) proxy      consumer → dubbo-mesh proxy (the filter .wasm decides every request) → provider
+ *   (b) proxy      consumer → dubbo-mesh proxy --xds (the filter .wasm decides every request) → provider
  *   (c) pipe       consumer → a plain Node TCP pipe (no parsing) → provider
- * Provider, proxy and pipe run in child processes of their own (this file in another role), so each has its
- * own event loop, as in a real deployment. Prints one JSON object: requests/s, p50 and p99 latency per
- * path and concurrency, and the ratios (proxy vs pipe throughput, p99 the proxy adds over direct).
+ * The providers, the pipe, the control plane and the proxy each run in a child process of their own, so each
+ * has its own event loop, as in a deployment: this process is the load generator (the consumers), and
+ * a control plane or proxy sharing its event loop would be delayed by the consumers' work and delay it in turn.
+ * Prints one JSON object: requests/s, p50 and p99 latency per path and concurrency, and the ratios (proxy vs
+ * pipe throughput, p99 the proxy adds over direct).
  *
  * A second section ("isolated") measures the proxy's own cost in one process, without the peers (see
  * `isolated`).
  *
- * A third ("deny") runs 64 concurrent calls through a proxy with a deny rule, alternating rounds with no call
- * denied and with 1% of calls denied (they carry the attachment the rule matches): every denied call must
- * fail with the rule's message, no other call may fail, and the throughput should stay within 5%. Then 40
- * raw connections each send 6 MiB of a 7 MiB frame and stop; the proxy's RSS is read from /proc before,
- * at its peak (VmHWM), after they close and after 2 s of ordinary calls, next to the number of connections
- * the proxy shed.
+ * A third ("deny") runs 64 concurrent calls through the proxy, whose rules have a deny rule, alternating rounds
+ * with no call denied and with 1% of calls denied (they carry the attachment the rule matches): every denied
+ * call must fail with the rule's message, no other call may fail, and the throughput should stay within 5%.
+ *
+ * A fourth ("ruleEdits"): 64 calls in flight on 4 established connections to a service whose one route flips
+ * between subsets v1 and v2 (each provider answers with its subset); the rules file is replaced atomically
+ * (write + rename) EDITS times; for each edit, the time from the rename to the last completed call that still
+ * went to the old subset (after it, every completed call on those connections followed the new rule), with the
+ * control plane's debounce (100 ms quiet) included. p50 and p99 (nearest rank) over the edits.
+ *
+ * Last ("partialFrames"), 40 raw connections each send 6 MiB of a 7 MiB frame and stop; the proxy's RSS is read
+ * from /proc before, at its peak (VmHWM), after they close and after 2 s of ordinary calls, next to the number
+ * of connections the proxy shed.
  *
  * BENCH_SECONDS (default 3) sets the measured time per point, taken in 3 rounds in which the paths take
- * turns; each point is preceded by a short warm-up.
+ * turns; each point is preceded by a short warm-up. BENCH_EDITS (default 20) sets the number of rules edits.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect, type AddressInfo } from "node:net";
-import { cpus, loadavg } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { packageRoot } from "../common/paths.js";
+import { parseWasmSource } from "../control/generate/xds/wasm-filter.js";
+import { ControlPlane } from "../control/live/control-plane.js";
 import { startConsumer, startProvider } from "../proxy/demo/dubbo-peers.js";
 import { ProxyServer } from "../proxy/server/proxy-server.js";
 
 const SERVICE = "org.apache.dubbo.demo.BenchService";
+/** the service of the rules edits: one route, to subset v1 or v2; each provider answers with its subset */
+const EDIT_SERVICE = "org.apache.dubbo.demo.EditService";
 const VERSION = "1.0.0";
 const CONCURRENCY = [1, 16, 64];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const EDITS = Number(process.env.BENCH_EDITS ?? 20);
 const WARMUP_MS = 500;
 const ROUNDS = 3;
 const DENY_ATTACHMENT = "bench-deny";
 
+/** A provider URL as Dubbo registers it (the registry file's form). */
+function providerUrl(iface: string, port: number, methods: string, revision?: string): string {
+  return (
+    `dubbo://127.0.0.1:${port}/${iface}?application=bench-provider&dubbo=2.0.2&interface=${iface}&methods=${methods}` +
+    `${revision ? `&revision=${revision}` : ""}&side=provider&version=${VERSION}`
+  );
+}
+
+function registryYaml(urls: string[]): string {
+  return `providers:\n${urls.map((u) => `  - ${u}\n`).join("")}`;
+}
+
+/** The bench service: no route (its one cluster), a deny rule on an attachment only the deny section sends. */
+const BENCH_RULES = `apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: bench}
+spec:
+  interface: ${SERVICE}
+  version: ${VERSION}
+  deny:
+    - name: bench-deny
+      attachments: {${DENY_ATTACHMENT}: {present: true}}
+`;
+
+/** The rules: the bench service's, and the edit service's one route to `subset`. */
+function rulesYaml(subset: "v1" | "v2"): string {
+  return `${BENCH_RULES}---
+apiVersion: dubbo-mesh.io/v1alpha1
+kind: DubboRoute
+metadata: {name: edit}
+spec:
+  interface: ${EDIT_SERVICE}
+  version: ${VERSION}
+  subsets:
+    - {name: v1, labels: {revision: v1}}
+    - {name: v2, labels: {revision: v2}}
+  routes:
+    - name: all
+      route: [{subset: ${subset}}]
+`;
+}
+
+/** What an editor or a ConfigMap update does: the new file complete under a temporary name, then renamed. */
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
 async function role(name: string, arg: string | undefined): Promise<void> {
-  let port: number;
-  if (name === "provider") {
-    const p = await startProvider({
+  let ports: number[];
+  if (name === "providers") {
+    // the bench service's provider, and the edit service's v1 and v2
+    const bench = await startProvider({
       interface: SERVICE,
       version: VERSION,
+      keepHistory: false,
       methods: {
         async echo(s: string) {
           return s;
         },
       },
     });
-    port = p.port;
-  } else if (name === "proxy") {
-    const proxy = await ProxyServer.start({
-      config: {
-        listeners: [{ name: "bench", address: "127.0.0.1:0" }],
-        admin: null,
-        filter: {
-          configuration: {
-            version: 1,
-            services: [{ interface: SERVICE, version: VERSION, defaultCluster: "bench", routes: [] }],
+    ports = [bench.port];
+    for (const subset of ["v1", "v2"]) {
+      const p = await startProvider({
+        interface: EDIT_SERVICE,
+        version: VERSION,
+        keepHistory: false,
+        methods: {
+          async which() {
+            return subset;
           },
         },
-        clusters: [{ name: "bench", endpoints: [`127.0.0.1:${arg}`] }],
-      },
-      logLevel: "warn",
-    });
-    port = proxy.listenerAddresses[0].port;
-  } else if (name === "proxy-deny") {
-    // As "proxy", with a deny rule on an attachment the benchmark sends with 1% of calls.
-    const proxy = await ProxyServer.start({
-      config: {
-        listeners: [{ name: "bench", address: "127.0.0.1:0" }],
-        admin: null,
-        filter: {
-          configuration: {
-            version: 1,
-            services: [
-              {
-                interface: SERVICE,
-                version: VERSION,
-                defaultCluster: "bench",
-                deny: [{ name: "bench-deny", match: { attachments: { [DENY_ATTACHMENT]: { present: true } } } }],
-                routes: [],
-              },
-            ],
-          },
-        },
-        clusters: [{ name: "bench", endpoints: [`127.0.0.1:${arg}`] }],
-      },
-      logLevel: "error",
-    });
-    port = proxy.listenerAddresses[0].port;
+      });
+      ports.push(p.port);
+    }
   } else if (name === "pipe") {
     const server = createServer({ noDelay: true }, (down) => {
       const up = connect({ host: "127.0.0.1", port: Number(arg), noDelay: true });
@@ -105,22 +145,54 @@ async function role(name: string, arg: string | undefined): Promise<void> {
       up.on("error", kill).on("close", kill);
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    port = (server.address() as AddressInfo).port;
+    ports = [(server.address() as AddressInfo).port];
   } else throw new Error(`unknown role ${name}`);
-  process.stdout.write(`${JSON.stringify({ port })}\n`);
+  process.stdout.write(`${JSON.stringify({ ports })}\n`);
   process.stdin.resume();
   process.stdin.on("end", () => process.exit(0));
 }
 
-function startRole(name: string, arg?: string): Promise<{ child: ChildProcess; port: number }> {
+function startRole(name: string, arg?: string): Promise<{ child: ChildProcess; ports: number[] }> {
   const self = fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, ["--import", "tsx", self, "--role", name, ...(arg ? [arg] : [])], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    lines.once("line", (line) => resolve({ child, port: (JSON.parse(line) as { port: number }).port }));
+    lines.once("line", (line) => resolve({ child, ports: (JSON.parse(line) as { ports: number[] }).ports }));
     child.once("exit", (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+}
+
+/**
+ * Runs `dubbo-mesh ARGS` (cli/index.ts, what bin/dubbo-mesh.js runs from dist/, here from the sources) and
+ * resolves with the first match of `ready` in its standard output; its standard error goes to ours.
+ */
+function startCommand(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const cli = pathToFileURL(join(packageRoot, "cli", "index.ts")).href;
+  const script = `import(${JSON.stringify(cli)}).then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c))`;
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", script, ...args], { cwd: packageRoot, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += String(d);
+      const m = ready.exec(out);
+      if (m) resolve({ child, match: m });
+    });
+    child.once("exit", (code) => reject(new Error(`dubbo-mesh ${args[0]} exited with ${code}: ${out}`)));
+  });
+}
+
+/** SIGTERM (the proxy drains; the control plane stops), SIGKILL after 5 s. */
+function stopCommand(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill("SIGTERM");
   });
 }
 
@@ -225,15 +297,27 @@ async function isolated(): Promise<Record<string, { inflight: number; requestsPe
   });
   await new Promise<void>((r) => canned.listen(0, "127.0.0.1", r));
   const providerPort = (canned.address() as AddressInfo).port;
+  // Configured over xDS like the proxy of the other sections, here with the control plane in this process.
+  const dir = mkdtempSync(join(tmpdir(), "bench-proxy-isolated-"));
+  writeFileSync(join(dir, "registry.yaml"), registryYaml([providerUrl(SERVICE, providerPort, "echo")]));
+  writeFileSync(join(dir, "rules.yaml"), BENCH_RULES);
+  const control = await ControlPlane.start({
+    registry: `file:${join(dir, "registry.yaml")}`,
+    rules: join(dir, "rules.yaml"),
+    mode: "dubbo-proxy",
+    wasm: parseWasmSource(),
+    xds: "127.0.0.1:0",
+    admin: null,
+    mcp: false,
+    log: () => undefined,
+  });
   const proxy = await ProxyServer.start({
-    config: {
-      listeners: [{ name: "bench", address: "127.0.0.1:0" }],
-      admin: null,
-      filter: { configuration: { version: 1, services: [{ interface: SERVICE, version: VERSION, defaultCluster: "bench", routes: [] }] } },
-      clusters: [{ name: "bench", endpoints: [`127.0.0.1:${providerPort}`] }],
-    },
+    xds: { server: `127.0.0.1:${control.xdsPort}` },
+    listen: { host: "127.0.0.1", port: 0 },
+    admin: null,
     logLevel: "warn",
   });
+  await proxy.whenReady();
   const pipe = createServer({ noDelay: true }, (down) => {
     const up = connect({ host: "127.0.0.1", port: providerPort, noDelay: true });
     down.pipe(up).pipe(down);
@@ -274,6 +358,8 @@ async function isolated(): Promise<Record<string, { inflight: number; requestsPe
     }
   }
   await proxy.close();
+  await control.close();
+  rmSync(dir, { recursive: true, force: true });
   canned.close();
   pipe.close();
   return out;
@@ -404,26 +490,162 @@ async function partialFrames(port: number, pid: number): Promise<Record<string, 
   };
 }
 
+/** The proxy's `dubbo_mesh_downstream_connections` gauge, from its admin API. */
+async function downstreamConnections(admin: string): Promise<number> {
+  const text = await (await fetch(`${admin}stats`)).text();
+  return Number(/^dubbo_mesh_downstream_connections (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? NaN;
+
+/**
+ * Rules edits under load: 4 consumers (one connection each, opened before the first edit) keep 16 calls each in
+ * flight to the edit service; the rules file is replaced (write + rename) EDITS times, flipping the service's
+ * one route between v1 and v2. For each edit: `followMs`, from the rename to the completion of the last call
+ * that still went to the old subset (after it every completed call followed the new rule), and `firstNewMs`,
+ * to the first call that went to the new one. An edit is over once every connection has completed 50 calls in
+ * a row to the new subset and 300 ms have passed since the last old one; not within 5 s: counted as missed.
+ */
+async function ruleEdits(proxyPort: number, rules: string, admin: string): Promise<Record<string, unknown>> {
+  const CONNECTIONS = 4;
+  const PER_CONNECTION = 16;
+  const consumers = await Promise.all(
+    Array.from({ length: CONNECTIONS }, () => startConsumer({ address: `127.0.0.1:${proxyPort}`, interface: EDIT_SERVICE, version: VERSION, timeout: 5000 })),
+  );
+  let expected = "v1";
+  let editAt = 0;
+  let lastOldAt = -1;
+  let firstNewAt = -1;
+  const runOfNew = consumers.map(() => 0);
+  let calls = 0;
+  let failures = 0;
+  let stop = false;
+  const loops = Promise.all(
+    consumers.flatMap((consumer, k) =>
+      Array.from({ length: PER_CONNECTION }, async () => {
+        while (!stop) {
+          let subset: string;
+          try {
+            subset = String(await consumer.invoke("which", []));
+          } catch {
+            failures++;
+            continue;
+          }
+          calls++;
+          if (subset === expected) {
+            runOfNew[k]!++;
+            if (firstNewAt < 0) firstNewAt = performance.now();
+          } else {
+            runOfNew[k] = 0;
+            lastOldAt = performance.now();
+          }
+        }
+      }),
+    ),
+  );
+  const settled = async (limitMs: number): Promise<boolean> => {
+    const end = performance.now() + limitMs;
+    for (;;) {
+      const now = performance.now();
+      if (runOfNew.every((n) => n >= 50) && now - Math.max(lastOldAt, editAt) >= 300) return true;
+      if (now > end) return false;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const follow: number[] = [];
+  const firstNew: number[] = [];
+  let missed = 0;
+  let connectionsBefore: number;
+  let connectionsAfter: number;
+  const t0 = performance.now();
+  let callsAtStart: number;
+  try {
+    if (!(await settled(5000))) throw new Error("the edit service's calls do not all go to v1 before the first edit");
+    connectionsBefore = await downstreamConnections(admin);
+    callsAtStart = calls;
+    for (let i = 0; i < EDITS; i++) {
+      const next = expected === "v1" ? "v2" : "v1";
+      writeAtomically(rules, rulesYaml(next));
+      editAt = performance.now();
+      expected = next;
+      lastOldAt = -1;
+      firstNewAt = -1;
+      runOfNew.fill(0);
+      if (await settled(5000)) {
+        follow.push(lastOldAt < 0 ? 0 : lastOldAt - editAt);
+        firstNew.push(firstNewAt - editAt);
+      } else missed++;
+    }
+    connectionsAfter = await downstreamConnections(admin);
+  } finally {
+    stop = true;
+    await loops;
+    await Promise.all(consumers.map((c) => c.close()));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const sorted = [...follow].sort((a, b) => a - b);
+  const sortedFirst = [...firstNew].sort((a, b) => a - b);
+  const ms = (x: number) => Number(x.toFixed(1));
+  return {
+    connections: CONNECTIONS,
+    concurrency: CONNECTIONS * PER_CONNECTION,
+    edits: EDITS,
+    missed,
+    followMs: { p50: ms(percentile(sorted, 0.5)), p99: ms(percentile(sorted, 0.99)), min: ms(sorted[0] ?? NaN), max: ms(sorted.at(-1) ?? NaN) },
+    firstNewMs: { p50: ms(percentile(sortedFirst, 0.5)), p99: ms(percentile(sortedFirst, 0.99)) },
+    eachFollowMs: follow.map(ms),
+    callsPerSecond: Math.round((calls - callsAtStart) / seconds),
+    failures,
+    proxyConnectionsBefore: connectionsBefore,
+    proxyConnectionsAfter: connectionsAfter,
+  };
+}
+
 async function main(): Promise<void> {
-  const provider = await startRole("provider");
-  const proxy = await startRole("proxy", String(provider.port));
-  const pipe = await startRole("pipe", String(provider.port));
-  const denyProxy = await startRole("proxy-deny", String(provider.port));
-  const paths = { direct: provider.port, proxy: proxy.port, pipe: pipe.port };
-  const results: Record<string, Point[]> = { direct: [], proxy: [], pipe: [] };
+  const loadAtStart = loadavg().map((x) => Number(x.toFixed(2)));
+  const dir = mkdtempSync(join(tmpdir(), "bench-proxy-"));
+  const rules = join(dir, "rules.yaml");
+  const providers = await startRole("providers");
+  const [benchPort, v1Port, v2Port] = providers.ports as [number, number, number];
+  const pipe = await startRole("pipe", String(benchPort));
+  const commands: ChildProcess[] = [];
+  let results: Record<string, Point[]> = {};
   let deny: Record<string, unknown>;
+  let edits: Record<string, unknown>;
   let partial: Record<string, unknown>;
   try {
+    writeFileSync(
+      join(dir, "registry.yaml"),
+      registryYaml([providerUrl(SERVICE, benchPort, "echo"), providerUrl(EDIT_SERVICE, v1Port, "which", "v1"), providerUrl(EDIT_SERVICE, v2Port, "which", "v2")]),
+    );
+    writeFileSync(rules, rulesYaml("v1"));
+    const control = await startCommand(
+      ["control", "--registry", `file:${join(dir, "registry.yaml")}`, "--rules", rules, "--xds", "127.0.0.1:0", "--admin", "off"],
+      /ready: ADS on 127\.0\.0\.1:(\d+)/,
+    );
+    commands.push(control.child);
+    const proxy = await startCommand(
+      ["proxy", "--xds", `127.0.0.1:${control.match[1]}`, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-level", "error"],
+      /ready: listening on 127\.0\.0\.1:(\d+); admin (http:\S+)/,
+    );
+    commands.push(proxy.child);
+    const proxyPort = Number(proxy.match[1]);
+    const admin = proxy.match[2]!;
+    const paths = { direct: benchPort, proxy: proxyPort, pipe: pipe.ports[0]! };
+    results = { direct: [], proxy: [], pipe: [] };
     for (const c of CONCURRENCY) {
       const level = await measureLevel(paths, c);
-      for (const name of Object.keys(paths)) results[name].push(level[name]);
+      for (const name of Object.keys(paths)) results[name]!.push(level[name]!);
     }
-    deny = await mixedDeny(denyProxy.port);
-    partial = await partialFrames(denyProxy.port, denyProxy.child.pid!);
+    deny = await mixedDeny(proxyPort);
+    edits = await ruleEdits(proxyPort, rules, admin);
+    partial = await partialFrames(proxyPort, proxy.child.pid!);
   } finally {
-    for (const r of [provider, proxy, pipe, denyProxy]) r.child.stdin?.end();
+    for (const child of commands.reverse()) await stopCommand(child);
+    for (const r of [providers, pipe]) r.child.stdin?.end();
+    rmSync(dir, { recursive: true, force: true });
   }
-  const at = (path: string, c: number) => results[path].find((p) => p.concurrency === c)!;
+  const at = (path: string, c: number) => results[path]!.find((p) => p.concurrency === c)!;
   const ratios: Record<string, number> = {};
   for (const c of CONCURRENCY) {
     ratios[`proxyVsPipeThroughput@${c}`] = Number((at("proxy", c).requestsPerSecond / at("pipe", c).requestsPerSecond).toFixed(3));
@@ -435,20 +657,42 @@ async function main(): Promise<void> {
     ratios[`proxyMinusPipeP99Ms@${c}`] = Number((at("proxy", c).p99Ms - at("pipe", c).p99Ms).toFixed(3));
   }
   const alone = await isolated();
-  const iso = (path: string, w: number) => alone[path].find((p) => p.inflight === w)!;
+  const iso = (path: string, w: number) => alone[path]!.find((p) => p.inflight === w)!;
   for (const w of [1, 64]) {
     ratios[`isolatedProxyMinusPipeMicros@${w}`] = Number((iso("proxy", w).microsPerRequest - iso("pipe", w).microsPerRequest).toFixed(1));
     ratios[`isolatedProxyVsPipeThroughput@${w}`] = Number((iso("proxy", w).requestsPerSecond / iso("pipe", w).requestsPerSecond).toFixed(3));
   }
   const mixed = deny.onePercentDenied as DenyCounts;
+  const follow = edits.followMs as { p99: number };
   const goals = {
-    "proxy >= 70% of pipe throughput @64": ratios["proxyVsPipeThroughput@64"] >= 0.7,
-    "proxy adds < 1 ms p99 @16": ratios["proxyAddedP99Ms@16"] < 1,
+    "proxy >= 70% of pipe throughput @64": ratios["proxyVsPipeThroughput@64"]! >= 0.7,
+    "proxy adds < 1 ms p99 @16": ratios["proxyAddedP99Ms@16"]! < 1,
     "1% denied @64: no other call fails": mixed.otherFailures === 0 && mixed.deniedWithoutMessage === 0 && (deny.withoutDenies as DenyCounts).otherFailures === 0,
     "1% denied @64: throughput within 5%": (deny.throughputRatio as number) >= 0.95,
+    "rules edit → every call on established connections follows, p99 < 1 s": edits.missed === 0 && edits.failures === 0 && follow.p99 < 1000,
   };
   process.stdout.write(
-    `${JSON.stringify({ benchmark: "proxy", secondsPerPoint: SECONDS, rounds: ROUNDS, node: process.version, cpus: cpus().length, loadAverage: loadavg().map((x) => Number(x.toFixed(2))), results, isolated: alone, deny, partialFrames: partial, ratios, goals }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        benchmark: "proxy",
+        configuredBy: "dubbo-mesh control (child process) → xDS → dubbo-mesh proxy --xds (child process)",
+        secondsPerPoint: SECONDS,
+        rounds: ROUNDS,
+        node: process.version,
+        cpus: cpus().length,
+        loadAverageAtStart: loadAtStart,
+        loadAverage: loadavg().map((x) => Number(x.toFixed(2))),
+        results,
+        isolated: alone,
+        deny,
+        ruleEdits: edits,
+        partialFrames: partial,
+        ratios,
+        goals,
+      },
+      null,
+      2,
+    )}\n`,
   );
 }
 
