@@ -42,6 +42,7 @@ export interface MeshWatchOptions {
 }
 
 export const DEFAULT_DEBOUNCE: DebounceOptions = { quietMs: 100, maxMs: 1000 };
+const RULES_WATCH_MS = 20;
 
 function endpointCount(model: MeshModel): number {
   let n = 0;
@@ -72,6 +73,8 @@ export class MeshWatch {
   /** Loads both sources and follows them. Throws when either cannot be loaded now (there is no good state yet). */
   static async start(options: MeshWatchOptions): Promise<MeshWatch> {
     const w = new MeshWatch(options);
+    // The rules file's own watch only gathers the events of one write (20 ms); the quiet period that matters is
+    // this class's debounce, so an edit waits for one 100 ms period, not two in a row.
     w.rulesFile = new RulesFile(options.rules, {
       onRules: (rules) => {
         w.rulesStatus = { source: options.rules, ok: true, at: new Date().toISOString(), message: `${rules.length} rules` };
@@ -83,7 +86,7 @@ export class MeshWatch {
         options.onSourceStatus?.("rules", w.rulesStatus);
         options.log(`rules ${options.rules}: ${err.message} (keeping the last good rules)`);
       },
-    });
+    }, RULES_WATCH_MS);
     w.rulesStatus = { source: options.rules, ok: true, at: new Date().toISOString(), message: `${w.rulesFile.rules.length} rules` };
     w.registry = createRegistry(options.registry, {
       onUpdate: (providers) => {
