@@ -4,7 +4,7 @@
  * with MCP on, the Istio objects `generate` writes, under every type URL spelling istiod may ask for.
  */
 import { istioObjects, type IstioOptions } from "../generate/istio/index.js";
-import { buildXdsResources, type XdsOptions } from "../generate/xds/resources.js";
+import { buildXdsResources, serviceResources, type XdsOptions } from "../generate/xds/resources.js";
 import { TypeUrl } from "../generate/xds/envoy-protos.js";
 import { anyFromJson } from "../generate/xds/proto-json.js";
 import { DEFAULT_MCP_NAMESPACE, encodeMcpResource } from "../mcp/encode.js";
@@ -14,9 +14,24 @@ import type { GeneratedResource } from "./publisher.js";
 
 type Json = Record<string, unknown>;
 
+/**
+ * A service's Clusters and ClusterLoadAssignments are scoped to its interface (a node with
+ * `DUBBO_MESH_SERVICES` receives only those it consumes); the Listener and shared clusters go to every node.
+ */
 export function envoyResourceSets(model: MeshModel, options: XdsOptions): Map<string, GeneratedResource<Json>[]> {
   const r = buildXdsResources(model, options);
-  const named = (list: Json[], key: string) => list.map((object) => ({ name: String(object[key]), object }));
+  // the generators return the same objects per service (their cache), so the interface of each is known
+  const scopes = new Map<Json, string>();
+  for (const s of model.services) {
+    const own = serviceResources(s);
+    for (const object of own.clusters) scopes.set(object, s.interface);
+    for (const object of own.assignments) scopes.set(object, s.interface);
+  }
+  const named = (list: Json[], key: string) =>
+    list.map((object) => {
+      const scope = scopes.get(object);
+      return { name: String(object[key]), object, ...(scope !== undefined ? { scope } : {}) };
+    });
   return new Map([
     [TypeUrl.cluster, named(r.clusters, "name")],
     [TypeUrl.clusterLoadAssignment, named(r.clusterLoadAssignments, "cluster_name")],
