@@ -3,10 +3,13 @@
  * them → `ControlPlane` (MeshWatch, publisher, ADS server, admin API) → real grpc-js ADS clients (Envoy-like
  * Delta and SotW streams, and one that subscribes as istiod does for MCP).
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { packageRoot } from "../../common/paths.js";
 import { parseWasmSource } from "../../control/generate/xds/wasm-filter.js";
 import { ControlPlane } from "../../control/live/control-plane.js";
 import { decodeMcpResource } from "../../control/mcp/decode.js";
@@ -343,4 +346,52 @@ describe("MCP: an istiod-like client of dubbo-mesh control --mcp", () => {
     expect(endpointsOf(await nextServiceEntries())).toEqual([20882]);
     expect(performance.now() - t1).toBeLessThan(1000);
   });
+});
+
+describe("dubbo-mesh control (process)", () => {
+  it("prints a ready line once serving, re-reads its sources on SIGHUP and stops within 2 s of SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "control-cli-"));
+    const rules = join(dir, "rules.yaml");
+    writeFileSync(rules, RULES);
+    const url = provider(DEMO, 20871);
+    await writer.register(url);
+    // cli/index.ts is what bin/dubbo-mesh.js runs (from dist/); run its main from the sources here
+    const cli = pathToFileURL(join(packageRoot, "cli", "index.ts")).href;
+    const script = `import(${JSON.stringify(cli)}).then((m) => m.main(process.argv.slice(1))).then((c) => process.exit(c))`;
+    const args = ["control", "--registry", `zookeeper://${zk.connectString}/dubbo`, "--rules", rules, "--xds", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
+    const child = spawn(process.execPath, ["--import", "tsx", "-e", script, ...args], { cwd: packageRoot, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += String(d)));
+    child.stderr.on("data", (d) => (err += String(d)));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      const ready = await until("the ready line", () => /ready: ADS on 127\.0\.0\.1:(\d+), admin on (http:\S+\/);/.exec(out) ?? undefined, 30_000);
+      expect(out).toMatch(/1 services, 1 endpoints/);
+      const adminUrl = ready[2]!;
+      const ads = new AdsTestClient(`127.0.0.1:${ready[1]}`);
+      try {
+        const stream = ads.sotw({ id: "envoy-cli" });
+        stream.subscribe(XdsTypeUrl.cluster);
+        expect((await stream.nextOf(XdsTypeUrl.cluster)).resources.length).toBeGreaterThan(0);
+      } finally {
+        ads.close();
+      }
+      child.kill("SIGHUP");
+      const build = await until("a rebuild for the SIGHUP", async () => {
+        const dump = (await (await fetch(`${adminUrl}config_dump`)).json()) as { sources: { build: { reason: string } } };
+        return dump.sources.build.reason.includes("reload") && dump.sources.build;
+      });
+      expect(build.reason).toMatch(/reload/);
+      expect(err).toMatch(/SIGHUP: re-reading the rules and the registry/);
+      const t0 = performance.now();
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(performance.now() - t0).toBeLessThan(2000);
+    } finally {
+      child.kill("SIGKILL");
+      await writer.unregister(url);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
