@@ -487,7 +487,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bench-xds-"));
   const rulesPath = join(dir, "rules.yaml");
   writeFileSync(rulesPath, RULES);
-  const zk = await ZooKeeperServer.start({ tickTimeMs: 2000 });
+  const zk = await ZooKeeperServer.start({ tickTimeMs: 2000, heapMb: 512 });
   const writer = await DubboZkWriter.connect(zk.connectString);
   let populated = 0;
   const populate = async (services: number) => {
