@@ -10,16 +10,36 @@ import { anyFromJson } from "../generate/xds/proto-json.js";
 import { DEFAULT_MCP_NAMESPACE, encodeMcpResource } from "../mcp/encode.js";
 import { MCP_RESOURCE_TYPE_URL, MCP_TYPE_URL_KINDS } from "../mcp/type-urls.js";
 import type { MeshModel } from "../model/model.js";
+import { compilePluginConfig, pluginConfigJson } from "../plugin-config.js";
 import type { GeneratedResource } from "./publisher.js";
 
 type Json = Record<string, unknown>;
 
 /**
+ * The last Listeners published and what they were made from, kept by the caller between rebuilds: the
+ * Listener embeds every service's routes (megabytes at 10k services) and the generator builds a new object
+ * on every build, so without this an endpoint change would re-encode it each time only to find the same bytes.
+ */
+export interface ListenerReuse {
+  key?: string;
+  listeners?: Json[];
+}
+
+/**
  * A service's Clusters and ClusterLoadAssignments are scoped to its interface (a node with
  * `DUBBO_MESH_SERVICES` receives only those it consumes); the Listener and shared clusters go to every node.
+ * With `reuse`, the previous Listener objects are published again (so their encoding is reused) when the
+ * plugin configuration they are made from, its JSON text, and the port are the same.
  */
-export function envoyResourceSets(model: MeshModel, options: XdsOptions): Map<string, GeneratedResource<Json>[]> {
-  const r = buildXdsResources(model, options);
+export function envoyResourceSets(model: MeshModel, options: XdsOptions, reuse?: ListenerReuse): Map<string, GeneratedResource<Json>[]> {
+  const pluginConfig = options.pluginConfig ?? compilePluginConfig(model, { rewrite: options.mode === "dubbo-proxy" });
+  const r = buildXdsResources(model, { ...options, pluginConfig });
+  let listeners = r.listeners;
+  if (reuse) {
+    const key = `${model.port} ${pluginConfigJson(pluginConfig)}`;
+    if (reuse.key === key && reuse.listeners) listeners = reuse.listeners;
+    else Object.assign(reuse, { key, listeners });
+  }
   // the generators return the same objects per service (their cache), so the interface of each is known
   const scopes = new Map<Json, string>();
   for (const s of model.services) {
@@ -35,7 +55,7 @@ export function envoyResourceSets(model: MeshModel, options: XdsOptions): Map<st
   return new Map([
     [TypeUrl.cluster, named(r.clusters, "name")],
     [TypeUrl.clusterLoadAssignment, named(r.clusterLoadAssignments, "cluster_name")],
-    [TypeUrl.listener, named(r.listeners, "name")],
+    [TypeUrl.listener, named(listeners, "name")],
   ]);
 }
 

@@ -129,7 +129,7 @@ describe("ZooKeeper → dubbo-mesh control → ADS clients", () => {
     }
   }
 
-  it("a provider registering in ZooKeeper reaches a subscribed client's EDS within 1 s, and its leaving too; only EDS is pushed", async () => {
+  it("a provider registering in ZooKeeper reaches a subscribed client's EDS within 1 s, and its leaving too; only EDS is re-encoded and pushed", async () => {
     await start([provider(DEMO, 20881)]);
     const { stream, clusters } = await envoyLike("envoy-1");
     const cluster = wholeCluster(clusters, DEMO);
@@ -141,6 +141,10 @@ describe("ZooKeeper → dubbo-mesh control → ADS clients", () => {
     expect(await nextEndpoints(stream, cluster)).toEqual([20881, 20882]);
     const joinMs = performance.now() - t0;
     expect(joinMs).toBeLessThan(1000);
+    // the rebuild encoded only that service's resources (the Listener, same routes, was not encoded again)
+    // and changed the assignments of the whole service and of subset v2 only
+    const dump = JSON.parse((await admin("/config_dump")).text) as { lastPublish: { encoded: number; changed: unknown } };
+    expect(dump.lastPublish).toMatchObject({ encoded: 6, changed: { [XdsTypeUrl.endpoint]: { upserted: 2, removed: 0 } } });
 
     const t1 = performance.now();
     await unregister(provider(DEMO, 20881));
