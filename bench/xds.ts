@@ -6,13 +6,15 @@
  *
  * For each size (1k and 10k services × 10 endpoints; one DubboRoute with two subsets and three routes
  * applies to every service, so each service has 3 Clusters and 3 ClusterLoadAssignments):
- *   phase "10 Delta + 10 SotW": 20 Envoy-like clients connect at once (wildcard CDS and LDS, then EDS for
+ *   phase "10 Delta + 10 SotW": 10 Delta then 10 SotW Envoy-like clients connect, `--wave` (10) at once (wildcard CDS and LDS, then EDS for
  *     every cluster, everything ACKed). `firstFullMs`: from opening the stream to holding every Cluster, every
  *     assignment and the Listener, p50/max per variant. Then ~20 registry changes (register, then
  *     deregister, one extra provider znode of one service): `changeMs` is the time from the ZooKeeper request
  *     to the last client having received the EDS update (debounce included), p50/p99; `changeBytes` the
  *     bytes of that EDS response per client (median), Delta vs SotW.
- *   phase "100 Delta + 10 SotW": 90 more Delta clients connect at once, the same changes again.
+ *   phase "100 Delta + 10 SotW": 90 more Delta clients connect (waves of 10), the same changes again.
+ *   (Waves, because every stream's first response holds the whole configuration and the ADS server writes it
+ *   at once: 100 streams opened together at 10k services buffer 100 full configurations, see docs/xds.md.)
  *   scoped: one Delta client with DUBBO_MESH_SERVICES = 10 interfaces vs one full Delta client: bytes
  *     received up to the full configuration and bytes of the resources held.
  *   `controlPeakRssMB`: the control plane's VmHWM at the end of the size.
@@ -22,6 +24,7 @@
  *
  * Prints one JSON object per line. Everything is bounded: the run stops itself after 10 minutes.
  * Options: --sizes 1000,10000  --changes 20  --mcp-size 10000 (0: no MCP part)
+ *          --wave 10 (streams opened together)  --profile DIR (the control plane runs under `node --cpu-prof`; one .cpuprofile per process in DIR)
  * Needs dist/ (`npm run bench:xds` runs `npm run build:ts` first).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -83,6 +86,7 @@ interface Received {
   /** Delta: the names of the resources sent; SotW: empty */
   names: string[];
   resources: number;
+  removed: number;
   resourceBytes: number;
   bytes: number;
   at: number;
@@ -97,6 +101,7 @@ function decoder(type: protobuf.Type, delta: boolean) {
       version_info?: string;
       system_version_info?: string;
       resources: ({ name: string; resource?: { value: Uint8Array } } | { value: Uint8Array })[];
+      removed_resources?: string[];
     };
     let resourceBytes = 0;
     const names: string[] = [];
@@ -107,7 +112,7 @@ function decoder(type: protobuf.Type, delta: boolean) {
         resourceBytes += d.resource?.value.length ?? 0;
       } else resourceBytes += (r as { value: Uint8Array }).value.length;
     }
-    return { typeUrl: m.type_url, version: (delta ? m.system_version_info : m.version_info) ?? "", nonce: m.nonce, names, resources: m.resources.length, resourceBytes, bytes: buf.length, at };
+    return { typeUrl: m.type_url, version: (delta ? m.system_version_info : m.version_info) ?? "", nonce: m.nonce, names, resources: m.resources.length, removed: m.removed_resources?.length ?? 0, resourceBytes, bytes: buf.length, at };
   };
 }
 
@@ -119,18 +124,16 @@ class BenchStream {
   /** bytes of the resources the client holds, per type and name (Delta) or per type (SotW) */
   held = new Map<string, number>();
   private readonly call: grpc.ClientDuplexStream<Record<string, unknown>, Received>;
-  private clusters = new Set<string>();
+  // counts only: 110 streams holding 30k names each would weigh more than the control plane
   private clusterCount = 0;
-  private edsSubscribed: string[] = [];
-  private edsHeld = new Set<string>();
   private edsCount = 0;
   private listener = false;
   private full: () => void = () => undefined;
   readonly fullyConfigured = new Promise<void>((resolve) => (this.full = resolve));
   /** called with each EDS response after the first full configuration */
   onEds: ((r: Received) => void) | undefined;
-  /** every type URL answered (MCP) */
-  answered = new Map<string, Received>();
+  /** every type URL answered (MCP): its latest resource count */
+  answered = new Map<string, number>();
   onAny: ((r: Received) => void) | undefined;
   error: Error | undefined;
 
@@ -187,27 +190,23 @@ class BenchStream {
 
   private onResponse(r: Received): void {
     this.bytes += r.bytes;
-    this.answered.set(r.typeUrl, r);
+    this.answered.set(r.typeUrl, r.resources);
     this.ack(r);
     this.onAny?.(r);
     if (r.typeUrl === XdsTypeUrl.cluster) {
-      for (const n of r.names) this.clusters.add(n);
-      this.clusterCount = this.variant === "delta" ? this.clusters.size : r.resources;
-      const fresh = this.variant === "delta" ? r.names.filter((n) => !this.edsSubscribed.includes(n)) : [];
-      if (this.variant === "delta" && fresh.length > 0) {
-        this.edsSubscribed.push(...fresh);
-        this.subscribe(XdsTypeUrl.endpoint, fresh);
-      }
+      // Delta: the first response holds every cluster and later ones only changes (none in this bench)
+      this.clusterCount = this.variant === "delta" ? this.clusterCount + r.resources - r.removed : r.resources;
+      if (this.variant === "delta" && r.names.length > 0) this.subscribe(XdsTypeUrl.endpoint, r.names);
     } else if (r.typeUrl === XdsTypeUrl.endpoint) {
-      for (const n of r.names) this.edsHeld.add(n);
-      this.edsCount = Math.max(this.edsCount, r.resources);
+      // Delta: each assignment arrives once before the first full configuration; SotW: all in one response
+      this.edsCount = this.variant === "delta" ? this.edsCount + r.resources : Math.max(this.edsCount, r.resources);
       if (this.firstFullMs !== undefined) this.onEds?.(r);
     } else if (r.typeUrl === XdsTypeUrl.listener) this.listener = true;
     if (r.typeUrl === XdsTypeUrl.cluster || r.typeUrl === XdsTypeUrl.endpoint || r.typeUrl === XdsTypeUrl.listener) {
       this.held.set(r.typeUrl, (this.variant === "delta" ? (this.held.get(r.typeUrl) ?? 0) : 0) + r.resourceBytes);
     }
     if (this.firstFullMs === undefined && this.listener && this.clusterCount > 0) {
-      const edsDone = (this.variant === "delta" ? this.edsHeld.size : this.edsCount) >= this.clusterCount;
+      const edsDone = this.edsCount >= this.clusterCount;
       if (edsDone) {
         this.firstFullMs = performance.now() - this.opened;
         this.full();
@@ -251,9 +250,12 @@ interface ControlProcess {
   rssMB(): number;
 }
 
+/** `--profile DIR`: the control plane runs with `node --cpu-prof` and writes its profile there when it stops */
+let profileDir: string | undefined;
+
 async function startControl(zk: ZooKeeperServer, rulesPath: string, mcp: boolean): Promise<ControlProcess> {
   const t0 = performance.now();
-  const args = ["bin/dubbo-mesh.js", "control", "--registry", `zookeeper://${zk.connectString}/dubbo`, "--rules", rulesPath, "--xds", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
+  const args = [...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), "bin/dubbo-mesh.js", "control", "--registry", `zookeeper://${zk.connectString}/dubbo`, "--rules", rulesPath, "--xds", "127.0.0.1:0", "--admin", "127.0.0.1:0"];
   if (mcp) args.push("--mcp");
   const child = spawn(process.execPath, args, { cwd: packageRoot, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
@@ -296,19 +298,26 @@ async function startControl(zk: ZooKeeperServer, rulesPath: string, mcp: boolean
 
 const CHANNEL: grpc.ChannelOptions = { "grpc.max_receive_message_length": -1 };
 
-/** Opens `n` streams at once, each on its own channel (as separate proxies), and waits for their full configuration. */
-async function connect(address: string, n: number, variant: "delta" | "sotw", prefix: string, services: number, metadata?: Record<string, unknown>) {
+/**
+ * Opens `n` streams, each on its own channel (as separate proxies), `wave` at a time: the next wave opens when
+ * the previous one is fully configured. Resolves with every stream fully configured.
+ */
+async function connect(address: string, n: number, variant: "delta" | "sotw", prefix: string, services: number, wave: number, metadata?: Record<string, unknown>) {
   const clients: grpc.Client[] = [];
   const streams: BenchStream[] = [];
   const names = clusterNames(services);
-  for (let i = 0; i < n; i++) {
-    const client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL);
-    clients.push(client);
-    const s = new BenchStream(client, variant, { id: `${prefix}-${i}`, ...(metadata ? { metadata } : {}) });
-    if (variant === "sotw") s.subscribeEds(names);
-    streams.push(s);
+  for (let first = 0; first < n; first += wave) {
+    const batch: BenchStream[] = [];
+    for (let i = first; i < Math.min(n, first + wave); i++) {
+      const client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL);
+      clients.push(client);
+      const s = new BenchStream(client, variant, { id: `${prefix}-${i}`, ...(metadata ? { metadata } : {}) });
+      if (variant === "sotw") s.subscribeEds(names);
+      batch.push(s);
+    }
+    streams.push(...batch);
+    await within(`${batch.length} ${variant} clients fully configured`, Promise.all(batch.map((s) => s.fullyConfigured)), 180_000, () => batch.find((s) => s.error)?.error);
   }
-  await within(`${n} ${variant} clients fully configured`, Promise.all(streams.map((s) => s.fullyConfigured)), 180_000, () => streams.find((s) => s.error)?.error);
   return { clients, streams };
 }
 
@@ -378,13 +387,13 @@ function firstFull(streams: BenchStream[]) {
   return { p50: quantile(ms, 0.5), max: quantile(ms, 1) };
 }
 
-async function runSize(zk: ZooKeeperServer, writer: DubboZkWriter, rulesPath: string, services: number, changes: number, populate: Record<string, unknown>) {
+async function runSize(zk: ZooKeeperServer, writer: DubboZkWriter, rulesPath: string, services: number, changes: number, wave: number, populate: Record<string, unknown>) {
   const cp = await startControl(zk, rulesPath, false);
   const channels: grpc.Client[] = [];
   try {
     const rssIdleMB = cp.rssMB();
-    const a = await connect(cp.xds, 10, "delta", "delta", services);
-    const b = await connect(cp.xds, 10, "sotw", "sotw", services);
+    const a = await connect(cp.xds, 10, "delta", "delta", services, wave);
+    const b = await connect(cp.xds, 10, "sotw", "sotw", services, wave);
     channels.push(...a.clients, ...b.clients);
     const fullBytes = a.streams[0]!.bytes;
     const phase10 = {
@@ -392,7 +401,7 @@ async function runSize(zk: ZooKeeperServer, writer: DubboZkWriter, rulesPath: st
       fullConfigBytesPerClient: { delta: MB(fullBytes), sotw: MB(b.streams[0]!.bytes) },
       ...(await measureChanges(writer, [...a.streams, ...b.streams], services, changes, "eds")),
     };
-    const c = await connect(cp.xds, 90, "delta", "delta-more", services);
+    const c = await connect(cp.xds, 90, "delta", "delta-more", services, wave);
     channels.push(...c.clients);
     const all = [...a.streams, ...c.streams, ...b.streams];
     const phase100 = {
@@ -401,7 +410,7 @@ async function runSize(zk: ZooKeeperServer, writer: DubboZkWriter, rulesPath: st
     };
     const rss110MB = cp.rssMB();
     const scopedServices = Array.from({ length: 10 }, (_, i) => iface(i));
-    const scoped = await connect(cp.xds, 1, "delta", "scoped", services, { DUBBO_MESH_SERVICES: scopedServices });
+    const scoped = await connect(cp.xds, 1, "delta", "scoped", services, 1, { DUBBO_MESH_SERVICES: scopedServices });
     channels.push(...scoped.clients);
     const s = scoped.streams[0]!;
     const f = a.streams[0]!;
@@ -412,6 +421,7 @@ async function runSize(zk: ZooKeeperServer, writer: DubboZkWriter, rulesPath: st
       resources: { clusters: services * 3, clusterLoadAssignments: services * 3, listeners: 1 },
       zookeeper: populate,
       controlReadyMs: cp.readyMs,
+      connectWave: wave,
       "10delta+10sotw": phase10,
       "100delta+10sotw": phase100,
       scoped: {
@@ -448,7 +458,7 @@ async function runMcp(zk: ZooKeeperServer, writer: DubboZkWriter, rulesPath: str
     const firstFullMs = round(performance.now() - stream.opened);
     const seType = ISTIOD_SUBSCRIBED_TYPE_URLS.find((t) => t.endsWith("/ServiceEntry"))!;
     const perType: Record<string, number> = {};
-    for (const [t, r] of stream.answered) if (r.resources > 0) perType[t.slice(t.lastIndexOf("/") + 1)] = r.resources;
+    for (const [t, n] of stream.answered) if (n > 0) perType[t.slice(t.lastIndexOf("/") + 1)] = n;
     const bytes = stream.bytes;
     const change = await measureChanges(writer, [stream], services, changes, "mcp", seType);
     return {
@@ -478,8 +488,11 @@ async function main(): Promise<void> {
       sizes: { type: "string", default: "1000,10000" },
       changes: { type: "string", default: "20" },
       "mcp-size": { type: "string", default: "10000" },
+      profile: { type: "string" },
+      wave: { type: "string", default: "10" },
     },
   });
+  profileDir = values.profile;
   if (!existsSync(join(packageRoot, "dist", "cli", "index.js"))) throw new Error("dist/ is missing: run `npm run build:ts` (npm run bench:xds does)");
   const sizes = values.sizes!.split(",").map(Number);
   const changes = Number(values.changes);
@@ -502,7 +515,7 @@ async function main(): Promise<void> {
   try {
     for (const size of sizes) {
       const p = await populate(size);
-      process.stdout.write(`${JSON.stringify(await runSize(zk, writer, rulesPath, size, changes, p))}\n`);
+      process.stdout.write(`${JSON.stringify(await runSize(zk, writer, rulesPath, size, changes, Number(values.wave), p))}\n`);
     }
     if (mcpSize > 0) {
       await populate(mcpSize);
