@@ -15,7 +15,7 @@ import { SnapshotCache } from "../xds/snapshot.js";
 import type { DebounceOptions } from "./debounce.js";
 import { MeshWatch } from "./mesh-watch.js";
 import { Publisher } from "./publisher.js";
-import { encodeEnvoy, encodeMcp, envoyResourceSets, mcpAnyTypeUrl, mcpResourceSets, type ListenerReuse } from "./resource-sets.js";
+import { encodeEnvoy, encodeMcp, envoyResourceSets, mcpAnyTypeUrl, mcpResourceSets, newMcpReuse, type ListenerReuse } from "./resource-sets.js";
 
 export interface ControlPlaneOptions {
   registry: string;
@@ -85,6 +85,7 @@ export class ControlPlane {
   private readonly envoy: Publisher;
   private readonly mcp: Publisher | undefined;
   private readonly listenerReuse: ListenerReuse = {};
+  private readonly mcpReuse = newMcpReuse();
   private readonly registry = new Registry();
   private readonly metrics: ReturnType<typeof controlMetrics>;
   private ads: AdsServer | undefined;
@@ -157,7 +158,7 @@ export class ControlPlane {
     try {
       const o = this.options;
       const envoy = this.envoy.publish(envoyResourceSets(model, { mode: o.mode, wasm: o.wasm }, this.listenerReuse));
-      const mcp = this.mcp?.publish(mcpResourceSets(model, { mode: o.mode, wasm: o.wasm, ...(o.namespace ? { namespace: o.namespace } : {}) }));
+      const mcp = this.mcp?.publish(mcpResourceSets(model, { mode: o.mode, wasm: o.wasm, ...(o.namespace ? { namespace: o.namespace } : {}) }, this.mcpReuse));
       const ms = performance.now() - t0;
       this.lastPublish = { at: new Date().toISOString(), ms: Math.round(ms * 10) / 10, encoded: envoy.encoded + (mcp?.encoded ?? 0), changed: { ...envoy.changed, ...mcp?.changed } };
       this.metrics.rebuilds.inc();

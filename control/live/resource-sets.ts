@@ -3,13 +3,16 @@
  * ClusterLoadAssignment, and in the live form the DRDS routes and the filter's ECDS configuration) and,
  * with MCP on, the Istio objects `generate` writes, under every type URL spelling istiod may ask for.
  */
-import { istioObjects, type IstioOptions } from "../generate/istio/index.js";
+import { envoyFilter } from "../generate/istio/envoy-filter.js";
+import type { IstioOptions } from "../generate/istio/index.js";
+import { destinationRule, serviceEntry } from "../generate/istio/resources.js";
+import { wasmPlugin } from "../generate/istio/wasm-plugin.js";
 import { buildXdsResources, serviceResources, type XdsOptions } from "../generate/xds/resources.js";
 import { TypeUrl } from "../generate/xds/envoy-protos.js";
 import { anyFromJson } from "../generate/xds/proto-json.js";
 import { DEFAULT_MCP_NAMESPACE, encodeMcpResource } from "../mcp/encode.js";
 import { MCP_RESOURCE_TYPE_URL, MCP_TYPE_URL_KINDS } from "../mcp/type-urls.js";
-import type { MeshModel } from "../model/model.js";
+import type { MeshModel, Service } from "../model/model.js";
 import { compilePluginConfig, pluginConfigJson } from "../plugin-config.js";
 import type { GeneratedResource } from "./publisher.js";
 
@@ -69,9 +72,53 @@ export function encodeEnvoy(typeUrl: string, object: object): Uint8Array {
   return any.value;
 }
 
-export function mcpResourceSets(model: MeshModel, options: IstioOptions): Map<string, GeneratedResource[]> {
+/**
+ * What the previous MCP builds made, kept by the caller between rebuilds (one set of options): the
+ * ServiceEntry and DestinationRule of each Service object (the model reuses the objects of unchanged
+ * services), and the EnvoyFilters and WasmPlugin with the plugin configuration text and port they were made
+ * from. Publishing the same objects again lets the publisher reuse their encoding: one endpoint change then
+ * encodes one ServiceEntry, not all of them.
+ */
+export interface McpReuse {
+  readonly services: WeakMap<Service, { se: Json; dr: Json | null }>;
+  key?: string;
+  filters?: Json[];
+}
+
+export function newMcpReuse(): McpReuse {
+  return { services: new WeakMap() };
+}
+
+/**
+ * The Istio objects `generate` writes for the model (the same generators, in the same order as
+ * `istioObjects`): ServiceEntries, DestinationRules, the EnvoyFilters and the WasmPlugin.
+ */
+export function mcpObjects(model: MeshModel, options: IstioOptions, reuse: McpReuse = newMcpReuse()): Json[] {
+  const entries: Json[] = [];
+  const rules: Json[] = [];
+  for (const s of model.services) {
+    let own = reuse.services.get(s);
+    if (own === undefined) reuse.services.set(s, (own = { se: serviceEntry(s, options.namespace), dr: destinationRule(s, options.namespace) }));
+    entries.push(own.se);
+    if (own.dr) rules.push(own.dr);
+  }
+  const config = compilePluginConfig(model, { rewrite: options.mode === "dubbo-proxy" });
+  const key = `${model.port} ${pluginConfigJson(config)}`;
+  if (reuse.key !== key || reuse.filters === undefined) {
+    const ef = { mode: options.mode, port: model.port, wasm: options.wasm, ...(options.namespace ? { namespace: options.namespace } : {}) };
+    reuse.key = key;
+    reuse.filters = [
+      ...(options.wasm.kind !== "oci" ? [envoyFilter(config, { ...ef, part: "wasm" })] : []),
+      envoyFilter(config, { ...ef, part: "mode" }),
+      wasmPlugin(config, options.wasm, model.port, options.namespace),
+    ];
+  }
+  return [...entries, ...rules, ...reuse.filters];
+}
+
+export function mcpResourceSets(model: MeshModel, options: IstioOptions, reuse?: McpReuse): Map<string, GeneratedResource[]> {
   const byKind = new Map<string, GeneratedResource[]>();
-  for (const object of istioObjects(model, options).flatMap((f) => f.docs)) {
+  for (const object of mcpObjects(model, options, reuse)) {
     const kind = String((object as { kind?: unknown }).kind);
     const meta = (object as { metadata?: { name?: string; namespace?: string } }).metadata ?? {};
     let list = byKind.get(kind);
