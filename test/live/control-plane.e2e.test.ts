@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../common/paths.js";
+import { istioObjects } from "../../control/generate/istio/index.js";
 import { parseWasmSource } from "../../control/generate/xds/wasm-filter.js";
 import { ControlPlane } from "../../control/live/control-plane.js";
 import { decodeMcpResource } from "../../control/mcp/decode.js";
@@ -303,6 +304,12 @@ describe("MCP: an istiod-like client of dubbo-mesh control --mcp", () => {
     const { stream, latest } = istiodLike();
     await readUntilSynced(stream, latest);
 
+    // every object generate makes for this model, by kind, as NAMESPACE/NAME
+    const expected = new Map<string, string[]>();
+    for (const o of istioObjects(cp.model!, { mode: "dubbo-proxy", wasm: parseWasmSource() }).flatMap((f) => f.docs)) {
+      const { kind, metadata } = o as { kind: string; metadata: { name: string; namespace?: string } };
+      expected.set(kind, [...(expected.get(kind) ?? []), `${metadata.namespace ?? "istio-system"}/${metadata.name}`].sort());
+    }
     const kinds = new Map<string, number>();
     for (const [typeUrl, r] of latest) {
       const kind = kindOfTypeUrl(typeUrl);
@@ -311,6 +318,7 @@ describe("MCP: an istiod-like client of dubbo-mesh control --mcp", () => {
         continue;
       }
       kinds.set(kind, r.resources.length);
+      expect(r.resources.map((a) => decodeMcpResource(a.value).name).sort(), typeUrl).toEqual(expected.get(kind) ?? []);
       for (const any of r.resources) {
         expect(any.type_url).toBe(MCP_RESOURCE_TYPE_URL);
         const d = decodeMcpResource(any.value);
