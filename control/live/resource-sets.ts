@@ -85,13 +85,19 @@ export function encodeEnvoy(typeUrl: string, object: object): Uint8Array {
   return any.value;
 }
 
-/** The Istio objects of successive models, as `generate` writes them; a Service's objects are kept while it lives. */
+/**
+ * The Istio objects of successive models, as `generate` writes them. A Service's objects are kept while the
+ * Service object lives, and the filter documents while the plugin configuration is the same, so a rebuild
+ * after one endpoint change gives every other object back as it was (and the publisher reuses its encoding).
+ */
 export class McpResources {
   private readonly perService = new WeakMap<Service, Json[]>();
+  private filters: { json: string; docs: Json[] } | undefined;
 
   constructor(private readonly options: IstioOptions) {}
 
-  build(model: MeshModel): Map<string, GeneratedResource[]> {
+  /** Every object, in `generate`'s order: ServiceEntries and DestinationRules by service, then the filter documents. */
+  objects(model: MeshModel): Json[] {
     const { namespace } = this.options;
     const objects: Json[] = [];
     for (const s of model.services) {
@@ -105,9 +111,15 @@ export class McpResources {
       objects.push(...docs);
     }
     const config = pluginConfigFor(model, this.options.mode);
-    for (const { doc } of filterDocuments(model, this.options, config, pluginConfigJson(config))) objects.push(doc);
+    const json = pluginConfigJson(config);
+    if (this.filters?.json !== json) this.filters = { json, docs: filterDocuments(model, this.options, config, json).map((d) => d.doc) };
+    objects.push(...this.filters.docs);
+    return objects;
+  }
+
+  build(model: MeshModel): Map<string, GeneratedResource[]> {
     const byKind = new Map<string, GeneratedResource[]>();
-    for (const object of objects) {
+    for (const object of this.objects(model)) {
       const kind = String(object["kind"]);
       const meta = (object["metadata"] ?? {}) as { name?: string; namespace?: string };
       let list = byKind.get(kind);

@@ -3,7 +3,7 @@
  * encoded. A resource is encoded once per change by its producer; every stream shares its bytes.
  *
  * Versions are content hashes, so two control-plane replicas fed the same model hold the same versions: a
- * resource's version is a hash of its bytes, a type's version a hash of its sorted `name:version` pairs.
+ * resource's version is a hash of its bytes, a type's version a hash of its set of `name:version` pairs.
  * A proxy that reconnects to another replica is therefore sent nothing it already has (see docs/xds.md).
  *
  * Ownership: the cache keeps the `XdsResource` objects it is given and never copies or alters their bytes;
@@ -65,21 +65,30 @@ export function makeResource(
   return resource;
 }
 
+/** The 64-bit hash of one resource's `name:version` pair. */
+function pairHash(r: XdsResource): bigint {
+  return BigInt(`0x${contentHash(`${r.name}\u0000${r.version}`)}`);
+}
+
+function versionOfSum(sum: bigint): string {
+  return BigInt.asUintN(64, sum).toString(16).padStart(16, "0");
+}
+
 /**
- * The version of a set of resources: a hash of their sorted `name:version` pairs (empty set: "" hashed).
- * Identical sets give identical versions on every replica.
+ * The version of a set of resources: the sum modulo 2^64 of the hashes of their `name:version` pairs (a
+ * multiset hash: independent of order, and kept up to date per change by the cache instead of re-sorting
+ * every name). Identical sets give identical versions on every replica.
  */
 export function setVersion(resources: Iterable<XdsResource>): string {
-  const pairs: string[] = [];
-  for (const r of resources) pairs.push(`${r.name}\u0000${r.version}`);
-  pairs.sort();
-  return contentHash(pairs.join("\n"));
+  let sum = 0n;
+  for (const r of resources) sum += pairHash(r);
+  return versionOfSum(sum);
 }
 
 interface TypeEntry {
   readonly resources: Map<string, XdsResource>;
-  /** The type's version, computed when first asked for after a change. */
-  version: string | undefined;
+  /** The sum of the resources' pair hashes (`setVersion`), updated with each change. */
+  sum: bigint;
 }
 
 export class SnapshotCache {
@@ -106,15 +115,21 @@ export class SnapshotCache {
       checkResource(typeUrl, r);
       if (seen.has(r.name)) throw new Error(`${typeUrl}: resource '${r.name}' given twice in one update`);
       seen.add(r.name);
-      if (entry.resources.get(r.name)?.version === r.version && sameDelivery(entry.resources.get(r.name)!, r)) continue;
+      const held = entry.resources.get(r.name);
+      if (held?.version === r.version && sameDelivery(held, r)) continue;
+      if (held?.version !== r.version) entry.sum += pairHash(r) - (held ? pairHash(held) : 0n);
       entry.resources.set(r.name, r);
       upserted.push(r.name);
     }
     for (const name of removals) {
       if (seen.has(name)) throw new Error(`${typeUrl}: resource '${name}' both upserted and removed in one update`);
-      if (entry.resources.delete(name)) removed.push(name);
+      const held = entry.resources.get(name);
+      if (held === undefined) continue;
+      entry.resources.delete(name);
+      entry.sum -= pairHash(held);
+      removed.push(name);
     }
-    return this.changed(typeUrl, entry, upserted, removed);
+    return this.changed(typeUrl, upserted, removed);
   }
 
   /** Replaces the whole content of one type: names not in `resources` are removed. */
@@ -147,25 +162,21 @@ export class SnapshotCache {
   /** The version of one type: `setVersion` of its resources (the same for an unknown type as for an empty one). */
   version(typeUrl: string): string {
     const entry = this.types.get(typeUrl);
-    if (!entry) return emptyVersion;
-    entry.version ??= setVersion(entry.resources.values());
-    return entry.version;
+    return entry ? versionOfSum(entry.sum) : emptyVersion;
   }
 
   private entry(typeUrl: string): TypeEntry {
     let entry = this.types.get(typeUrl);
     if (!entry) {
       if (!typeUrl) throw new Error("a snapshot type URL must not be empty");
-      entry = { resources: new Map(), version: undefined };
+      entry = { resources: new Map(), sum: 0n };
       this.types.set(typeUrl, entry);
     }
     return entry;
   }
 
-  private changed(typeUrl: string, entry: TypeEntry, upserted: string[], removed: string[]): SnapshotChange | undefined {
+  private changed(typeUrl: string, upserted: string[], removed: string[]): SnapshotChange | undefined {
     if (upserted.length === 0 && removed.length === 0) return undefined;
-    entry.version = undefined;
-    // the type's version is computed when first asked for (`version()`): many updates in a row hash once
     const change: SnapshotChange = { typeUrl, upserted, removed, at: performance.now() };
     for (const listener of this.listeners) listener(change);
     return change;

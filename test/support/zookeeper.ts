@@ -79,15 +79,18 @@ export class ZooKeeperServer {
     return `127.0.0.1:${this.port}`;
   }
 
-  static async start(options: { tickTimeMs?: number } = {}): Promise<ZooKeeperServer> {
+  /** `heapMb`: the JVM's -Xmx (default 128; a benchmark's 100k znodes need more). */
+  static async start(options: { tickTimeMs?: number; heapMb?: number } = {}): Promise<ZooKeeperServer> {
     const baseDir = mkdtempSync(join(tmpdir(), "dubbo-mesh-zk-"));
     const server = new ZooKeeperServer(await freePort(), join(baseDir, "data-0"), baseDir);
     server.tickTimeMs = options.tickTimeMs ?? 200;
+    server.heapMb = options.heapMb ?? 128;
     await server.launch();
     return server;
   }
 
   private tickTimeMs = 200;
+  private heapMb = 128;
   private generation = 0;
 
   private async launch(): Promise<void> {
@@ -108,7 +111,7 @@ export class ZooKeeperServer {
     );
     const java = [
       "java",
-      "-Xmx128m",
+      `-Xmx${this.heapMb}m`,
       "-XX:+UseSerialGC",
       "-XX:TieredStopAtLevel=1",
       `-Dzookeeper.log.dir=${this.baseDir}`,

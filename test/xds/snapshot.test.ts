@@ -8,7 +8,7 @@ import { clusterResource, endpointResource } from "../support/xds-resources.js";
 const EDS = XdsTypeUrl.endpoint;
 
 describe("SnapshotCache", () => {
-  it("versions a resource by the hash of its bytes and a type by its sorted name:version pairs", () => {
+  it("versions a resource by the hash of its bytes and a type by its set of name:version pairs", () => {
     const a = endpointResource("a", [1]);
     expect(a.version).toBe(contentHash(a.bytes));
     expect(endpointResource("a", [1]).version).toBe(a.version);
@@ -23,6 +23,16 @@ describe("SnapshotCache", () => {
     expect(two.version(EDS)).toBe(one.version(EDS));
     expect(one.version(EDS)).toBe(setVersion(one.resources(EDS).values()));
     expect(one.version(EDS)).not.toBe(one.version(XdsTypeUrl.cluster));
+
+    // the type version is kept up to date per change: a change and its undoing give the first version back
+    const first = one.version(EDS);
+    one.update(EDS, [endpointResource("a", [5])], ["b"]);
+    expect(one.version(EDS)).not.toBe(first);
+    expect(one.version(EDS)).toBe(setVersion([endpointResource("a", [5])]));
+    one.update(EDS, [endpointResource("a", [1]), endpointResource("b", [2])]);
+    expect(one.version(EDS)).toBe(first);
+    one.setType(EDS, []);
+    expect(one.version(EDS)).toBe(new SnapshotCache().version(EDS));
   });
 
   it("reports only effective changes to its listeners", () => {
