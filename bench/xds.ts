@@ -38,8 +38,8 @@ import { packageRoot } from "../common/paths.js";
 import { ISTIOD_SUBSCRIBED_TYPE_URLS } from "../control/mcp/type-urls.js";
 import { adsServicePath, encodeMessage, jsonToStruct, loadDiscoveryTypes } from "../control/xds/discovery-protos.js";
 import { XdsTypeUrl } from "../control/xds/type-urls.js";
-import { DubboZkWriter } from "../test/support/dubbo-zk-writer.js";
-import { ZooKeeperServer } from "../test/support/zookeeper.js";
+import { DubboZkWriter } from "../dev/dubbo-zk-writer.js";
+import { ZooKeeperServer } from "../dev/zookeeper.js";
 
 const RULES = `
 apiVersion: dubbo-mesh.io/v1alpha1

@@ -1,5 +1,5 @@
 /**
- * The ZooKeeper registry against a real ZooKeeper (test/support/zookeeper.ts), with providers written by a
+ * The ZooKeeper registry against a real ZooKeeper (dev/zookeeper.ts), with providers written by a
  * real sofa-rpc-node server and by a client that writes nodes the way Java Dubbo does.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -14,7 +14,7 @@ import { ZookeeperRegistry, type ZookeeperRegistryOptions, parseZookeeperTarget 
 import { generate } from "../../control/cli-generate.js";
 import { DEFAULT_WASM_URL } from "../../control/generate/xds/wasm-filter.js";
 import { packageRoot } from "../../common/paths.js";
-import { ZooKeeperServer, freePort } from "../support/zookeeper.js";
+import { ZooKeeperServer, freePort } from "../../dev/zookeeper.js";
 
 const require = createRequire(import.meta.url);
 

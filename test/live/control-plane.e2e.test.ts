@@ -17,9 +17,9 @@ import { ISTIOD_SUBSCRIBED_TYPE_URLS, MCP_RESOURCE_TYPE_URL, kindOfTypeUrl } fro
 import { XdsTypeUrl } from "../../control/xds/type-urls.js";
 import { generatedObjects } from "../support/generated-objects.js";
 import { AdsTestClient, type DeltaResponse, type DeltaTestStream, type SotwResponse, type SotwTestStream } from "../support/ads-client.js";
-import { DubboZkWriter } from "../support/dubbo-zk-writer.js";
+import { DubboZkWriter } from "../../dev/dubbo-zk-writer.js";
 import { endpointPorts } from "../support/xds-resources.js";
-import { ZooKeeperServer } from "../support/zookeeper.js";
+import { ZooKeeperServer } from "../../dev/zookeeper.js";
 
 const RULES = readFileSync(new URL("../../examples/rules.yaml", import.meta.url), "utf8");
 const DEMO = "org.apache.dubbo.demo.DemoService";

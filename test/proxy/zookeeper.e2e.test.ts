@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Provider, startConsumer, startProvider } from "../support/dubbo-peers.js";
-import { ZooKeeperServer } from "../support/zookeeper.js";
+import { ZooKeeperServer } from "../../dev/zookeeper.js";
 import { ProxyServer } from "../../proxy/server/proxy-server.js";
 import { DEMO_RULES, SERVICE, VERSION, demoMethods, tally } from "./harness.js";
 

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { AdsClient } from "../../proxy/xds/ads-client.js";
 import { CACHE_FILE, cacheNotice, loadCache, saveCache } from "../../proxy/xds/xds-cache.js";
 import { decodeResource, XdsType } from "../../proxy/xds/xds-resources.js";
-import { freePort } from "../support/zookeeper.js";
+import { freePort } from "../../dev/zookeeper.js";
 import { recordedClient, versions } from "./client-harness.js";
 import { dubboListener, edsCluster, loadAssignment } from "./envoy-fixtures.js";
 import { ScriptedAdsServer } from "./scripted-ads-server.js";
