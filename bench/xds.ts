@@ -268,7 +268,7 @@ async function startControl(zk: ZooKeeperServer, rulesPath: string, mcp: boolean
   void exited.then(() => process.off("exit", killOnExit));
   const m = await new Promise<RegExpExecArray>((resolve, reject) => {
     const timer = setInterval(() => {
-      const ready = /ready: ADS on (\S+?)(?: with MCP)?, admin on (http:\S+\/);/.exec(out);
+      const ready = /ready: ADS on (\S+?)(?: with MCP)?, admin (http:\S+\/);/.exec(out);
       if (ready) {
         clearInterval(timer);
         resolve(ready);
