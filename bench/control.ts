@@ -36,25 +36,11 @@ import { parseWasmSource } from "../control/generate/xds/wasm-filter.js";
 import { ModelBuilder } from "../control/model/model.js";
 import { parseProviderUrl, type Provider } from "../control/registry/provider-url.js";
 import { parseRules } from "../control/rules/load.js";
+import { BENCH_RULES, benchInterface } from "../dev/bench-mesh.js";
 
-const RULES = `
-apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboRoute
-metadata: {name: bench}
-spec:
-  interface: com.example.bench.*
-  subsets:
-    - {name: v1, labels: {revision: v1}}
-    - {name: v2, labels: {revision: v2}}
-  routes:
-    - {name: gray, match: {attachments: {dubbo.tag: {exact: gray}}}, route: [{subset: v2}]}
-    - {name: method, match: {method: {prefix: get}}, route: [{subset: v1}]}
-    - {name: split, route: [{subset: v1, weight: 90}, {subset: v2, weight: 10}]}
-  deny: [{method: {prefix: delete}}]
-`;
 
 function url(service: number, endpoint: number, port: number): string {
-  const iface = `com.example.bench.Service${service}`;
+  const iface = benchInterface(service);
   const host = `127.${(service >> 8) & 255}.${service & 255}.${endpoint + 1}`;
   return (
     `dubbo://${host}:${port}/${iface}?anyhost=true&application=app${service}&dubbo=2.0.2&dynamic=true&interface=${iface}` +
@@ -67,7 +53,7 @@ function ms(t0: bigint): number {
 }
 
 function runOne(services: number, endpoints: number): Record<string, unknown> {
-  const rules = parseRules(RULES, "bench");
+  const rules = parseRules(BENCH_RULES, "bench");
   const wasm = parseWasmSource();
   const built: string[] = [];
   for (let s = 0; s < services; s++) for (let e = 0; e < endpoints; e++) built.push(url(s, e, 20881 + e));

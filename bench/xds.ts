@@ -40,24 +40,10 @@ import { adsServicePath, encodeMessage, jsonToStruct, loadDiscoveryTypes } from 
 import { XdsTypeUrl } from "../control/xds/type-urls.js";
 import { DubboZkWriter } from "../dev/dubbo-zk-writer.js";
 import { ZooKeeperServer } from "../dev/zookeeper.js";
+import { BENCH_RULES, benchInterface } from "../dev/bench-mesh.js";
 
-const RULES = `
-apiVersion: dubbo-mesh.io/v1alpha1
-kind: DubboRoute
-metadata: {name: bench}
-spec:
-  interface: com.example.bench.*
-  subsets:
-    - {name: v1, labels: {revision: v1}}
-    - {name: v2, labels: {revision: v2}}
-  routes:
-    - {name: gray, match: {attachments: {dubbo.tag: {exact: gray}}}, route: [{subset: v2}]}
-    - {name: method, match: {method: {prefix: get}}, route: [{subset: v1}]}
-    - {name: split, route: [{subset: v1, weight: 90}, {subset: v2, weight: 10}]}
-  deny: [{method: {prefix: delete}}]
-`;
 
-const iface = (service: number) => `com.example.bench.Service${service}`;
+const iface = benchInterface;
 
 function providerUrl(service: number, endpoint: number): string {
   const host = `127.${(service >> 8) & 255}.${service & 255}.${endpoint + 1}`;
@@ -499,7 +485,7 @@ async function main(): Promise<void> {
   const mcpSize = Number(values["mcp-size"]);
   const dir = mkdtempSync(join(tmpdir(), "bench-xds-"));
   const rulesPath = join(dir, "rules.yaml");
-  writeFileSync(rulesPath, RULES);
+  writeFileSync(rulesPath, BENCH_RULES);
   const zk = await ZooKeeperServer.start({ tickTimeMs: 2000, heapMb: 512 });
   const writer = await DubboZkWriter.connect(zk.connectString);
   let populated = 0;

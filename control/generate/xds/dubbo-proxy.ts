@@ -85,12 +85,8 @@ export function dubboRouteConfiguration(entry: PluginService, routeAttachment: s
   };
 }
 
-/**
- * The dubbo_proxy network filter with every service's routes inline (`multiple_route_config`), for the
- * EnvoyFilter; `routeConfigs` are the services' RouteConfigurations in the configuration's order when the
- * caller has them (a per-service cache).
- */
-export function dubboProxyFilter(config: PluginConfig, routeConfigs?: readonly Record<string, unknown>[]): Record<string, unknown> {
+/** The dubbo_proxy network filter; `routes` is how it gets its routes: `multiple_route_config` (inline) or `drds`. */
+export function dubboProxyNetworkFilter(routes: Record<string, unknown>): Record<string, unknown> {
   return {
     name: "envoy.filters.network.dubbo_proxy",
     typed_config: {
@@ -98,10 +94,21 @@ export function dubboProxyFilter(config: PluginConfig, routeConfigs?: readonly R
       stat_prefix: DUBBO_PROXY_STAT_PREFIX,
       protocol_type: "Dubbo",
       serialization_type: "Hessian2",
-      multiple_route_config: {
-        name: DUBBO_ROUTE_CONFIG_NAME,
-        route_config: routeConfigs ?? config.services.map((s) => dubboRouteConfiguration(s, config.routeAttachment)),
-      },
+      ...routes,
     },
   };
+}
+
+/**
+ * The dubbo_proxy network filter with every service's routes inline (`multiple_route_config`), for the
+ * EnvoyFilter; `routeConfigs` are the services' RouteConfigurations in the configuration's order when the
+ * caller has them (a per-service cache).
+ */
+export function dubboProxyFilter(config: PluginConfig, routeConfigs?: readonly Record<string, unknown>[]): Record<string, unknown> {
+  return dubboProxyNetworkFilter({
+    multiple_route_config: {
+      name: DUBBO_ROUTE_CONFIG_NAME,
+      route_config: routeConfigs ?? config.services.map((s) => dubboRouteConfiguration(s, config.routeAttachment)),
+    },
+  });
 }

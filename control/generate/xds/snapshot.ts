@@ -24,7 +24,7 @@
 import type { MeshModel, Service } from "../../model/model.js";
 import { DEFAULT_MAX_BODY_BYTES, inPluginOrder, pluginConfigJson, pluginConfigOf } from "../plugin-config.js";
 import type { Json } from "./clusters.js";
-import { DUBBO_PROXY_STAT_PREFIX, DUBBO_ROUTE_CONFIG_NAME } from "./dubbo-proxy.js";
+import { DUBBO_PROXY_STAT_PREFIX, DUBBO_ROUTE_CONFIG_NAME, dubboProxyNetworkFilter } from "./dubbo-proxy.js";
 import type { ServiceCache } from "./service-cache.js";
 import { TypeUrl } from "./type-urls.js";
 import { WASM_ECDS_NAME, wasmDiscoveredFilter, wasmTypedConfig, type WasmSource } from "./wasm-filter.js";
@@ -66,16 +66,7 @@ const ADS: Json = { ads: {}, resource_api_version: "V3" };
 export function dubboListener(port: number, options: XdsSnapshotOptions): Json {
   const last =
     options.mode === "dubbo-proxy"
-      ? {
-          name: "envoy.filters.network.dubbo_proxy",
-          typed_config: {
-            "@type": TypeUrl.dubboProxy,
-            stat_prefix: DUBBO_PROXY_STAT_PREFIX,
-            protocol_type: "Dubbo",
-            serialization_type: "Hessian2",
-            drds: { config_source: ADS, route_config_name: DUBBO_ROUTE_CONFIG_NAME },
-          },
-        }
+      ? dubboProxyNetworkFilter({ drds: { config_source: ADS, route_config_name: DUBBO_ROUTE_CONFIG_NAME } })
       : {
           name: "envoy.filters.network.tcp_proxy",
           typed_config: { "@type": TypeUrl.tcpProxy, stat_prefix: DUBBO_PROXY_STAT_PREFIX, cluster: BLACKHOLE_CLUSTER },
