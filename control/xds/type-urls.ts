@@ -2,19 +2,21 @@
  * The xDS type URLs the server knows, the order it pushes them in, and which are full-state in SotW.
  */
 
+import { TypeUrl } from "../generate/xds/type-urls.js";
+
 export const XdsTypeUrl = {
-  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
-  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-  endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  listener: TypeUrl.listener,
+  cluster: TypeUrl.cluster,
+  endpoint: TypeUrl.clusterLoadAssignment,
   route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
   scopedRoute: "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration",
   virtualHost: "type.googleapis.com/envoy.config.route.v3.VirtualHost",
   secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
   runtime: "type.googleapis.com/envoy.service.runtime.v3.Runtime",
   /** DRDS: the routes of `DubboProxy.drds`. */
-  dubboRoute: "type.googleapis.com/envoy.extensions.filters.network.dubbo_proxy.v3.MultipleRouteConfiguration",
+  dubboRoute: TypeUrl.multipleRouteConfiguration,
   /** ECDS: a filter's `config_discovery`. */
-  extensionConfig: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+  extensionConfig: TypeUrl.typedExtensionConfig,
 } as const;
 
 /**

@@ -76,8 +76,8 @@ export interface ProxyOptions {
   xds?: { server: string; nodeId?: string; cacheDir?: string; services?: string[] };
 }
 
-/** The control plane's Cluster settings in standalone mode: the proxy configuration's clusterDefaults. */
-export function clusterFieldOptions(d: ClusterSettings): GeneratedClusterSettings {
+/** The Cluster settings the in-process control plane generates with in standalone mode: the configuration's clusterDefaults. */
+export function generatedClusterSettings(d: ClusterSettings): GeneratedClusterSettings {
   return {
     lbPolicy: d.lbPolicy,
     hashLbPolicy: d.lbPolicy === "MAGLEV" ? "MAGLEV" : "RING_HASH",
@@ -339,7 +339,7 @@ export class ProxyServer {
       xds: null,
       admin: null,
       mcp: false,
-      clusters: clusterFieldOptions(defaults),
+      clusters: generatedClusterSettings(defaults),
       log: (m) => this.log("warn", m),
       onSourceStatus: (source, status) => this.recordReload(source, status.ok ? null : status.message),
     });

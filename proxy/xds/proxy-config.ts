@@ -23,6 +23,7 @@
  */
 import type { ClusterConfig, ClusterSettings, EndpointConfig, HostPort } from "../server/config.js";
 import { LB_POLICIES, type LbPolicy } from "../server/load-balancer.js";
+import { TypeUrl } from "../../control/generate/xds/type-urls.js";
 
 export class XdsConfigError extends Error {
   override name = "XdsConfigError";
@@ -70,9 +71,9 @@ export interface XdsProxyConfig {
   filter: XdsFilter | null;
 }
 
-const WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm";
-const TCP_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
-const STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue";
+const WASM_FILTER_TYPE = TypeUrl.wasm;
+const TCP_PROXY_TYPE = TypeUrl.tcpProxy;
+const STRING_VALUE_TYPE = TypeUrl.stringValue;
 
 function isPlain(v: unknown): v is Plain {
   return typeof v === "object" && v !== null && !Array.isArray(v);

@@ -14,14 +14,15 @@
  */
 import type protobuf from "protobufjs";
 import { lookupMessage } from "../../control/generate/xds/envoy-protos.js";
+import { TypeUrl } from "../../control/generate/xds/type-urls.js";
 import type { AnyMessage } from "./ads-proto.js";
 
 export const XdsType = {
-  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
-  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-  clusterLoadAssignment: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
-  dubboRoutes: "type.googleapis.com/envoy.extensions.filters.network.dubbo_proxy.v3.MultipleRouteConfiguration",
-  extensionConfig: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+  listener: TypeUrl.listener,
+  cluster: TypeUrl.cluster,
+  clusterLoadAssignment: TypeUrl.clusterLoadAssignment,
+  dubboRoutes: TypeUrl.multipleRouteConfiguration,
+  extensionConfig: TypeUrl.typedExtensionConfig,
 } as const;
 export type XdsTypeUrl = (typeof XdsType)[keyof typeof XdsType];
 
@@ -37,7 +38,7 @@ export const XDS_TYPES: readonly XdsTypeUrl[] = [
 /** The types subscribed as wildcards (full state: a resource missing from a SotW response is deleted). */
 export const WILDCARD_TYPES: ReadonlySet<string> = new Set([XdsType.listener, XdsType.cluster]);
 
-const DUBBO_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.dubbo_proxy.v3.DubboProxy";
+const DUBBO_PROXY_TYPE = TypeUrl.dubboProxy;
 
 /** A decoded resource as the client keeps it. The objects are shared: never alter them. */
 export interface XdsResource {
