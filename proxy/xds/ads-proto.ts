@@ -96,9 +96,6 @@ const loaderOptions: protoLoader.Options = {
   includeDirs: [...envoyProtoIncludeDirs],
 };
 
-/** Full gRPC method paths, as a server sees them. */
-export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
-
 interface AdsService {
   service: grpc.ServiceDefinition;
   client: grpc.ServiceClientConstructor;
