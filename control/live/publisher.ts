@@ -36,9 +36,13 @@ export class Publisher {
     private readonly anyTypeUrl?: (typeUrl: string) => string | undefined,
   ) {}
 
-  /** Replaces the content of each given type with `types`' resources (types not given are left alone). */
+  /**
+   * Replaces the content of each given type with `types`' resources (types not given are left alone). Every
+   * resource is encoded before the cache changes: one that cannot be encoded throws and changes nothing.
+   */
   publish(types: ReadonlyMap<string, readonly GeneratedResource[]>): PublishResult {
     const result: PublishResult = { changed: {}, encoded: 0 };
+    const encoded: [string, XdsResource[]][] = [];
     for (const [typeUrl, generated] of types) {
       const resources: XdsResource[] = [];
       for (const g of generated) {
@@ -61,6 +65,9 @@ export class Publisher {
         }
         resources.push(r);
       }
+      encoded.push([typeUrl, resources]);
+    }
+    for (const [typeUrl, resources] of encoded) {
       const change = this.cache.setType(typeUrl, resources);
       if (change) result.changed[typeUrl] = { upserted: change.upserted.length, removed: change.removed.length };
     }
