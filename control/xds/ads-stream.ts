@@ -9,6 +9,7 @@ import { structToJson } from "./discovery-protos.js";
 import { nodeScope, type NodeScope } from "./node-scope.js";
 import { TypeState, visibleTo, type NodeInfo, type PendingChange, type PushEvent, type StreamContext, type StreamStatus, type TypeStatus, type Variant } from "./stream-state.js";
 import type { XdsResource } from "./snapshot.js";
+import type protobuf from "protobufjs";
 
 export type AdsCall = grpc.ServerDuplexStream<Record<string, unknown>, Buffer>;
 
@@ -30,11 +31,15 @@ export abstract class AdsStream {
   private readonly noncePrefix = randomBytes(4).toString("hex");
   private nonceCount = 0;
 
+  /** Which of the two ADS methods the stream serves. */
+  abstract readonly variant: Variant;
+
   constructor(
     protected readonly ctx: StreamContext,
     protected readonly call: AdsCall,
     readonly id: number,
-    readonly variant: Variant,
+    /** the variant's response message (DiscoveryResponse or DeltaDiscoveryResponse) */
+    protected readonly responseType: protobuf.Type,
   ) {}
 
   /** Handles one request: subscriptions, ACK/NACK, and whatever response it calls for. */

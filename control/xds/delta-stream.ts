@@ -4,21 +4,13 @@
  * changes are honoured whatever the nonce; `initial_resource_versions` on a type's first request say what a
  * reconnecting client already holds. Rules and sources: docs/xds.md.
  */
-import type protobuf from "protobufjs";
-import { AdsStream, type AdsCall } from "./ads-stream.js";
+import { AdsStream } from "./ads-stream.js";
 import { encodeMessage } from "./discovery-protos.js";
 import type { XdsResource } from "./snapshot.js";
-import { TypeState, type PendingChange, type StreamContext } from "./stream-state.js";
+import { TypeState, type PendingChange } from "./stream-state.js";
 
 export class DeltaStream extends AdsStream {
-  constructor(
-    ctx: StreamContext,
-    call: AdsCall,
-    id: number,
-    private readonly responseType: protobuf.Type,
-  ) {
-    super(ctx, call, id, "delta");
-  }
+  readonly variant = "delta";
 
   onRequest(request: Record<string, unknown>): void {
     this.acceptNode(request["node"]);

@@ -5,11 +5,10 @@
  * types) carry the whole subscribed set in each response, named types (EDS, RDS, DRDS, ECDS, ...) carry only
  * what changed or was newly asked for.
  */
-import type protobuf from "protobufjs";
-import { AdsStream, type AdsCall } from "./ads-stream.js";
+import { AdsStream } from "./ads-stream.js";
 import { encodeMessage } from "./discovery-protos.js";
 import { setVersion, type XdsResource } from "./snapshot.js";
-import { TypeState, type PendingChange, type StreamContext } from "./stream-state.js";
+import { TypeState, type PendingChange } from "./stream-state.js";
 import { isFullStateType, XdsTypeUrl } from "./type-urls.js";
 
 /** A SotW type state also remembers the version of the set it last sent (or the client said it holds). */
@@ -20,14 +19,7 @@ class SotwTypeState extends TypeState {
 export class SotwStream extends AdsStream {
   declare readonly types: Map<string, SotwTypeState>;
 
-  constructor(
-    ctx: StreamContext,
-    call: AdsCall,
-    id: number,
-    private readonly responseType: protobuf.Type,
-  ) {
-    super(ctx, call, id, "sotw");
-  }
+  readonly variant = "sotw";
 
   onRequest(request: Record<string, unknown>): void {
     this.acceptNode(request["node"]);
